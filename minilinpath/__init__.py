@@ -1,0 +1,6 @@
+"""minilinpath: the linear path experiments of Goodfellow, Vinyals & Saxe (ICLR 2015), from scratch.
+
+Layers with hand-written backward passes, models as pure functions of one flat
+parameter vector, NumPy on the CPU and CuPy on a GPU with the same code.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,72 @@
+"""Downloads with recorded checksums, written atomically into a cache folder.
+
+A file is fetched to ``<name>.part`` in the destination folder, its MD5 is
+compared with the recorded value, and only then is it renamed to its final
+name. A wrong checksum or a broken connection leaves no file under the final
+name, so a bad download is never used.
+
+The cache folder is ``$MINILINPATH_DATA`` if set, else ``~/.cache/minilinpath``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from ..progress import progress_bar
+
+CHUNK = 1 << 20
+
+
+class DataError(RuntimeError):
+    """A data file is missing, corrupt, or could not be downloaded."""
+
+
+def cache_dir() -> Path:
+    """``$MINILINPATH_DATA`` or ``~/.cache/minilinpath``."""
+    env = os.environ.get("MINILINPATH_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "minilinpath"
+
+
+def md5_of(path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(urls, dest: Path, md5: str, timeout: float = 60.0, progress: bool = True) -> Path:
+    """Download ``dest`` from the first of ``urls`` that serves a file with this MD5.
+
+    Raises :class:`DataError` naming every URL tried and why it failed.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    failures = []
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
+                total = response.headers.get("Content-Length")
+                bar = progress_bar(iter(lambda: response.read(CHUNK), b""), desc=f"downloading {dest.name}",
+                                   enabled=progress, total=(int(total) + CHUNK - 1) // CHUNK if total else None,
+                                   unit="MiB")
+                for chunk in bar:
+                    out.write(chunk)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            failures.append(f"{url}: {exc}")
+            part.unlink(missing_ok=True)
+            continue
+        got = md5_of(part)
+        if got != md5:
+            failures.append(f"{url}: checksum mismatch (MD5 {got}, expected {md5})")
+            part.unlink(missing_ok=True)
+            continue
+        os.replace(part, dest)
+        return dest
+    raise DataError(f"could not download {dest.name}:\n  " + "\n  ".join(failures) +
+                    f"\nDownload it by hand from one of these URLs into {dest.parent} "
+                    "(or pass --data-dir pointing at a folder that holds it).")

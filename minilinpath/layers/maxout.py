@@ -1,0 +1,48 @@
+"""Maxout: the maximum over groups of k consecutive linear pieces.
+
+A maxout layer with U units and k pieces is an affine layer with U*k outputs
+followed by this operation: unit j outputs max(z[:, j*k], ..., z[:, j*k+k-1]).
+The gradient goes to the *first* piece that attains the maximum (ties are
+broken toward the lowest index, like ``argmax``), so exactly one piece per
+unit and example receives it.
+
+Implementation note: the pieces are first laid out as k contiguous (N, U)
+slabs, so the maximum and the "first winner" masks are a handful of
+element-wise operations on contiguous memory; NumPy's ``argmax`` over a short
+last axis is several times slower.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .. import backend
+from ._checks import require_float, require_ndim
+
+
+class MaxoutCache(NamedTuple):
+    first: object  # (k, N, U) bool: piece p is the first maximum of unit j for example n
+
+
+def maxout_forward(z, k: int):
+    """z: (N, U*k) pre-activations -> out (N, U), with out[n, j] = max_p z[n, j*k + p]."""
+    require_float("z", z)
+    require_ndim("z", z, 2, "(N, U*k)")
+    if k < 1 or z.shape[1] % k:
+        raise ValueError(f"maxout needs the width {z.shape[1]} to be a multiple of the piece count k={k}.")
+    xp = backend.get_xp(z)
+    n = z.shape[0]
+    pieces = xp.ascontiguousarray(z.reshape(n, -1, k).transpose(2, 0, 1))  # (k, N, U)
+    out = pieces.max(axis=0)                                                # (N, U)
+    first = pieces == out                                                   # every piece equal to the max
+    seen = first[0].copy()
+    for p in range(1, k):            # keep a piece only if no earlier piece was already a maximum
+        first[p] &= ~seen
+        seen |= pieces[p] == out
+    return out, MaxoutCache(first)
+
+
+def maxout_backward(dout, cache: MaxoutCache):
+    """dz (N, U*k): dout[n, j] placed at the winning piece of unit j, zeros elsewhere."""
+    first = cache.first                                   # (k, N, U)
+    dz = first * dout                                     # (k, N, U), dout broadcast over pieces
+    return dz.transpose(1, 2, 0).reshape(dout.shape[0], -1)

@@ -1,0 +1,70 @@
+"""Model presets by name: ``minilinpath.models.get("mnist_pi")``.
+
+Every preset follows the configuration cited next to it (see the project's
+``paper/CONFIGS.md``); ``*_quick`` variants keep the same kind of network,
+smaller, for a 2-core CPU. Keyword overrides go to the model's constructor,
+e.g. ``get("relu", hidden=(100, 100))``.
+"""
+from __future__ import annotations
+
+from .deep_linear import DeepLinear, Moments
+from .mlp import MLP
+
+# pylearn2 scripts/papers/maxout/mnist_pi.yaml (CONFIGS.md section 1)
+MNIST_PI = dict(n_in=784, hidden=(240, 240), activation="maxout", pieces=5, n_classes=10,
+                init_ranges=(0.005, 0.005, 0.005), max_col_norms=(1.9365, 1.9365, 1.9365),
+                input_include=0.8, input_scale=1.0, hidden_include=0.5, hidden_scale=2.0)
+
+# pylearn2 scripts/papers/dropout/mnist_valid.yaml (CONFIGS.md section 2); softmax starts at zero
+MNIST_VALID = dict(n_in=784, hidden=(898, 1532), activation="relu", pieces=1, n_classes=10,
+                   init_ranges=(0.00891030471479, 0.0575059125935, 0.0),
+                   max_col_norms=(4.378017, 2.970242, 4.626974),
+                   input_include=0.8, input_scale=1.25, hidden_include=0.5, hidden_scale=2.0)
+
+NO_DROPOUT = dict(input_include=1.0, input_scale=1.0, hidden_include=1.0, hidden_scale=1.0)
+
+PRESETS = {
+    "mnist_pi": MNIST_PI,
+    "mnist_valid": MNIST_VALID,
+    # Appendix A: "We simply removed the dropout from the preceding configuration file."
+    "relu": {**MNIST_VALID, **NO_DROPOUT},
+    # Appendix A: "We simply replaced the ReLU non-linearities with sigmoids."
+    "sigmoid": {**MNIST_VALID, "activation": "sigmoid"},
+}
+QUICK_SIZES = {"mnist_pi": (120, 120), "mnist_valid": (400, 400), "relu": (400, 400), "sigmoid": (400, 400)}
+
+PLANNED = {  # presets whose models are not built yet, with the issue that builds them
+    "cifar10_maxout": "the convolutional maxout network (issue 5)",
+    "ptb_small": "the LSTM language model (issue 6)", "ptb_medium": "the LSTM language model (issue 6)",
+    "ptb_large": "the LSTM language model (issue 6)", "mpdbm": "the MP-DBM (issue 7)",
+}
+
+
+def names() -> list:
+    """Every preset name that :func:`get` can build now."""
+    built = list(PRESETS) + [f"{n}_quick" for n in PRESETS] + ["deep_linear", "deep_linear_quick"]
+    return sorted(built)
+
+
+def get(name: str, **overrides):
+    """Build the preset ``name``; ``overrides`` replace constructor arguments."""
+    if name in ("deep_linear", "deep_linear_quick"):
+        # The paper's toy problem y = w1 w2 x; the quick variant is the same (it is already tiny).
+        return DeepLinear(**{"dims": (1, 1, 1), "init_std": 0.01, "name": name, **overrides})
+    base = name[:-len("_quick")] if name.endswith("_quick") else name
+    if base in PRESETS:
+        settings = dict(PRESETS[base], name=name)
+        if name.endswith("_quick"):
+            settings["hidden"] = QUICK_SIZES[base]
+        unknown = set(overrides) - set(settings) - {"name"}
+        if unknown:
+            raise TypeError(f"unknown settings for {name}: {sorted(unknown)}; known: {sorted(settings)}.")
+        settings.update(overrides)
+        return MLP(**settings)
+    planned = PLANNED.get(name[:-len("_quick")] if name.endswith("_quick") else name)
+    if planned:
+        raise NotImplementedError(f"model {name!r} is {planned}, not built yet. Available now: {', '.join(names())}.")
+    raise KeyError(f"unknown model {name!r}; available: {', '.join(names())}.")
+
+
+__all__ = ["MLP", "DeepLinear", "Moments", "get", "names", "PRESETS"]

@@ -1,0 +1,259 @@
+"""Multilayer perceptrons as pure functions of a flat parameter vector.
+
+The network, for L hidden layers::
+
+    h_0 = X                                   (N, n_in)
+    z_l = drop_l(h_l) W_l + b_l               (N, units_l * pieces)
+    h_{l+1} = act(z_l)                        maxout over k pieces, or ReLU / sigmoid / tanh
+    logits = drop_L(h_L) W_y + b_y            (N, n_classes)
+    J = mean_n -log softmax(logits_n)[y_n]
+
+``drop_0`` uses the input include probability and scale, every later
+``drop_l`` the hidden ones (pylearn2's ``Dropout`` cost). ``loss`` evaluates the
+deterministic network (no masks, no scale), which is pylearn2's test-time
+network; ``loss_and_grad`` with ``rng`` or ``masks`` gives the dropout training
+objective.
+
+Parameter names follow pylearn2's layers: ``h0.W`` (n_in, units*pieces),
+``h0.b``, ``h1.W``, ..., ``y.W`` (n_last, n_classes), ``y.b``. A maxout unit j
+owns the columns j*k ... j*k+k-1 of its layer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..layers import (ACTIVATIONS, affine_backward, affine_forward, dropout_backward, dropout_forward,
+                      maxout_backward, maxout_forward, softmax_cross_entropy)
+from ..layers.dropout import draw_mask
+from ..params import Layout
+
+EVAL_CHUNK = 10_000  # examples per forward pass when evaluating a whole data set
+
+
+class MLP:
+    """A fully connected classifier with maxout, ReLU, sigmoid, tanh or linear hidden units.
+
+    Parameters
+    ----------
+    n_in : input dimension (784 for MNIST).
+    hidden : number of units in each hidden layer, e.g. ``(240, 240)``.
+    activation : ``"maxout"``, ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"linear"``.
+    pieces : linear pieces per maxout unit (only with ``activation="maxout"``).
+    n_classes : softmax outputs.
+    init_ranges : one half-width r per weight layer (hidden layers, then softmax);
+        weights start U(-r, r), biases at 0. ``r = 0`` starts that layer at zero.
+    max_col_norms : one limit per weight layer (``None`` = no limit); after each
+        update every column of W is rescaled to have L2 norm <= its limit.
+    input_include, input_scale : dropout on the input (include probability, scale).
+    hidden_include, hidden_scale : dropout on the inputs of every later layer.
+    name : a label stored in checkpoints and figure settings.
+    """
+
+    def __init__(self, n_in=784, hidden=(240, 240), activation="maxout", pieces=1, n_classes=10,
+                 init_ranges=None, max_col_norms=None, input_include=1.0, input_scale=1.0,
+                 hidden_include=1.0, hidden_scale=1.0, name="mlp"):
+        if activation != "maxout" and activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be 'maxout' or one of {sorted(ACTIVATIONS)}, got {activation!r}.")
+        if activation != "maxout" and pieces != 1:
+            raise ValueError(f"pieces={pieces} only makes sense with activation='maxout'.")
+        if int(pieces) < 1 or int(n_in) < 1 or int(n_classes) < 2 or any(int(h) < 1 for h in hidden):
+            raise ValueError("n_in, every hidden size and pieces must be >= 1, and n_classes >= 2.")
+        for label, p in (("input_include", input_include), ("hidden_include", hidden_include)):
+            if not 0.0 < p <= 1.0:
+                raise ValueError(f"{label} must be in (0, 1], got {p}.")
+        self.n_in, self.hidden, self.activation = int(n_in), tuple(int(h) for h in hidden), activation
+        self.pieces, self.n_classes, self.name = int(pieces), int(n_classes), name
+        n_layers = len(self.hidden) + 1
+        self.init_ranges = tuple(init_ranges) if init_ranges is not None else (0.005,) * n_layers
+        self.max_col_norms = tuple(max_col_norms) if max_col_norms is not None else (None,) * n_layers
+        if len(self.init_ranges) != n_layers or len(self.max_col_norms) != n_layers:
+            raise ValueError(f"init_ranges and max_col_norms need {n_layers} entries (hidden layers + softmax).")
+        self.input_include, self.input_scale = float(input_include), float(input_scale)
+        self.hidden_include, self.hidden_scale = float(hidden_include), float(hidden_scale)
+
+        shapes, d = [], self.n_in
+        for i, units in enumerate(self.hidden):
+            width = units * self.pieces
+            shapes += [(f"h{i}.W", (d, width)), (f"h{i}.b", (width,))]
+            d = units
+        shapes += [("y.W", (d, self.n_classes)), ("y.b", (self.n_classes,))]
+        self.layout = Layout(shapes)
+        self.layer_names = [f"h{i}" for i in range(len(self.hidden))] + ["y"]
+
+    def __repr__(self):
+        pieces = f"x{self.pieces}" if self.activation == "maxout" else ""
+        layers = " -> ".join([str(self.n_in)] + [f"{h}{pieces}" for h in self.hidden] + [str(self.n_classes)])
+        return f"MLP({self.name}: {layers}, {self.activation}, {self.layout.size:,} parameters)"
+
+    @property
+    def size(self) -> int:
+        return self.layout.size
+
+    @property
+    def uses_dropout(self) -> bool:
+        return (self.input_include, self.input_scale, self.hidden_include, self.hidden_scale) != (1, 1, 1, 1)
+
+    def settings(self) -> dict:
+        """The constructor arguments, JSON-friendly (stored with checkpoints and results)."""
+        return dict(n_in=self.n_in, hidden=list(self.hidden), activation=self.activation, pieces=self.pieces,
+                    n_classes=self.n_classes, init_ranges=list(self.init_ranges),
+                    max_col_norms=list(self.max_col_norms), input_include=self.input_include,
+                    input_scale=self.input_scale, hidden_include=self.hidden_include,
+                    hidden_scale=self.hidden_scale, name=self.name)
+
+    # ----------------------------------------------------------------- parameters
+    def init(self, seed, xp=None, dtype=np.float32):
+        """theta at initialisation: weights U(-r, r) per layer, biases 0.
+
+        Drawn with NumPy's generator from ``seed`` and then moved to the
+        device, so the same seed gives the same theta on CPU and GPU.
+        """
+        rng = np.random.default_rng(seed)
+        theta = np.zeros(self.layout.size, dtype=np.float64)
+        views = self.layout.unflatten(theta)
+        for name, r in zip(self.layer_names, self.init_ranges):
+            if r:
+                views[f"{name}.W"][...] = rng.uniform(-r, r, size=views[f"{name}.W"].shape)
+        return backend.to_device(theta, "gpu" if xp is not None and xp is not np else "cpu", dtype=dtype)
+
+    def unflatten(self, theta) -> dict:
+        return self.layout.unflatten(theta)
+
+    def constrain(self, theta) -> None:
+        """Apply the max column norm limits in place (pylearn2's ``max_col_norm``).
+
+        Each column w of a limited W becomes w * min(1, limit / ||w||).
+        """
+        xp = backend.get_xp(theta)
+        views = self.layout.unflatten(theta)
+        for name, limit in zip(self.layer_names, self.max_col_norms):
+            if limit is None:
+                continue
+            W = views[f"{name}.W"]
+            norms = xp.sqrt(xp.einsum("ij,ij->j", W, W))
+            too_long = norms > limit
+            if bool(too_long.any()):
+                W *= xp.where(too_long, limit / xp.maximum(norms, 1e-30), 1.0).astype(W.dtype)
+
+    # ------------------------------------------------------------------- dropout
+    def _include_and_scale(self, layer_index):
+        if layer_index == 0:
+            return self.input_include, self.input_scale
+        return self.hidden_include, self.hidden_scale
+
+    def draw_masks(self, rng, n_examples, dtype=np.float32) -> dict:
+        """One 0/1 mask per layer input that uses dropout: ``{layer_index: (N, d_in)}``."""
+        masks = {}
+        for i, name in enumerate(self.layer_names):
+            include, scale = self._include_and_scale(i)
+            if (include, scale) != (1.0, 1.0):
+                d_in = self.layout[f"{name}.W"].shape[0]
+                masks[i] = draw_mask(rng, (n_examples, d_in), include, dtype)
+        return masks
+
+    # ------------------------------------------------------------------- forward
+    def _check_batch(self, theta, X, y=None):
+        self.layout.check(theta)
+        if getattr(X, "ndim", None) != 2 or X.shape[1] != self.n_in:
+            raise ValueError(f"{self.name}: X must have shape (N, {self.n_in}), got {getattr(X, 'shape', None)}.")
+        if X.dtype != theta.dtype:
+            raise TypeError(
+                f"{self.name}: X has dtype {X.dtype} but theta has {theta.dtype}; computation follows theta's "
+                f"dtype, so cast X with X.astype(theta.dtype)."
+            )
+        if y is not None and (getattr(y, "ndim", None) != 1 or y.shape[0] != X.shape[0]):
+            raise ValueError(f"{self.name}: y must have shape ({X.shape[0]},), got {getattr(y, 'shape', None)}.")
+
+    def forward(self, theta, X, masks=None):
+        """Logits (N, n_classes) and the caches backward needs.
+
+        ``masks`` is ``None`` (deterministic network) or a dict from
+        :meth:`draw_masks`.
+        """
+        p = self.layout.unflatten(theta)
+        caches, h = [], X
+        for i, name in enumerate(self.layer_names):
+            drop_cache = None
+            if masks is not None and i in masks:
+                include, scale = self._include_and_scale(i)
+                h, drop_cache = dropout_forward(h, include, scale, mask=masks[i])
+            z, aff_cache = affine_forward(h, p[f"{name}.W"], p[f"{name}.b"])
+            if name == "y":
+                caches.append((drop_cache, aff_cache, None))
+                return z, caches
+            if self.activation == "maxout":
+                h, act_cache = maxout_forward(z, self.pieces)
+            else:
+                h, act_cache = ACTIVATIONS[self.activation][0](z)
+            caches.append((drop_cache, aff_cache, act_cache))
+
+    def backward(self, dlogits, caches, grad, input_grad=False):
+        """Fill the flat ``grad`` from dL/dlogits; with ``input_grad`` return dL/dX (N, n_in), else None."""
+        g = self.layout.unflatten(grad)
+        dh = dlogits
+        for i in reversed(range(len(self.layer_names))):
+            name = self.layer_names[i]
+            drop_cache, aff_cache, act_cache = caches[i]
+            if name != "y":
+                if self.activation == "maxout":
+                    dh = maxout_backward(dh, act_cache)
+                else:
+                    dh = ACTIVATIONS[self.activation][1](dh, act_cache)
+            # dW and db are written straight into their place in the flat gradient
+            dh, _, _ = affine_backward(dh, aff_cache, input_grad=(i > 0 or input_grad),
+                                       dW_out=g[f"{name}.W"], db_out=g[f"{name}.b"])
+            if drop_cache is not None and dh is not None:
+                dh = dropout_backward(dh, drop_cache)
+        return dh
+
+    # ------------------------------------------------------------ the contract
+    def loss(self, theta, batch) -> float:
+        """Mean NLL of the deterministic network on ``batch = (X, y)``, in chunks."""
+        X, y = batch
+        self._check_batch(theta, X, y)
+        xp = backend.get_xp(theta, X)
+        total = xp.zeros((), dtype=theta.dtype)
+        for start in range(0, X.shape[0], EVAL_CHUNK):
+            logits, _ = self.forward(theta, X[start:start + EVAL_CHUNK])
+            nll, _ = softmax_cross_entropy(logits, y[start:start + EVAL_CHUNK], with_grad=False)
+            total += nll * logits.shape[0]
+        return backend.to_float(total) / max(X.shape[0], 1)
+
+    def loss_and_grad(self, theta, batch, rng=None, masks=None, want_input_grad=False, out=None):
+        """``(loss, grad)`` of the mean NLL on ``batch``; grad is flat like theta.
+
+        With ``rng`` (a generator on theta's device) or ``masks`` the dropout
+        objective is used; with neither, the deterministic network. With
+        ``want_input_grad`` also return dJ/dX (used by adversarial training).
+        ``out``: an array like theta to write the gradient into (the trainer
+        reuses one, instead of allocating a new one per minibatch).
+        """
+        X, y = batch
+        self._check_batch(theta, X, y)
+        if rng is not None and masks is None and self.uses_dropout:
+            masks = self.draw_masks(rng, X.shape[0], dtype=theta.dtype)
+        logits, caches = self.forward(theta, X, masks)
+        loss, dlogits = softmax_cross_entropy(logits, y)
+        xp = backend.get_xp(theta)
+        grad = xp.empty_like(theta) if out is None else out
+        dX = self.backward(dlogits, caches, grad, input_grad=want_input_grad)
+        if want_input_grad:
+            return backend.to_float(loss), grad, dX
+        return backend.to_float(loss), grad
+
+    def predict(self, theta, X):
+        """Predicted class (N,) of the deterministic network."""
+        self._check_batch(theta, X)
+        xp = backend.get_xp(theta, X)
+        out = xp.empty(X.shape[0], dtype=np.int64)
+        for start in range(0, X.shape[0], EVAL_CHUNK):
+            logits, _ = self.forward(theta, X[start:start + EVAL_CHUNK])
+            out[start:start + EVAL_CHUNK] = logits.argmax(axis=1)
+        return out
+
+    def error_rate(self, theta, batch) -> float:
+        """Fraction of misclassified examples (deterministic network)."""
+        X, y = batch
+        self._check_batch(theta, X, y)
+        return backend.to_float((self.predict(theta, X) != y).mean())

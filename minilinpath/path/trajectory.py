@@ -1,0 +1,72 @@
+"""Where a trajectory goes relative to the straight line from its start to its solution (Appendix B).
+
+For a trajectory theta_0, theta_1, ..., theta_T, a start theta_i and a
+solution theta_f, with the unit vector u = (theta_f - theta_i) / ||theta_f - theta_i||:
+
+    coord_t    = (theta_t - theta_i) . u                 projection on the line
+    residual_t = || theta_t - theta_i - coord_t u ||     distance from the line
+    norm_t     = || theta_t ||                           size of the parameters
+
+``residual_t / norm_t`` says how much of theta_t the 1-D subspace misses
+(Fig. 13). Points are read one at a time, so a trajectory on disk (a memory
+map) or a generator of any length can be projected in O(parameters) memory.
+Sums are accumulated in float64 whatever the storage dtype.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import backend
+
+
+class Projection(NamedTuple):
+    coord: np.ndarray     # (T,) projection on the unit vector from theta_i to theta_f
+    residual: np.ndarray  # (T,) norm of the part orthogonal to it
+    norm: np.ndarray      # (T,) norm of theta_t itself
+    distance: float       # ||theta_f - theta_i||: the coordinate of the solution
+
+
+def _rows(trajectory):
+    if hasattr(trajectory, "ndim") and trajectory.ndim == 2:
+        return (trajectory[t] for t in range(trajectory.shape[0]))
+    return iter(trajectory)
+
+
+def project_trajectory(trajectory, theta_init, theta_final) -> Projection:
+    """Project every point of ``trajectory`` (2-D array, memory map or iterable of 1-D arrays)."""
+    xp = backend.get_xp(theta_init, theta_final)
+    start = xp.asarray(theta_init, dtype=np.float64)
+    direction = xp.asarray(theta_final, dtype=np.float64) - start
+    distance = backend.to_float(xp.linalg.norm(direction))
+    if distance == 0.0:
+        raise ValueError("theta_init and theta_final are the same point; the line between them is undefined.")
+    if direction.ndim != 1:
+        raise ValueError(f"theta_init and theta_final must be flat 1-D vectors, got shape {direction.shape}.")
+    u = direction / distance
+    coords, residuals, norms = [], [], []
+    for row in _rows(trajectory):
+        theta = xp.asarray(row, dtype=np.float64)
+        if theta.shape != u.shape:
+            raise ValueError(f"trajectory point of shape {theta.shape} does not match theta_init {u.shape}.")
+        d = theta - start
+        c = d @ u
+        coords.append(backend.to_float(c))
+        residuals.append(backend.to_float(xp.linalg.norm(d - c * u)))
+        norms.append(backend.to_float(xp.linalg.norm(theta)))
+    return Projection(np.array(coords), np.array(residuals), np.array(norms), distance)
+
+
+def random_walk(dim: int, n_steps: int, seed, xp=np):
+    """Yield the points of a Gaussian random walk: theta_0 = 0, theta_t = theta_{t-1} + N(0, I).
+
+    The control of Fig. 11; the same seed gives the same walk, so a walk can be
+    replayed (e.g. once to find its "solution" point, once to project it).
+    """
+    rng = backend.rng(seed, xp)
+    theta = xp.zeros(dim)
+    yield theta.copy()
+    for _ in range(n_steps):
+        theta += rng.standard_normal(dim)
+        yield theta.copy()

@@ -1,0 +1,250 @@
+"""Training on the flat parameter vector: SGD + momentum, schedules, max-norm, early stopping.
+
+One call, :func:`train`, runs a recipe and keeps everything in a run folder::
+
+    run.json        what was trained: model settings, layout, recipe, seed, data sizes
+    init.npz        theta at initialisation (the start of every linear path)
+    best.npz        theta with the lowest validation error so far (pylearn2's *_best.pkl)
+    state.npz       the state at the end of the last finished epoch (theta, velocity, counters)
+    history.json    per epoch: train objective, validation error and NLL, lr, momentum, seconds
+    trajectory.bin  theta after every epoch, row 0 = init (Appendix B needs it)
+
+Randomness is a function of (seed, epoch): epoch e shuffles with
+``default_rng([seed, 1, e])`` and draws dropout masks from ``rng([seed, 2, e])``.
+So an interrupted run resumed from ``state.npz`` gives the same parameters as an
+uninterrupted one, bit for bit on the same machine.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import backend
+from .optim import (ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, momentum_step, schedule_from_dict,
+                    schedule_to_dict)
+from .params import _atomic_savez, load_checkpoint, save_checkpoint
+from .progress import progress_bar
+from .trajfile import TrajectoryFile
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the last good state is kept on disk."""
+
+
+class RunMismatchError(ValueError):
+    """A run folder holds a different run than the one requested."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: minibatch SGD with momentum, schedules and early stopping.
+
+    ``patience``: stop after this many epochs without a new best validation
+    error (pylearn2 ``MonitorBased`` with ``prop_decrease=0``); ``None`` trains
+    for ``max_epochs``.
+    """
+    batch_size: int = 100
+    learning_rate: float = 0.1
+    lr_schedule: object = None
+    momentum: float = 0.5
+    momentum_schedule: object = None
+    max_epochs: int = 1000
+    patience: int | None = 100
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.max_epochs < 1 or self.learning_rate <= 0:
+            raise ValueError("batch_size and max_epochs must be >= 1 and learning_rate > 0.")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}.")
+
+    def lr(self, update: int, epoch: int) -> float:
+        return self.learning_rate if self.lr_schedule is None else self.lr_schedule.lr(self.learning_rate, update, epoch)
+
+    def mu(self, epoch: int) -> float:
+        return self.momentum if self.momentum_schedule is None else self.momentum_schedule.momentum(self.momentum, epoch)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["lr_schedule"] = schedule_to_dict(self.lr_schedule)
+        d["momentum_schedule"] = schedule_to_dict(self.momentum_schedule)
+        return d
+
+    @classmethod
+    def from_dict(cls, d) -> "Recipe":
+        d = dict(d)
+        d["lr_schedule"] = schedule_from_dict(d["lr_schedule"])
+        d["momentum_schedule"] = schedule_from_dict(d["momentum_schedule"])
+        return cls(**d)
+
+
+# CONFIGS.md section 1: mnist_pi.yaml (stage 1, early stopping on 50k/10k)
+MNIST_PI_RECIPE = Recipe(batch_size=100, learning_rate=0.1, lr_schedule=ExponentialDecay(1.000004, 1e-6),
+                         momentum=0.5, momentum_schedule=MomentumAdjustor(1, 250, 0.7), max_epochs=10_000,
+                         patience=100)
+# CONFIGS.md section 2: mnist_valid.yaml
+MNIST_VALID_RECIPE = Recipe(batch_size=100, learning_rate=0.097259, lr_schedule=LinearDecayOverEpoch(1, 560, 0.022292),
+                            momentum=0.5, momentum_schedule=MomentumAdjustor(1, 698, 0.699217), max_epochs=10_000,
+                            patience=100)
+RECIPES = {"mnist_pi": MNIST_PI_RECIPE, "mnist_valid": MNIST_VALID_RECIPE, "relu": MNIST_VALID_RECIPE,
+           "sigmoid": MNIST_VALID_RECIPE}
+QUICK = dict(max_epochs=12, patience=4)  # the quick profile: same schedules, a few epochs
+
+
+def recipe_for(model_name: str) -> Recipe:
+    """The training recipe of a model preset (``*_quick`` presets get a few-epoch version)."""
+    base = model_name[:-len("_quick")] if model_name.endswith("_quick") else model_name
+    if base not in RECIPES:
+        raise KeyError(f"no training recipe for {model_name!r}; known: {sorted(RECIPES)} (+ _quick).")
+    recipe = RECIPES[base]
+    return replace(recipe, **QUICK) if model_name.endswith("_quick") else recipe
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    theta_init: object
+    theta_best: object
+    theta_last: object
+    best_epoch: int
+    best_valid_error: float
+    history: list = field(default_factory=list)
+    stopped: str = ""
+
+    def trajectory(self) -> TrajectoryFile:
+        return TrajectoryFile(self.run_dir / "trajectory")
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def _describe_run(model, recipe, seed, train_set, valid_set, dtype, trajectory_dtype) -> dict:
+    return {"model": model.settings(), "layout": model.layout.table(), "recipe": recipe.to_dict(), "seed": seed,
+            "n_train": int(train_set[0].shape[0]), "n_valid": int(valid_set[0].shape[0]), "dtype": str(dtype),
+            "trajectory_dtype": trajectory_dtype}
+
+
+def _evaluate(model, theta, valid_set):
+    return model.error_rate(theta, valid_set), model.loss(theta, valid_set)
+
+
+def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, objective=None,
+          dtype=np.float32, trajectory_dtype: str = "float32", progress: bool = True, log=print) -> TrainResult:
+    """Train ``model`` on ``train_set = (X, y)`` with early stopping on ``valid_set``.
+
+    The arrays may be NumPy or CuPy (training runs where they live) and must
+    have theta's dtype. ``objective(theta, batch, rng) -> (loss, grad)``
+    replaces the default ``model.loss_and_grad(theta, batch, rng=rng)`` (used
+    for adversarial training). If ``run_dir`` already holds this run, training
+    resumes after its last finished epoch, or returns at once if it finished.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    xp = backend.get_xp(train_set[0])
+    log = log or (lambda *a, **k: None)
+    description = _describe_run(model, recipe, seed, train_set, valid_set, np.dtype(dtype), trajectory_dtype)
+    paths = {k: run_dir / f"{k}.npz" for k in ("init", "best", "state")}
+    run_json = run_dir / "run.json"
+    if run_json.exists():
+        saved = json.loads(run_json.read_text())
+        if saved != json.loads(json.dumps(description)):
+            diff = sorted(k for k in description if saved.get(k) != json.loads(json.dumps(description[k])))
+            raise RunMismatchError(f"{run_dir} already holds a different run (differs in: {', '.join(diff)}). "
+                                   "Choose another run folder; nothing there was changed.")
+    else:
+        _write_json(run_json, description)
+    trajectory = TrajectoryFile(run_dir / "trajectory", model.layout.size, trajectory_dtype)
+
+    if paths["state"].exists():  # resume
+        state_theta, _, meta = load_checkpoint(paths["state"], model.layout, xp=xp)
+        with np.load(paths["state"], allow_pickle=False) as f:
+            velocity = xp.asarray(f["velocity"])
+        theta = state_theta.astype(dtype)
+        theta_init = load_checkpoint(paths["init"], model.layout, xp=xp)[0].astype(dtype)
+        history = json.loads((run_dir / "history.json").read_text())[:meta["epoch"] + 1]
+        trajectory.truncate(meta["epoch"] + 1)
+        epoch, updates = meta["epoch"], meta["updates"]
+        best_error, best_epoch, since_best = meta["best_error"], meta["best_epoch"], meta["since_best"]
+        stopped = meta.get("stopped", "")
+        if stopped:
+            log(f"{run_dir}: already trained ({stopped}); reusing it.")
+        else:
+            log(f"{run_dir}: resuming after epoch {epoch}.")
+    else:  # fresh start: epoch 0 is the initial point, monitored like pylearn2 does
+        theta = model.init(seed, xp=xp, dtype=dtype)
+        theta_init = theta.copy()
+        velocity = xp.zeros_like(theta)
+        save_checkpoint(paths["init"], theta_init, model.layout, {"seed": seed}, overwrite=True)
+        trajectory.truncate(0)
+        trajectory.append(theta)
+        error, nll = _evaluate(model, theta, valid_set)
+        history = [{"epoch": 0, "train_objective": None, "valid_error": error, "valid_nll": nll,
+                    "lr": None, "momentum": None, "seconds": 0.0}]
+        epoch, updates, best_error, best_epoch, since_best, stopped = 0, 0, error, 0, 0, ""
+        save_checkpoint(paths["best"], theta, model.layout, {"epoch": 0, "valid_error": error}, overwrite=True)
+        _save_state(paths["state"], theta, velocity, model, epoch, updates, best_error, best_epoch, since_best, "")
+        _write_json(run_dir / "history.json", history)
+
+    X, y = train_set
+    n = X.shape[0]
+    grad_buffer = xp.empty_like(theta)  # reused by every update
+    if objective is None:
+        def objective(theta, batch, rng):
+            return model.loss_and_grad(theta, batch, rng=rng, out=grad_buffer)
+    while not stopped:
+        epoch += 1
+        lr_epoch, mu = recipe.lr(updates, epoch), recipe.mu(epoch)
+        order = np.random.default_rng([seed, 1, epoch]).permutation(n)
+        dropout_rng = backend.rng([seed, 2, epoch], xp)
+        started, losses = time.perf_counter(), []
+        batches = range(0, n, recipe.batch_size)
+        for start in progress_bar(batches, desc=f"epoch {epoch}", enabled=progress, unit="batch"):
+            idx = order[start:start + recipe.batch_size]
+            idx = idx if xp is np else xp.asarray(idx)
+            loss, grad = objective(theta, (X[idx], y[idx]), dropout_rng)
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"the training loss became {loss} in epoch {epoch} (update {updates + 1}). Stopped; the last "
+                    f"good state (end of epoch {epoch - 1}) is in {paths['state']} and the best checkpoint in "
+                    f"{paths['best']}. Lower the learning rate or check the data for NaN/inf."
+                )
+            momentum_step(theta, velocity, grad, recipe.lr(updates, epoch), mu)
+            model.constrain(theta)
+            updates += 1
+            losses.append(loss)
+        error, nll = _evaluate(model, theta, valid_set)
+        history.append({"epoch": epoch, "train_objective": float(np.mean(losses)), "valid_error": error,
+                        "valid_nll": nll, "lr": lr_epoch, "momentum": mu,
+                        "seconds": round(time.perf_counter() - started, 3)})
+        if error < best_error:
+            best_error, best_epoch, since_best = error, epoch, 0
+            save_checkpoint(paths["best"], theta, model.layout, {"epoch": epoch, "valid_error": error}, overwrite=True)
+        else:
+            since_best += 1
+        if recipe.patience is not None and since_best >= recipe.patience:
+            stopped = f"early stopping: no better validation error for {recipe.patience} epochs"
+        elif epoch >= recipe.max_epochs:
+            stopped = f"reached max_epochs={recipe.max_epochs}"
+        trajectory.append(theta)
+        _write_json(run_dir / "history.json", history)
+        _save_state(paths["state"], theta, velocity, model, epoch, updates, best_error, best_epoch, since_best, stopped)
+        log(f"epoch {epoch:4d}  train objective {history[-1]['train_objective']:.4f}  valid error {error:.4f}  "
+            f"valid nll {nll:.4f}  ({history[-1]['seconds']:.1f}s)")
+
+    theta_best = load_checkpoint(paths["best"], model.layout, xp=xp)[0].astype(dtype)
+    return TrainResult(run_dir, theta_init, theta_best, theta, best_epoch, best_error, history, stopped)
+
+
+def _save_state(path, theta, velocity, model, epoch, updates, best_error, best_epoch, since_best, stopped):
+    meta = {"epoch": epoch, "updates": updates, "best_error": best_error, "best_epoch": best_epoch,
+            "since_best": since_best, "stopped": stopped}
+    _atomic_savez(path, theta=backend.to_numpy(theta), velocity=backend.to_numpy(velocity),
+                  layout=np.array(json.dumps(model.layout.table())), meta=np.array(json.dumps(meta)))
