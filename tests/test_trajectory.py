@@ -55,3 +55,14 @@ def test_random_walk_is_replayable_and_has_unit_steps():
     np.testing.assert_array_equal(a[-1], b[-1])
     steps = np.diff(np.array(a), axis=0)
     assert abs(steps.std() - 1.0) < 0.01 and abs(steps.mean()) < 0.01
+
+
+@pytest.mark.gpu
+def test_projection_on_gpu_matches_numpy(cupy, rng):
+    rows = rng.standard_normal((5, 30))
+    cpu = project_trajectory(rows, rows[0], rows[-1])
+    gpu = project_trajectory([cupy.asarray(r) for r in rows], cupy.asarray(rows[0]), cupy.asarray(rows[-1]))
+    np.testing.assert_allclose(gpu.coord, cpu.coord, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gpu.residual, cpu.residual, rtol=1e-10, atol=1e-12)
+    walk = list(random_walk(100, 5, seed=1, xp=cupy))
+    assert len(walk) == 6 and float(cupy.abs(walk[-1]).sum()) > 0
