@@ -165,20 +165,25 @@ class MLP:
         if y is not None and (getattr(y, "ndim", None) != 1 or y.shape[0] != X.shape[0]):
             raise ValueError(f"{self.name}: y must have shape ({X.shape[0]},), got {getattr(y, 'shape', None)}.")
 
-    def forward(self, theta, X, masks=None):
+    def forward(self, theta, X, masks=None, z0=None):
         """Logits (N, n_classes) and the caches backward needs.
 
         ``masks`` is ``None`` (deterministic network) or a dict from
-        :meth:`draw_masks`.
+        :meth:`draw_masks`. With ``z0`` (the first layer's pre-activation,
+        already computed) the input dropout and first affine layer are skipped
+        and X is not used: this is what the linear path's fast sweep needs.
         """
         p = self.layout.unflatten(theta)
         caches, h = [], X
         for i, name in enumerate(self.layer_names):
-            drop_cache = None
-            if masks is not None and i in masks:
-                include, scale = self._include_and_scale(i)
-                h, drop_cache = dropout_forward(h, include, scale, mask=masks[i])
-            z, aff_cache = affine_forward(h, p[f"{name}.W"], p[f"{name}.b"])
+            drop_cache = aff_cache = None
+            if i == 0 and z0 is not None:
+                z = z0
+            else:
+                if masks is not None and i in masks:
+                    include, scale = self._include_and_scale(i)
+                    h, drop_cache = dropout_forward(h, include, scale, mask=masks[i])
+                z, aff_cache = affine_forward(h, p[f"{name}.W"], p[f"{name}.b"])
             if name == "y":
                 caches.append((drop_cache, aff_cache, None))
                 return z, caches
@@ -187,6 +192,22 @@ class MLP:
             else:
                 h, act_cache = ACTIVATIONS[self.activation][0](z)
             caches.append((drop_cache, aff_cache, act_cache))
+
+    # ------------------------------------------- the linear path's fast sweep
+    first_affine = ("h0.W", "h0.b")  # the network starts with an affine layer: X W(alpha) is affine in alpha
+
+    def drop_input(self, X, masks=None):
+        """The input as the first affine layer sees it: X, or X * mask * scale under dropout masks."""
+        if masks is None or 0 not in masks:
+            return X
+        return dropout_forward(X, self.input_include, self.input_scale, mask=masks[0])[0]
+
+    def evaluate_from_first_preactivation(self, theta, z0, y, masks=None):
+        """``(sum of NLL, number of errors)`` over a chunk whose first pre-activation z0 is given."""
+        logits, _ = self.forward(theta, None, masks, z0=z0)
+        nll, _ = softmax_cross_entropy(logits, y, with_grad=False)
+        errors = (logits.argmax(axis=1) != y).sum()
+        return backend.to_float(nll) * logits.shape[0], backend.to_float(errors)
 
     def backward(self, dlogits, caches, grad, input_grad=False):
         """Fill the flat ``grad`` from dL/dlogits; with ``input_grad`` return dL/dX (N, n_in), else None."""
@@ -209,16 +230,20 @@ class MLP:
 
     # ------------------------------------------------------------ the contract
     def loss(self, theta, batch) -> float:
-        """Mean NLL of the deterministic network on ``batch = (X, y)``, in chunks."""
+        """Mean NLL of the deterministic network on ``batch = (X, y)``, in chunks.
+
+        Each chunk's mean is turned into a Python float and the chunk sums are
+        added in float64, the same arithmetic as the linear path's fast sweep,
+        so both give identical numbers at the same theta.
+        """
         X, y = batch
         self._check_batch(theta, X, y)
-        xp = backend.get_xp(theta, X)
-        total = xp.zeros((), dtype=theta.dtype)
+        total = 0.0
         for start in range(0, X.shape[0], EVAL_CHUNK):
             logits, _ = self.forward(theta, X[start:start + EVAL_CHUNK])
             nll, _ = softmax_cross_entropy(logits, y[start:start + EVAL_CHUNK], with_grad=False)
-            total += nll * logits.shape[0]
-        return backend.to_float(total) / max(X.shape[0], 1)
+            total += backend.to_float(nll) * logits.shape[0]
+        return total / max(X.shape[0], 1)
 
     def loss_and_grad(self, theta, batch, rng=None, masks=None, want_input_grad=False, out=None):
         """``(loss, grad)`` of the mean NLL on ``batch``; grad is flat like theta.

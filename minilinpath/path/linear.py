@@ -1,0 +1,191 @@
+"""The linear path experiment: J along theta(alpha) = (1 - alpha) theta0 + alpha theta1.
+
+:func:`linear_path` evaluates, at every alpha of a grid (any real values, both
+endpoints included when the grid has them):
+
+- ``J_train``, ``J_valid``: the model's mean loss on the *whole* given set,
+  computed in chunks of ``chunk_size`` examples (never one minibatch);
+- ``error_train``, ``error_valid``: the error rate, for classifiers.
+
+Dropout models are evaluated deterministically by default (``model.loss``,
+pylearn2's test-time network). With ``mc_samples=k`` the dropout objective is
+averaged over k sets of masks instead; the *same* masks are used at every
+alpha (common random numbers), so the curve is smooth in alpha.
+
+Fast sweep. When the model starts with an affine layer, the first layer's
+pre-activation is affine in alpha:
+
+    X W(alpha) = (1 - alpha) X W0 + alpha X W1,
+
+so for each chunk of data the two products X W0 and X W1 are computed once
+and reused for every alpha; only the (much cheaper) rest of the network runs
+per alpha. Memory stays bounded by ``chunk_size``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import backend
+from ..progress import progress_bar
+
+DEFAULT_CHUNK = 10_000
+
+
+@dataclass
+class PathResult:
+    """J (and error rates) along a line; ``None`` where a quantity is not defined."""
+    alphas: np.ndarray
+    J_train: np.ndarray
+    J_valid: np.ndarray | None = None
+    error_train: np.ndarray | None = None
+    error_valid: np.ndarray | None = None
+    settings: dict = field(default_factory=dict)
+
+    FIELDS = ("alphas", "J_train", "J_valid", "error_train", "error_valid")
+
+    def arrays(self, prefix: str = "") -> dict:
+        """The curves as ``{prefix + name: array}``, leaving out the undefined ones."""
+        return {prefix + k: getattr(self, k) for k in self.FIELDS if getattr(self, k) is not None}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str = "", settings=None) -> "PathResult":
+        return cls(**{k: arrays.get(prefix + k) for k in cls.FIELDS}, settings=settings or {})
+
+    def save(self, path, overwrite: bool = False) -> Path:
+        """Write ``path`` (.npz, no pickle) with the curves and the settings as JSON text."""
+        path = Path(path).with_suffix(".npz")
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, settings=np.array(json.dumps(self.settings, default=str)), **self.arrays())
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "PathResult":
+        with np.load(Path(path), allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        return cls.from_arrays(arrays, settings=json.loads(str(arrays.pop("settings", "{}"))))
+
+
+def _is_classifier(model) -> bool:
+    return hasattr(model, "error_rate")
+
+
+def _sweep_plain(model, theta0, theta1, batch, alphas, progress, desc):
+    """Set theta(alpha) and evaluate the whole model at every alpha."""
+    J, err = [], []
+    for a in progress_bar(alphas, desc=desc, enabled=progress, unit="alpha"):
+        a = float(a)  # a Python float keeps theta's dtype (a NumPy float64 would promote float32 to float64)
+        theta = (1.0 - a) * theta0 + a * theta1
+        J.append(model.loss(theta, batch))
+        if _is_classifier(model):
+            err.append(model.error_rate(theta, batch))
+    return np.array(J), (np.array(err) if err else None)
+
+
+def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc, masks_rng_seed=None,
+                mc_samples=0):
+    """Reuse X W0 and X W1 for every alpha; sum the loss and the errors chunk by chunk."""
+    X, y = batch
+    xp = backend.get_xp(theta0, X)
+    n = X.shape[0]
+    w_name, b_name = model.first_affine
+    W0, W1 = model.unflatten(theta0)[w_name], model.unflatten(theta1)[w_name]
+    alphas = [float(a) for a in alphas]  # Python floats keep theta's dtype
+    thetas = [(1.0 - a) * theta0 + a * theta1 for a in alphas]  # one flat vector per alpha
+    nll_sum, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
+    chunks = range(0, n, chunk_size)
+    samples = max(mc_samples, 1)
+    for start in progress_bar(chunks, desc=desc, enabled=progress, unit="chunk"):
+        Xc, yc = X[start:start + chunk_size], y[start:start + chunk_size]
+        for s in range(samples):
+            masks = None
+            if mc_samples:
+                rng = backend.rng([masks_rng_seed, start, s], xp)
+                masks = model.draw_masks(rng, Xc.shape[0], dtype=theta0.dtype)
+            Xin = model.drop_input(Xc, masks)
+            A, B = Xin @ W0, Xin @ W1                      # (chunk, width): the two expensive products
+            for i, (a, theta) in enumerate(zip(alphas, thetas)):
+                z0 = (1.0 - a) * A
+                z0 += a * B
+                z0 += model.unflatten(theta)[b_name]
+                nll, errors = model.evaluate_from_first_preactivation(theta, z0, yc, masks)
+                nll_sum[i] += nll / samples
+                wrong[i] += errors / samples
+    return nll_sum / n, wrong / n
+
+
+def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: int = DEFAULT_CHUNK,
+                mc_samples: int = 0, seed: int = 0, fast: bool = True, progress: bool = True) -> PathResult:
+    """Evaluate the model along theta(alpha) = (1 - alpha) theta0 + alpha theta1.
+
+    Parameters
+    ----------
+    model : a model with ``loss`` (and ``error_rate`` for classifiers).
+    theta0, theta1 : flat parameter vectors (e.g. init and solution, two solutions,
+        a random point and a solution).
+    train, valid : batches such as ``(X, y)``; ``valid`` is optional.
+    alphas : any real values (outside [0, 1] too), e.g. ``np.linspace(0, 1, 200)``.
+    chunk_size : examples per forward pass (bounds memory). With the default,
+        the chunks are those of ``model.loss``, so the values at alpha = 0 and 1
+        are exactly ``model.loss(theta0)`` and ``model.loss(theta1)``; other
+        sizes agree to rounding.
+    mc_samples : 0 for the deterministic network; k > 0 averages the dropout
+        objective over k mask sets, the same sets at every alpha (needs a dropout model).
+    seed : seed of those masks.
+    fast : use the first-layer reuse when the model supports it (same numbers as the
+        plain sweep up to rounding).
+    """
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
+        raise ValueError("alphas must be a non-empty 1-D array of finite numbers.")
+    model.layout.check(theta0)
+    model.layout.check(theta1)
+    if theta0.dtype != theta1.dtype:
+        raise TypeError(f"theta0 is {theta0.dtype} but theta1 is {theta1.dtype}; cast one of them.")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
+    if mc_samples and not getattr(model, "uses_dropout", False):
+        raise ValueError("mc_samples > 0 averages over dropout masks, but this model has no dropout.")
+    can_fast = hasattr(model, "first_affine") and _is_classifier(model)
+    if mc_samples and not can_fast:
+        raise ValueError("Monte Carlo dropout sweeps need a model that starts with an affine layer (an MLP).")
+    result = {}
+    for split, batch in (("train", train), ("valid", valid)):
+        if batch is None:
+            continue
+        desc = f"linear path ({split})"
+        if can_fast and (fast or mc_samples):
+            J, err = _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc, seed, mc_samples)
+        else:
+            J, err = _sweep_plain(model, theta0, theta1, batch, alphas, progress, desc)
+        result[f"J_{split}"], result[f"error_{split}"] = J, err
+    settings = {"model": getattr(model, "name", type(model).__name__), "n_train": int(train[0].shape[0]),
+                "n_valid": None if valid is None else int(valid[0].shape[0]), "mc_samples": mc_samples,
+                "seed": seed, "chunk_size": chunk_size}
+    return PathResult(alphas, result["J_train"], result.get("J_valid"), result.get("error_train"),
+                      result.get("error_valid"), settings)
+
+
+def random_point(model, seed, xp=np, dtype=np.float32, scale: float = 1.0):
+    """A random point of parameter space: every coordinate N(0, scale^2) (as galatea's
+    ``lin_interp_random.py`` draws its start, with scale 1)."""
+    theta = np.random.default_rng(seed).normal(0.0, scale, size=model.layout.size)
+    return backend.to_device(theta, "gpu" if xp is not np else "cpu", dtype=dtype)
+
+
+def alpha_grid(kind: str = "paper"):
+    """Named alpha grids: ``paper`` = i/9 for i = 0..19 (0 to 2.11, galatea's lin_interp.py),
+    ``fine`` = 200 points on [0, 1], ``start`` = 200 points on [0, 0.01], ``end`` = 200 points on [0.99, 1]."""
+    grids = {"paper": np.arange(20) / 9.0, "fine": np.linspace(0.0, 1.0, 200),
+             "start": np.linspace(0.0, 0.01, 200), "end": np.linspace(0.99, 1.0, 200)}
+    if kind not in grids:
+        raise ValueError(f"unknown alpha grid {kind!r}; choose one of {sorted(grids)}.")
+    return grids[kind]

@@ -1,0 +1,119 @@
+"""Metrics of a sampled curve J(alpha), with their definitions.
+
+All take the samples ``J`` at increasing ``alphas`` (the grid of a
+:class:`~minilinpath.path.linear.PathResult`) and look only at the samples:
+a feature narrower than the grid spacing is invisible to them.
+
+- :func:`is_monotone`: J never rises by more than ``tol`` from one sample to
+  the next (J[i+1] <= J[i] + tol for all i).
+- :func:`largest_bump`: the largest rise above the running minimum,
+  max_i (J[i] - min_{j <= i} J[j]); 0 for a non-increasing curve. This is the
+  "bump height" used by Lucas et al. (2021) to test monotonic linear interpolation.
+- :func:`local_minima`: samples that are the lowest point of their basin (the
+  last sample counts, since the end of the grid, e.g. the solution at
+  alpha = 1, is where the search is expected to end; the first does not).
+  Rises smaller than ``tol`` are ignored.
+- :func:`barrier_height`: on the samples with 0 <= alpha <= 1, either
+  ``"mean"``: max J - (J(0) + J(1)) / 2 (Frankle et al. 2020's "sup minus mean
+  of the endpoints"), or ``"chord"``: max [J(alpha) - ((1 - alpha) J(0) + alpha J(1))],
+  the height above the straight line joining the ends (never below 0).
+- :func:`distance_travelled`: the length of a trajectory, sum_t ||theta_{t+1} - theta_t||,
+  and its ratio to the straight distance ||theta_T - theta_0|| (1 for a straight path).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+
+
+def _samples(J):
+    J = np.asarray(J, dtype=np.float64)
+    if J.ndim != 1 or J.size < 2 or not np.all(np.isfinite(J)):
+        raise ValueError("J must be a 1-D array of at least two finite samples.")
+    return J
+
+
+def is_monotone(J, tol: float = 0.0) -> bool:
+    """True if J is non-increasing within ``tol`` between consecutive samples."""
+    return bool(np.all(np.diff(_samples(J)) <= tol))
+
+
+def largest_bump(J) -> tuple:
+    """``(height, index)``: the largest rise above the running minimum and where it peaks."""
+    J = _samples(J)
+    rise = J - np.minimum.accumulate(J)
+    i = int(np.argmax(rise))
+    return float(rise[i]), i
+
+
+def local_minima(J, tol: float = 0.0) -> list:
+    """Indices of the local minima of the samples.
+
+    Sample i (i >= 1; the first sample is where the search starts, never a
+    found minimum) is a local minimum if it is the lowest point of its basin:
+    on each side, until J rises more than ``tol`` above J[i] or the grid ends,
+    no sample is lower (on the left, none is lower or equal, so a plateau of
+    equal values counts once). With tol = 0 this is "lower than its
+    neighbours"; a larger tol ignores wiggles smaller than tol.
+    """
+    J = _samples(J)
+    minima = []
+    for i in range(1, J.size):
+        lowest = True
+        k = i - 1
+        while lowest and k >= 0 and J[k] <= J[i] + tol:
+            lowest = J[k] > J[i]
+            k -= 1
+        k = i + 1
+        while lowest and k < J.size and J[k] <= J[i] + tol:
+            lowest = J[k] >= J[i]
+            k += 1
+        if lowest:
+            minima.append(i)
+    return minima
+
+
+def barrier_height(alphas, J, variant: str = "mean") -> tuple:
+    """``(height, alpha)`` of the barrier on the samples with 0 <= alpha <= 1 (see the module docstring)."""
+    alphas, J = np.asarray(alphas, dtype=np.float64), _samples(J)
+    inside = (alphas >= 0.0) & (alphas <= 1.0)
+    if not (np.any(alphas[inside] == 0.0) and np.any(alphas[inside] == 1.0)):
+        raise ValueError("barrier_height needs samples at alpha = 0 and alpha = 1.")
+    a, j = alphas[inside], J[inside]
+    j0, j1 = j[a == 0.0][0], j[a == 1.0][0]
+    if variant == "mean":
+        excess = j - 0.5 * (j0 + j1)
+    elif variant == "chord":
+        excess = j - ((1.0 - a) * j0 + a * j1)
+    else:
+        raise ValueError(f"variant must be 'mean' or 'chord', got {variant!r}.")
+    i = int(np.argmax(excess))
+    return float(excess[i]), float(a[i])
+
+
+def distance_travelled(trajectory) -> tuple:
+    """``(length, length / straight distance)`` of a trajectory of flat vectors (streamed row by row)."""
+    length, first, previous = 0.0, None, None
+    for row in trajectory:
+        row = np.asarray(backend.to_numpy(row), dtype=np.float64)
+        if previous is None:
+            first = row
+        else:
+            length += float(np.linalg.norm(row - previous))
+        previous = row
+    if previous is None:
+        raise ValueError("the trajectory is empty.")
+    straight = float(np.linalg.norm(previous - first))
+    return length, (length / straight if straight > 0 else float("inf"))
+
+
+def summarize(alphas, J, tol: float = 1e-4) -> dict:
+    """The metrics of one curve, as printed in the figures' tables (tol relative to J's range)."""
+    J = _samples(J)
+    scale = max(float(J.max() - J.min()), 1e-12)
+    inside = (np.asarray(alphas) >= 0) & (np.asarray(alphas) <= 1)
+    bump, at = largest_bump(J[inside])
+    return {"monotone": is_monotone(J[inside], tol * scale), "largest_bump": bump,
+            "bump_alpha": float(np.asarray(alphas)[inside][at]),
+            "local_minima": [float(np.asarray(alphas)[i]) for i in local_minima(J, tol * scale)]}
