@@ -34,3 +34,14 @@ def test_lesson02_runs_and_checks_the_exercise(tmp_path):
     assert (tmp_path / "lesson02_path.png").exists()
     assert lesson.main(out=tmp_path, answer=(1 - 1.25 * 1.25) ** 2) is True  # worked by hand: p(1/2) = 1.25^2
     assert lesson.check_exercise(0.3) is False
+
+
+@pytest.mark.skipif(not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").exists(), reason="shared MNIST not present")
+def test_lesson03_linear_paths_on_real_digits(tmp_path):
+    lesson = load("lesson03_linear_path_mnist")
+    init_metrics, barrier, random_metrics = lesson.main(run_dir=tmp_path / "runs", epochs=3, train_examples=2000,
+                                                        out=tmp_path / "out")
+    assert init_metrics["monotone"]  # the paper's finding, here on real digits
+    assert barrier > 0.0  # two different solutions: the line between them rises
+    assert random_metrics["local_minima"] == [1.0]  # no minimum but the solution
+    assert (tmp_path / "out" / "lesson03_paths.png").exists()

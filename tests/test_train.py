@@ -114,3 +114,17 @@ def test_trajectory_file_rejects_another_shape(tmp_path):
         TrajectoryFile(tmp_path / "t", 6, "float32")
     with pytest.raises(ValueError, match="rows have 5"):
         TrajectoryFile(tmp_path / "t").append(np.zeros(4))
+
+
+def test_second_stage_from_given_parameters_with_a_stop_rule(tmp_path):
+    model, train_set, valid_set = setup()
+    first = train(model, train_set, valid_set, RECIPE, tmp_path / "stage1", seed=0, progress=False, log=None)
+    target = first.history[first.best_epoch]["train_objective"] * 1.2
+    second = train(model, train_set, valid_set, Recipe(batch_size=20, learning_rate=0.01, max_epochs=20, patience=None),
+                   tmp_path / "stage2", seed=0, theta_start=first.theta_best, progress=False, log=None,
+                   stop_when=lambda h: "matched" if h["train_objective"] <= target else None)
+    np.testing.assert_array_equal(second.theta_init, first.theta_best)
+    assert second.stopped == "matched" and len(second.history) < 21
+    with pytest.raises(RunMismatchError, match="start"):  # another start point is another run
+        train(model, train_set, valid_set, Recipe(batch_size=20, learning_rate=0.01, max_epochs=20, patience=None),
+              tmp_path / "stage2", seed=0, theta_start=first.theta_last, progress=False, log=None)

@@ -3,7 +3,9 @@
 ``load_dataset(name)`` returns ``{"train": (X, y), "valid": (X, y)[, "test": (X, y)]}``
 with X float32 of shape (N, features) and y int64 class indices.
 
-``name`` is ``"mnist"``, ``"fashion-mnist"`` or ``"npz:PATH"``: a file with
+``name`` is ``"mnist"``, ``"fashion-mnist"``, ``"mnist-test"`` (the official
+MNIST test set alone, split 8,000 / 2,000: a small real set for quick checks)
+or ``"npz:PATH"``: a file with
 arrays ``X_train``, ``y_train``, ``X_valid``, ``y_valid`` (optionally
 ``X_test``, ``y_test``), read without pickle; no checksum is needed for it.
 """
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .download import DataError, cache_dir, fetch
-from .mnist import load_mnist, load_pair, locate_files, parse_idx
+from .mnist import load_mnist, load_mnist_test_only, load_pair, locate_files, parse_idx
 
 
 def load_npz(path, dtype=np.float32) -> dict:
@@ -49,8 +51,10 @@ def load_dataset(name: str = "mnist", data_dir=None, download: bool = True, dtyp
     """Load a data set by name (``mnist``, ``fashion-mnist`` or ``npz:PATH``)."""
     if name.startswith("npz:"):
         return load_npz(name[4:], dtype)
+    if name == "mnist-test":
+        return load_mnist_test_only(data_dir, download, dtype)
     return load_mnist(name, data_dir=data_dir, download=download, dtype=dtype)
 
 
-__all__ = ["DataError", "cache_dir", "fetch", "load_dataset", "load_mnist", "load_npz", "load_pair",
+__all__ = ["DataError", "cache_dir", "fetch", "load_dataset", "load_mnist", "load_mnist_test_only", "load_npz", "load_pair",
            "locate_files", "parse_idx"]

@@ -172,3 +172,34 @@ def load_mnist(dataset: str = "mnist", data_dir=None, download: bool = True, dty
     print(f"{dataset}: {X.shape[0]:,} training and {Xt.shape[0]:,} test images from "
           f"{paths['train_images'].parent}", file=sys.stderr)
     return {"train": (X[:N_TRAIN], y[:N_TRAIN]), "valid": (X[N_TRAIN:], y[N_TRAIN:]), "test": (Xt, yt)}
+
+
+def load_mnist_test_only(data_dir=None, download: bool = True, dtype=np.float32, n_train: int = 8_000,
+                         progress: bool = True) -> dict:
+    """The official MNIST *test* set alone, split ``n_train`` / rest: a small real data set for quick checks.
+
+    Looks in ``data_dir`` (only there, if given), else the cache, else downloads
+    the two test files. Not the paper's split: use it where full MNIST is not at hand.
+    """
+    spec = DATASETS["mnist"]
+    roles = ("test_images", "test_labels")
+    if data_dir is not None:
+        data_dir = Path(data_dir).expanduser()
+        found = {r: _find(data_dir, FILES[r]) for r in roles} if data_dir.is_dir() else {}
+        if not data_dir.is_dir() or not all(found.values()):
+            raise DataError(f"mnist-test: need {FILES['test_images']}[.gz] and {FILES['test_labels']}[.gz] in "
+                            f"{data_dir}; fetch them from {spec['mirrors'][0]}.")
+    else:
+        target = cache_dir() / "mnist"
+        found = {r: _find(target, FILES[r]) for r in roles}
+        if not all(found.values()):
+            if not download:
+                raise DataError(f"mnist-test: the test files are not in {target} and downloading is off.")
+            found = {r: fetch([m + FILES[r] + ".gz" for m in spec["mirrors"]], target / (FILES[r] + ".gz"),
+                              spec["gz_md5"][r], progress=progress) for r in roles}
+    X, y = load_pair(found["test_images"], found["test_labels"], dtype, (spec["gz_md5"]["test_images"],
+                     spec["gz_md5"]["test_labels"]), (spec["content_md5"]["test_images"],
+                                                      spec["content_md5"]["test_labels"]))
+    if not 0 < n_train < X.shape[0]:
+        raise DataError(f"n_train must be between 1 and {X.shape[0] - 1}, got {n_train}.")
+    return {"train": (X[:n_train], y[:n_train]), "valid": (X[n_train:], y[n_train:])}

@@ -99,7 +99,6 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
     w_name, b_name = model.first_affine
     W0, W1 = model.unflatten(theta0)[w_name], model.unflatten(theta1)[w_name]
     alphas = [float(a) for a in alphas]  # Python floats keep theta's dtype
-    thetas = [(1.0 - a) * theta0 + a * theta1 for a in alphas]  # one flat vector per alpha
     nll_sum, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
     chunks = range(0, n, chunk_size)
     samples = max(mc_samples, 1)
@@ -112,7 +111,10 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
                 masks = model.draw_masks(rng, Xc.shape[0], dtype=theta0.dtype)
             Xin = model.drop_input(Xc, masks)
             A, B = Xin @ W0, Xin @ W1                      # (chunk, width): the two expensive products
-            for i, (a, theta) in enumerate(zip(alphas, thetas)):
+            for i, a in enumerate(alphas):
+                # theta(alpha) is rebuilt per chunk rather than kept for every alpha: memory stays
+                # bounded by the chunk, whatever the number of alphas (one cheap pass over theta)
+                theta = (1.0 - a) * theta0 + a * theta1
                 z0 = (1.0 - a) * A
                 z0 += a * B
                 z0 += model.unflatten(theta)[b_name]

@@ -27,6 +27,9 @@ import numpy as np
 from .. import backend
 
 
+ENDPOINT_TOL = 1e-9  # a grid value this close to 0 or 1 counts as the endpoint (np.linspace rounding)
+
+
 def _samples(J):
     J = np.asarray(J, dtype=np.float64)
     if J.ndim != 1 or J.size < 2 or not np.all(np.isfinite(J)):
@@ -77,11 +80,12 @@ def local_minima(J, tol: float = 0.0) -> list:
 def barrier_height(alphas, J, variant: str = "mean") -> tuple:
     """``(height, alpha)`` of the barrier on the samples with 0 <= alpha <= 1 (see the module docstring)."""
     alphas, J = np.asarray(alphas, dtype=np.float64), _samples(J)
-    inside = (alphas >= 0.0) & (alphas <= 1.0)
-    if not (np.any(alphas[inside] == 0.0) and np.any(alphas[inside] == 1.0)):
+    at0, at1 = np.abs(alphas) <= ENDPOINT_TOL, np.abs(alphas - 1.0) <= ENDPOINT_TOL
+    if not (at0.any() and at1.any()):
         raise ValueError("barrier_height needs samples at alpha = 0 and alpha = 1.")
+    inside = (alphas >= -ENDPOINT_TOL) & (alphas <= 1.0 + ENDPOINT_TOL)
     a, j = alphas[inside], J[inside]
-    j0, j1 = j[a == 0.0][0], j[a == 1.0][0]
+    j0, j1 = J[at0][0], J[at1][0]
     if variant == "mean":
         excess = j - 0.5 * (j0 + j1)
     elif variant == "chord":

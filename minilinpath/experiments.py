@@ -1,0 +1,130 @@
+"""Trained models for the figures, cached by (model, objective, seed, profile, data set).
+
+Two profiles:
+
+- ``paper``: the presets and recipes exactly as the pylearn2 yaml files
+  (CONFIGS.md sections 1-2, 5): early stopping on the 50,000 / 10,000 split,
+  the schedules, and, for the maxout network, the second stage on all 60,000
+  examples. Hours on a CPU; a GPU is advised.
+- ``quick``: the ``*_quick`` presets (same kinds of networks, narrower), the
+  same schedules for at most 30 epochs (patience 10), on the first 10,000
+  training and 2,000 validation examples. Minutes on a 2-core CPU.
+
+A trained model is kept in ``<runs>/<data set>/<model>[-adv]-seed<N>-<profile>/``
+(``<runs>`` is ``--runs-dir``, ``$MINILINPATH_RUNS`` or ``~/.cache/minilinpath/runs``)
+and every figure that needs it reuses it; an interrupted training resumes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import backend, models
+from .adversarial import fgsm_objective
+from .data import cache_dir, load_dataset
+from .optim import ExponentialDecay
+from .train import Recipe, recipe_for, train
+from .trajfile import TrajectoryFile
+
+PROFILES = ("quick", "paper")
+QUICK_SIZES = (10_000, 2_000)  # training and validation examples in the quick profile
+# mnist_pi_continued.yaml (CONFIGS.md section 1): stage 2 on all 60,000 examples
+STAGE2_RECIPE = Recipe(batch_size=100, learning_rate=0.0615082606673, lr_schedule=ExponentialDecay(1.000004, 1e-6),
+                       momentum=0.694376766682, momentum_schedule=None, max_epochs=10_000, patience=None)
+
+
+def runs_root(runs_dir=None) -> Path:
+    if runs_dir is not None:
+        return Path(runs_dir).expanduser()
+    env = os.environ.get("MINILINPATH_RUNS")
+    return Path(env).expanduser() if env else cache_dir() / "runs"
+
+
+def dataset_key(name: str) -> str:
+    """A folder name for a data set; a user's npz file is named by its content's MD5."""
+    if name.startswith("npz:"):
+        path = Path(name[4:]).expanduser()
+        digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()[:10]
+        return f"npz-{re.sub(r'[^A-Za-z0-9_.-]', '_', path.stem)}-{digest}"
+    return name
+
+
+def load_splits(dataset: str, data_dir=None, profile: str = "quick", xp=np):
+    """``(train, valid)`` on the device of ``xp``; the quick profile keeps the first 10,000 / 2,000 examples."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}.")
+    splits = load_dataset(dataset, data_dir=data_dir)
+    train_set, valid_set = splits["train"], splits["valid"]
+    if profile == "quick":
+        train_set = tuple(a[:QUICK_SIZES[0]] for a in train_set)
+        valid_set = tuple(a[:QUICK_SIZES[1]] for a in valid_set)
+    device = "gpu" if xp is not np else "cpu"
+    return (tuple(backend.to_device(a, device) for a in train_set),
+            tuple(backend.to_device(a, device) for a in valid_set))
+
+
+@dataclass
+class Trained:
+    """A trained model: where it started, where it ended, and how it got there."""
+    model: object
+    theta_init: object
+    theta_final: object
+    history: list
+    trajectories: list  # TrajectoryFile per training stage, in order
+    run_dirs: list
+
+    def trajectory_rows(self):
+        """Every recorded theta, stage after stage (streamed from disk)."""
+        for i, store in enumerate(self.trajectories):
+            rows = store.rows()
+            for t in range(1 if i else 0, rows.shape[0]):  # a later stage's row 0 repeats the earlier end
+                yield rows[t]
+
+
+def trained(model_name: str, seed: int, profile: str, dataset: str, train_set, valid_set, adversarial=False,
+            runs_dir=None, progress=True, log=print) -> Trained:
+    """Train (or reuse) ``model_name`` with the recipe of ``profile``; adversarial = the FGSM objective."""
+    preset = model_name + ("_quick" if profile == "quick" else "")
+    model = models.get(preset)
+    recipe = recipe_for(preset)
+    folder = f"{model_name}{'-adv' if adversarial else ''}-seed{seed}-{profile}"
+    run_dir = runs_root(runs_dir) / dataset_key(dataset) / folder
+    objective = fgsm_objective(model) if adversarial else None
+    objective_name = "fgsm(epsilon=0.25, mix=0.5)" if adversarial else "nll"
+    log(f"{preset}{' (adversarial)' if adversarial else ''}, seed {seed}: {run_dir}")
+    stage1 = train(model, train_set, valid_set, recipe, run_dir, seed=seed, objective=objective,
+                   objective_name=objective_name, progress=progress, log=log)
+    result = Trained(model, stage1.theta_init, stage1.theta_best, stage1.history, [stage1.trajectory()], [run_dir])
+    if model_name == "mnist_pi" and profile == "paper":
+        result = _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log)
+    return result
+
+
+def _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log):
+    """mnist_pi_continued.yaml: from the best stage-1 parameters, train on all 60,000 examples.
+
+    pylearn2 stops this stage (MatchChannel) when the objective on the former
+    validation examples falls to the training objective that stage 1 recorded.
+    Those examples are training data now, so here the stop is when the epoch's
+    training objective falls to stage 1's training objective at its best epoch.
+    """
+    xp = backend.get_xp(train_set[0])
+    everything = tuple(xp.concatenate([a, b]) for a, b in zip(train_set, valid_set))
+    target = stage1.history[stage1.best_epoch]["train_objective"] or float("inf")
+    stage2 = train(result.model, everything, valid_set, STAGE2_RECIPE, result.run_dirs[0] / "stage2", seed=seed,
+                   objective=objective, objective_name=objective_name, theta_start=stage1.theta_best,
+                   stop_when=lambda h: f"matched stage 1's training objective {target:.4f}"
+                   if h["train_objective"] is not None and h["train_objective"] <= target else None,
+                   progress=progress, log=log)
+    return replace(result, theta_final=stage2.theta_last, history=result.history + stage2.history[1:],
+                   trajectories=result.trajectories + [stage2.trajectory()],
+                   run_dirs=result.run_dirs + [stage2.run_dir])
+
+
+def trajectory_file(run_dir) -> TrajectoryFile:
+    return TrajectoryFile(Path(run_dir) / "trajectory")

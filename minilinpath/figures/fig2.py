@@ -1,0 +1,45 @@
+"""Figure 2: the linear path for fully connected networks with sigmoid (left) and ReLU (right) units.
+
+Both are pylearn2's mnist_valid.yaml network (ReLU with dropout); the sigmoid
+one only swaps the non-linearity (the paper's Appendix A). Training and
+validation J along alpha = i/9, i = 0..19.
+"""
+from __future__ import annotations
+
+from ..path import alpha_grid
+from .common import run_figure
+from .mnist import Experiment, add_data_arguments, curve_metrics, metrics_table, plot_curve, store_curve
+
+DESCRIPTION = "Figure 2: linear paths of sigmoid and ReLU networks (with dropout) on MNIST."
+PANELS = (("sigmoid", "sigmoid units"), ("mnist_valid", "ReLU units"))
+
+
+def compute(args):
+    exp = Experiment(args)
+    arrays, metrics = {}, {}
+    for name, _title in PANELS:
+        run = exp.model(name)
+        result = exp.path(run.model, run.theta_init, run.theta_final, alpha_grid("paper"))
+        store_curve(arrays, name, result, run.theta_init, run.theta_final)
+        metrics[name] = curve_metrics(result)
+    return arrays, {**exp.settings(), "metrics": metrics}
+
+
+def plot(arrays, summary):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), layout="constrained")
+    for ax, (name, title) in zip(axes, PANELS):
+        plot_curve(ax, arrays, name, color="C0")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Figure 2 — {summary['dataset']} ({summary['profile']} profile)", fontsize=12)
+    return fig
+
+
+def report(summary):
+    return metrics_table(summary["metrics"])
+
+
+def main(argv=None):
+    return run_figure("fig2", DESCRIPTION, compute, plot, report, add_data_arguments, argv=argv)

@@ -1,0 +1,98 @@
+"""What the MNIST figures (1-5, 13) share: data and model options, cached training, curves and metric tables."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..experiments import load_splits, trained
+from ..path import barrier_height, linear_path, summarize
+from .common import table
+
+
+def add_data_arguments(parser):
+    parser.add_argument("--dataset", default="mnist",
+                        help="mnist, fashion-mnist, mnist-test (the official test set alone, 8,000/2,000: "
+                             "a small real set) or npz:PATH (your own X_train, y_train, X_valid, y_valid)")
+    parser.add_argument("--data-dir", default=None, help="read the data files from this folder, never downloading")
+    parser.add_argument("--runs-dir", default=None,
+                        help="where trained models are cached (default $MINILINPATH_RUNS or ~/.cache/minilinpath/runs)")
+    parser.add_argument("--chunk-size", type=int, default=10_000, help="examples per forward pass of the sweeps")
+
+
+class Experiment:
+    """Data on the selected device plus access to the cached trained models of one figure run."""
+
+    def __init__(self, args):
+        self.args = args
+        self.xp = backend.xp_for()
+        self.train, self.valid = load_splits(args.dataset, args.data_dir, args.profile, self.xp)
+
+    def model(self, name, seed=None, adversarial=False):
+        return trained(name, self.args.seed if seed is None else seed, self.args.profile, self.args.dataset,
+                       self.train, self.valid, adversarial=adversarial, runs_dir=self.args.runs_dir)
+
+    def path(self, model, theta0, theta1, alphas, valid=True):
+        return linear_path(model, theta0, theta1, self.train, alphas, self.valid if valid else None,
+                           chunk_size=self.args.chunk_size)
+
+    def settings(self):
+        return {"dataset": self.args.dataset, "profile": self.args.profile,
+                "n_train": int(self.train[0].shape[0]), "n_valid": int(self.valid[0].shape[0])}
+
+
+def store_curve(arrays: dict, key: str, result, theta0, theta1) -> None:
+    """Put one curve and its endpoints into a figure's arrays under ``key/``."""
+    arrays.update(result.arrays(prefix=f"{key}/"))
+    arrays[f"{key}/theta0"] = backend.to_numpy(theta0)
+    arrays[f"{key}/theta1"] = backend.to_numpy(theta1)
+
+
+def curve_metrics(result, tol: float = 1e-4, barrier: bool = False) -> dict:
+    """The metrics of a curve's training J (see minilinpath.path.metrics for the definitions).
+
+    ``barrier``: also the barrier heights, meaningful between two solutions
+    (from an initial point, J lies above the chord wherever the start is flat).
+    """
+    m = summarize(result.alphas, result.J_train, tol)
+    has_ends = np.any(np.isclose(result.alphas, 0.0, rtol=0, atol=1e-9)) and \
+        np.any(np.isclose(result.alphas, 1.0, rtol=0, atol=1e-9))
+    m.update({"alpha_first": float(result.alphas[0]), "J_first": float(result.J_train[0]),
+              "alpha_last": float(result.alphas[-1]), "J_last": float(result.J_train[-1]),
+              "min_J": float(result.J_train.min()), "argmin_alpha": float(result.alphas[np.argmin(result.J_train)])})
+    if barrier and has_ends:
+        m["barrier_mean"], m["barrier_mean_alpha"] = barrier_height(result.alphas, result.J_train, "mean")
+        m["barrier_chord"], _ = barrier_height(result.alphas, result.J_train, "chord")
+    at1 = np.isclose(result.alphas, 1.0, rtol=0, atol=1e-9)
+    if result.error_valid is not None and at1.any():
+        m["valid_error_at_1"] = float(result.error_valid[at1][0])
+    return m
+
+
+def metrics_table(named_metrics: dict) -> list:
+    """Rows of the metric table every path figure prints."""
+    rows = []
+    for name, m in named_metrics.items():
+        minima = ", ".join(f"{a:.3g}" for a in m["local_minima"]) or "none"
+        rows.append((name, "yes" if m["monotone"] else "no", f"{m['largest_bump']:.3g}", minima,
+                     f"{m['J_first']:.4g} at {m['alpha_first']:.3g}", f"{m['min_J']:.4g} at {m['argmin_alpha']:.3g}",
+                     f"{m['barrier_chord']:.3g}" if "barrier_chord" in m else "-",
+                     f"{m['valid_error_at_1']:.2%}" if "valid_error_at_1" in m else "-"))
+    header = ("curve", "monotone on [0,1]", "largest bump", "local minima at alpha", "J at start", "lowest J",
+              "barrier above chord", "valid error at 1")
+    return ["metrics of the training objective along each line (definitions: minilinpath.path.metrics):"] + \
+        ["  " + line for line in table(rows, header)]
+
+
+def plot_curve(ax, arrays, key, label="", color=None, valid=True, log=False):
+    alphas = arrays[f"{key}/alphas"]
+    ax.plot(alphas, arrays[f"{key}/J_train"], "-", color=color, lw=1.8, label=f"{label} train".strip())
+    if valid and f"{key}/J_valid" in arrays:
+        ax.plot(alphas, arrays[f"{key}/J_valid"], "--", color=color, lw=1.4, label=f"{label} validation".strip())
+    for a in (0.0, 1.0):
+        if alphas[0] <= a <= alphas[-1]:
+            ax.axvline(a, color="0.6", lw=0.8, ls=":")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(r"$\alpha$")
+    ax.set_ylabel(r"$J(\theta)$ (mean negative log-likelihood)")
+    ax.set_xlim(alphas[0], alphas[-1])

@@ -1,0 +1,106 @@
+"""Figures 1-5 and 13 end to end on a small data set in the MNIST format, with cached training reused."""
+import json
+
+import numpy as np
+import pytest
+
+from minilinpath import backend, experiments, models, train as train_module
+from minilinpath.figures import fig1, fig2, fig3, fig4, fig5, fig13
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """10 classes of 784-pixel 'digits' in [0, 1]: noisy copies of 10 random prototypes."""
+    rng = np.random.default_rng(0)
+    prototypes = rng.random((10, 784))
+    def split(n):
+        y = rng.integers(0, 10, size=n)
+        return np.clip(prototypes[y] + 0.3 * rng.standard_normal((n, 784)), 0, 1).astype(np.float32), y
+    (Xt, yt), (Xv, yv) = split(600), split(200)
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, X_train=Xt, y_train=yt, X_valid=Xv, y_valid=yv)
+    return path
+
+
+@pytest.fixture
+def args(dataset, tmp_path_factory, monkeypatch):
+    monkeypatch.setattr(backend, "_selected", None)
+    monkeypatch.delenv("MINILINPATH_DEVICE", raising=False)
+    # tiny, fast training for tests: small batches, and a larger init so that the maxout network leaves the
+    # plateau around theta = 0 within a few epochs (with pylearn2's U(+-0.005) it takes hundreds of updates)
+    monkeypatch.setattr(train_module, "QUICK", dict(max_epochs=3, patience=None, batch_size=20))
+    monkeypatch.setitem(models.PRESETS, "mnist_pi", {**models.PRESETS["mnist_pi"], "init_ranges": (0.05,) * 3})
+    runs = tmp_path_factory.getbasetemp() / "runs"  # shared by the tests: trained models are reused
+    out = tmp_path_factory.mktemp("out")
+    return out, ["--dataset", f"npz:{dataset}", "--runs-dir", str(runs), "--out", str(out)]
+
+
+def saved(out, name):
+    with np.load(out / f"{name}.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    return arrays, json.loads((out / f"{name}.json").read_text())["summary"]
+
+
+def test_fig1_curves_endpoints_and_history(args):
+    out, argv = args
+    assert fig1.main(argv) == 0
+    arrays, summary = saved(out, "fig1")
+    model = models.get("mnist_pi_quick")
+    splits = experiments.load_splits(argv[1], profile="quick")
+    for key in ("adversarial", "maxout"):
+        alphas = arrays[f"{key}/alphas"]
+        assert alphas[0] == 0.0 and alphas[9] == 1.0 and alphas.size == 20
+        assert arrays[f"{key}/J_train"][0] == model.loss(arrays[f"{key}/theta0"], splits[0])
+        assert arrays[f"{key}/J_train"][9] == model.loss(arrays[f"{key}/theta1"], splits[0])
+        assert arrays[f"{key}/epochs"].tolist() == [0, 1, 2, 3]
+    assert not np.array_equal(arrays["adversarial/theta1"], arrays["maxout/theta1"])
+    assert set(summary["metrics"]) == {"adversarial", "maxout"}
+    assert (out / "fig1.png").stat().st_size > 10_000
+
+
+def test_fig2_fig3_reuse_cached_models(args, capsys):
+    out, argv = args
+    assert fig2.main(argv) == 0
+    assert fig1.main(argv) == 0  # mnist_pi trained by the previous test or here, once
+    capsys.readouterr()
+    assert fig3.main(argv) == 0
+    log = capsys.readouterr().out
+    assert log.count("reusing it") == 3 and "train objective" not in log
+    arrays, summary = saved(out, "fig3")
+    assert {k.split("/")[0] for k in arrays} == {"mnist_pi", "mnist_valid", "sigmoid"}
+
+
+def test_fig4_windows(args):
+    out, argv = args
+    assert fig4.main(argv) == 0
+    arrays, summary = saved(out, "fig4")
+    assert arrays["start/alphas"][[0, -1]].tolist() == [0.0, 0.01] and arrays["end/alphas"].size == 200
+    assert "start/J_valid" not in arrays  # training J only, as the paper's Figure 4
+    np.testing.assert_allclose(arrays["fine/J_train"][-1], arrays["end/J_train"][-1], rtol=1e-12)
+
+
+def test_fig5_two_solutions_and_random_point(args):
+    out, argv = args
+    assert fig5.main(argv) == 0
+    arrays, summary = saved(out, "fig5")
+    m = summary["metrics"]["solution -> solution"]
+    assert "barrier_mean" in m and "barrier_chord" in m
+    assert not np.array_equal(arrays["solutions/theta0"], arrays["solutions/theta1"])
+    np.testing.assert_array_equal(arrays["random/theta1"], arrays["solutions/theta0"])
+    assert abs(float(arrays["random/theta0"].std()) - 1.0) < 0.01  # N(0, 1) coordinates
+
+
+def test_fig13_projection(args):
+    out, argv = args
+    assert fig13.main(argv) == 0
+    arrays, summary = saved(out, "fig13")
+    assert arrays["coord"].size == 4 and arrays["residual"][0] == 0.0
+    assert summary["epochs"] == 3
+    np.testing.assert_allclose(arrays["residual_over_norm"], arrays["residual"] / arrays["norm"])
+
+
+def test_missing_data_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(backend, "_selected", None)
+    from minilinpath.data import DataError
+    with pytest.raises(DataError, match="does not exist"):
+        fig1.main(["--dataset", f"npz:{tmp_path / 'nope.npz'}", "--out", str(tmp_path)])
