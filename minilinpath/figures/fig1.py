@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..path import alpha_grid
 from .common import run_figure
-from .mnist import Experiment, add_data_arguments, curve_metrics, metrics_table, plot_curve, store_curve
+from .mnist import Experiment, add_data_arguments, metrics_table, plot_curve
 
 DESCRIPTION = "Figure 1: linear path of the maxout network on MNIST, with and without adversarial training."
 ROWS = (("adversarial", True, "maxout + dropout + adversarial training"), ("maxout", False, "maxout + dropout"))
@@ -22,14 +21,11 @@ def compute(args):
     exp = Experiment(args)
     arrays, metrics = {}, {}
     for key, adversarial, _title in ROWS:
-        run = exp.model("mnist_pi", adversarial=adversarial)
-        result = exp.path(run.model, run.theta_init, run.theta_final, alpha_grid("paper"))
-        store_curve(arrays, key, result, run.theta_init, run.theta_final)
+        run = exp.init_to_solution("mnist_pi", arrays, metrics, key=key, adversarial=adversarial)
         arrays[f"{key}/epochs"] = np.array([h["epoch"] for h in run.history])
         arrays[f"{key}/train_objective"] = np.array([np.nan if h["train_objective"] is None else h["train_objective"]
                                                      for h in run.history])
         arrays[f"{key}/valid_nll"] = np.array([h["valid_nll"] for h in run.history])
-        metrics[key] = curve_metrics(result)
     return arrays, {**exp.settings(), "metrics": metrics}
 
 

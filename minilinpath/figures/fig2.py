@@ -6,9 +6,8 @@ validation J along alpha = i/9, i = 0..19.
 """
 from __future__ import annotations
 
-from ..path import alpha_grid
 from .common import run_figure
-from .mnist import Experiment, add_data_arguments, curve_metrics, metrics_table, plot_curve, store_curve
+from .mnist import Experiment, add_data_arguments, metrics_table, plot_curve
 
 DESCRIPTION = "Figure 2: linear paths of sigmoid and ReLU networks (with dropout) on MNIST."
 PANELS = (("sigmoid", "sigmoid units"), ("mnist_valid", "ReLU units"))
@@ -18,10 +17,7 @@ def compute(args):
     exp = Experiment(args)
     arrays, metrics = {}, {}
     for name, _title in PANELS:
-        run = exp.model(name)
-        result = exp.path(run.model, run.theta_init, run.theta_final, alpha_grid("paper"))
-        store_curve(arrays, name, result, run.theta_init, run.theta_final)
-        metrics[name] = curve_metrics(result)
+        exp.init_to_solution(name, arrays, metrics)
     return arrays, {**exp.settings(), "metrics": metrics}
 
 

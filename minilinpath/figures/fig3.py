@@ -5,9 +5,8 @@ scale shows the differences at the bottom of the curves.
 """
 from __future__ import annotations
 
-from ..path import alpha_grid
 from .common import run_figure
-from .mnist import Experiment, add_data_arguments, curve_metrics, metrics_table, plot_curve, store_curve
+from .mnist import Experiment, add_data_arguments, metrics_table, plot_curve
 
 DESCRIPTION = "Figure 3: maxout, ReLU and sigmoid linear paths on one log-scale axis."
 CURVES = (("mnist_pi", "maxout"), ("mnist_valid", "ReLU"), ("sigmoid", "sigmoid"))
@@ -17,10 +16,7 @@ def compute(args):
     exp = Experiment(args)
     arrays, metrics = {}, {}
     for name, _label in CURVES:
-        run = exp.model(name)
-        result = exp.path(run.model, run.theta_init, run.theta_final, alpha_grid("paper"))
-        store_curve(arrays, name, result, run.theta_init, run.theta_final)
-        metrics[name] = curve_metrics(result)
+        exp.init_to_solution(name, arrays, metrics)
     return arrays, {**exp.settings(), "metrics": metrics}
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backend
 from ..experiments import load_splits, trained
-from ..path import barrier_height, linear_path, summarize
+from ..path import alpha_grid, barrier_height, linear_path, summarize
 from .common import table
 
 
@@ -34,6 +34,16 @@ class Experiment:
     def path(self, model, theta0, theta1, alphas, valid=True):
         return linear_path(model, theta0, theta1, self.train, alphas, self.valid if valid else None,
                            chunk_size=self.args.chunk_size)
+
+    def init_to_solution(self, name, arrays, metrics, key=None, adversarial=False, grid="paper"):
+        """Train (or reuse) ``name``, sweep the line from its init to its solution, and file the curve
+        and its metrics under ``key`` (default: the model name). Returns the trained run."""
+        key = key or name
+        run = self.model(name, adversarial=adversarial)
+        result = self.path(run.model, run.theta_init, run.theta_final, alpha_grid(grid))
+        store_curve(arrays, key, result, run.theta_init, run.theta_final)
+        metrics[key] = curve_metrics(result)
+        return run
 
     def settings(self):
         return {"dataset": self.args.dataset, "profile": self.args.profile,
