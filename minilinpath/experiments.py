@@ -29,7 +29,6 @@ from .adversarial import fgsm_objective
 from .data import cache_dir, load_dataset
 from .optim import ExponentialDecay
 from .train import Recipe, recipe_for, train
-from .trajfile import TrajectoryFile
 
 PROFILES = ("quick", "paper")
 QUICK_SIZES = (10_000, 2_000)  # training and validation examples in the quick profile
@@ -125,6 +124,3 @@ def _second_stage(result, stage1, train_set, valid_set, seed, objective, objecti
                    trajectories=result.trajectories + [stage2.trajectory()],
                    run_dirs=result.run_dirs + [stage2.run_dir])
 
-
-def trajectory_file(run_dir) -> TrajectoryFile:
-    return TrajectoryFile(Path(run_dir) / "trajectory")
