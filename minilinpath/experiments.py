@@ -124,3 +124,46 @@ def _second_stage(result, stage1, train_set, valid_set, seed, objective, objecti
                    trajectories=result.trajectories + [stage2.trajectory()],
                    run_dirs=result.run_dirs + [stage2.run_dir])
 
+
+
+# ---------------------------------------------------------------------------------- language models
+LM_QUICK_TOKENS = (100_000, 20_000)  # quick profile on full PTB: the first tokens of train and valid
+
+
+def load_text_streams(dataset: str, data_dir=None, profile: str = "quick", batch_size: int = 20, xp=np):
+    """Batch-major ``(train, valid, vocabulary)`` for ``ptb`` or ``ptb-valid``.
+
+    ``ptb``: Mikolov's files (the quick profile keeps the first 100,000 training
+    and 20,000 validation tokens, contiguous); ``ptb-valid``: ``ptb.valid.txt``
+    alone, its first 90% of lines to train and the rest to evaluate (a small
+    real corpus for machines without the training file).
+    """
+    from .data import ptb
+
+    if dataset == "ptb":
+        corpus = ptb.load_ptb(data_dir)
+        train_ids, valid_ids = corpus["train"], corpus["valid"]
+        if profile == "quick":
+            train_ids, valid_ids = train_ids[:LM_QUICK_TOKENS[0]], valid_ids[:LM_QUICK_TOKENS[1]]
+    elif dataset == "ptb-valid":
+        corpus = ptb.load_ptb_valid_split(data_dir)
+        train_ids, valid_ids = corpus["train"], corpus["valid"]
+    else:
+        raise ValueError(f"unknown text data set {dataset!r}; choose ptb or ptb-valid.")
+    device = "gpu" if xp is not np else "cpu"
+    return (backend.to_device(ptb.batchify(train_ids, batch_size), device),
+            backend.to_device(ptb.batchify(valid_ids, batch_size), device), corpus["vocabulary"])
+
+
+def trained_language_model(model_name: str, seed: int, profile: str, dataset: str, train_data, valid_data,
+                           vocab_size: int, runs_dir=None, progress=True, log=print) -> Trained:
+    """Train (or reuse) a PTB language model; the solution is the last epoch's parameters (as in the paper)."""
+    from .train_lm import lm_recipe_for, train_language_model
+
+    preset = model_name + ("_quick" if profile == "quick" else "")
+    model = models.get(preset, vocab_size=vocab_size)
+    run_dir = runs_root(runs_dir) / dataset / f"{model_name}-seed{seed}-{profile}"
+    log(f"{preset}, seed {seed}: {run_dir}")
+    result = train_language_model(model, train_data, valid_data, lm_recipe_for(preset), run_dir, seed=seed,
+                                  progress=progress, log=log)
+    return Trained(model, result.theta_init, result.theta_last, result.history, [result.trajectory()], [run_dir])

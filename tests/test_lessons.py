@@ -45,3 +45,14 @@ def test_lesson03_linear_paths_on_real_digits(tmp_path):
     assert barrier > 0.0  # two different solutions: the line between them rises
     assert random_metrics["local_minima"] == [1.0]  # no minimum but the solution
     assert (tmp_path / "out" / "lesson03_paths.png").exists()
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "ptb" / "ptb.valid.txt").exists(),
+                    reason="shared PTB text not present")
+def test_lesson04_bptt_and_language_model_path(tmp_path):
+    lesson = load("lesson04_bptt_language_model")
+    errors, result, unigram, metrics = lesson.main(run_dir=tmp_path / "run", epochs=1, hidden=16, alphas=3,
+                                                   out=tmp_path / "out")
+    assert max(errors.values()) < 1e-8
+    assert result.history[-1]["valid_perplexity"] < result.history[0]["valid_perplexity"]
+    assert (tmp_path / "out" / "lesson04_path.npz").exists()

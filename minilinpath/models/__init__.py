@@ -8,6 +8,7 @@ e.g. ``get("relu", hidden=(100, 100))``.
 from __future__ import annotations
 
 from .deep_linear import DeepLinear, Moments
+from .lstm_lm import LSTMLanguageModel
 from .mlp import MLP
 
 # pylearn2 scripts/papers/maxout/mnist_pi.yaml (CONFIGS.md section 1)
@@ -33,16 +34,23 @@ PRESETS = {
 }
 QUICK_SIZES = {"mnist_pi": (120, 120), "mnist_valid": (400, 400), "relu": (400, 400), "sigmoid": (400, 400)}
 
+# Zaremba et al. 2014 (CONFIGS.md section 6): layers, units, unroll length, init range, keep probability
+LANGUAGE_MODELS = {
+    "ptb_small": dict(hidden=200, layers=2, steps=20, init_range=0.1, keep_prob=1.0),
+    "ptb_medium": dict(hidden=650, layers=2, steps=35, init_range=0.05, keep_prob=0.5),
+    "ptb_large": dict(hidden=1500, layers=2, steps=35, init_range=0.04, keep_prob=0.35),
+}
+LANGUAGE_QUICK = {"ptb_small": dict(hidden=100), "ptb_medium": dict(hidden=128), "ptb_large": dict(hidden=128)}
+
 PLANNED = {  # presets whose models are not built yet, with the issue that builds them
-    "cifar10_maxout": "the convolutional maxout network (issue 5)",
-    "ptb_small": "the LSTM language model (issue 6)", "ptb_medium": "the LSTM language model (issue 6)",
-    "ptb_large": "the LSTM language model (issue 6)", "mpdbm": "the MP-DBM (issue 7)",
+    "cifar10_maxout": "the convolutional maxout network (issue 5)", "mpdbm": "the MP-DBM (issue 7)",
 }
 
 
 def names() -> list:
     """Every preset name that :func:`get` can build now."""
     built = list(PRESETS) + [f"{n}_quick" for n in PRESETS] + ["deep_linear", "deep_linear_quick"]
+    built += list(LANGUAGE_MODELS) + [f"{n}_quick" for n in LANGUAGE_MODELS]
     return sorted(built)
 
 
@@ -52,6 +60,11 @@ def get(name: str, **overrides):
         # The paper's toy problem y = w1 w2 x; the quick variant is the same (it is already tiny).
         return DeepLinear(**{"dims": (1, 1, 1), "init_std": 0.01, "name": name, **overrides})
     base = name[:-len("_quick")] if name.endswith("_quick") else name
+    if base in LANGUAGE_MODELS:
+        # vocab_size defaults to PTB's 10,000; pass the vocabulary of your own text
+        settings = {**LANGUAGE_MODELS[base], **(LANGUAGE_QUICK[base] if name.endswith("_quick") else {}),
+                    "name": name, **overrides}
+        return LSTMLanguageModel(**settings)
     if base in PRESETS:
         settings = dict(PRESETS[base], name=name)
         if name.endswith("_quick"):
@@ -67,4 +80,4 @@ def get(name: str, **overrides):
     raise KeyError(f"unknown model {name!r}; available: {', '.join(names())}.")
 
 
-__all__ = ["MLP", "DeepLinear", "Moments", "get", "names", "PRESETS"]
+__all__ = ["MLP", "DeepLinear", "LSTMLanguageModel", "Moments", "get", "names", "PRESETS", "LANGUAGE_MODELS"]

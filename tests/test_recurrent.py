@@ -1,0 +1,128 @@
+"""LSTM step and sequence, embedding: element-wise gradient checks (float64), sequence = steps, CuPy = NumPy."""
+import numpy as np
+import pytest
+
+from minilinpath.gradcheck import numerical_vjp, rel_error
+from minilinpath.layers.embedding import embedding_backward, embedding_forward
+from minilinpath.layers.recurrent import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+
+N, D, H, T = 3, 4, 5, 6
+
+
+def params(rng):
+    return (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H)),
+            0.5 * rng.standard_normal((D, 4 * H)), 0.5 * rng.standard_normal((H, 4 * H)), 0.5 * rng.standard_normal(4 * H))
+
+
+def test_lstm_step_matches_the_equations(rng):
+    x, h, c, Wx, Wh, b = params(rng)
+    h1, c1, _ = lstm_step_forward(x, h, c, Wx, Wh, b)
+    a = x @ Wx + h @ Wh + b
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    i, f, g, o = sig(a[:, :H]), sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sig(a[:, 3 * H:])
+    np.testing.assert_allclose(c1, f * c + i * g, rtol=1e-12)
+    np.testing.assert_allclose(h1, o * np.tanh(f * c + i * g), rtol=1e-12)
+
+
+def test_lstm_step_gradients(rng):
+    x, h, c, Wx, Wh, b = params(rng)
+    dh, dc = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    _, _, cache = lstm_step_forward(x, h, c, Wx, Wh, b)
+    grads = lstm_step_backward(dh, dc, cache)
+    inputs = [x, h, c, Wx, Wh, b]
+
+    def out(k):
+        def f(a):
+            args = list(inputs)
+            args[k] = a
+            h1, c1, _ = lstm_step_forward(*args)
+            return np.concatenate([h1, c1], axis=1)
+        return f
+
+    upstream = np.concatenate([dh, dc], axis=1)
+    order = [0, 1, 2, 3, 4, 5]  # backward returns dx, dh_prev, dc_prev, dWx, dWh, db
+    for k, grad in zip(order, grads):
+        assert rel_error(grad, numerical_vjp(out(k), inputs[k], upstream)) < 1e-8, k
+
+
+def test_lstm_sequence_gradients_including_initial_and_final_state(rng):
+    x = rng.standard_normal((N, T, D))
+    _, h0, c0, Wx, Wh, b = params(rng)
+    dhs = rng.standard_normal((N, T, H))
+    dhT, dcT = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    _, _, cache = lstm_forward(x, h0, c0, Wx, Wh, b)
+    grads = lstm_backward(dhs, cache, dhT, dcT)
+    inputs = [x, h0, c0, Wx, Wh, b]
+
+    def loss(k):
+        def f(a):
+            args = list(inputs)
+            args[k] = a
+            hs, (hT, cT), _ = lstm_forward(*args)
+            return np.array((hs * dhs).sum() + (hT * dhT).sum() + (cT * dcT).sum())
+        return f
+
+    for k, grad in enumerate(grads):
+        assert rel_error(grad, numerical_vjp(loss(k), inputs[k], np.array(1.0))) < 1e-8, k
+
+
+def test_sequence_equals_step_by_step(rng):
+    x = rng.standard_normal((N, T, D))
+    _, h0, c0, Wx, Wh, b = params(rng)
+    dhs = rng.standard_normal((N, T, H))
+    hs, (hT, cT), cache = lstm_forward(x, h0, c0, Wx, Wh, b)
+    h, c, caches = h0, c0, []
+    for t in range(T):
+        h, c, step = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+        np.testing.assert_allclose(hs[:, t], h, rtol=1e-13)
+        caches.append(step)
+    np.testing.assert_allclose(cT, c, rtol=1e-13)
+    dx, dh0, dc0, dWx, dWh, db = lstm_backward(dhs, cache)
+    dh, dc = np.zeros((N, H)), np.zeros((N, H))
+    sums = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+    for t in reversed(range(T)):
+        dxt, dh, dc, gWx, gWh, gb = lstm_step_backward(dh + dhs[:, t], dc, caches[t])
+        np.testing.assert_allclose(dx[:, t], dxt, rtol=1e-11, atol=1e-13)
+        for s, g in zip(sums, (gWx, gWh, gb)):
+            s += g
+    np.testing.assert_allclose(dh0, dh, rtol=1e-11)
+    np.testing.assert_allclose(dc0, dc, rtol=1e-11)
+    for got, want in zip((dWx, dWh, db), sums):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+
+
+def test_embedding_with_repeated_ids(rng):
+    W = rng.standard_normal((7, 3))
+    ids = np.array([[1, 4, 1], [1, 0, 6]])
+    out, cache = embedding_forward(ids, W)
+    np.testing.assert_array_equal(out[0, 2], W[1])
+    dout = rng.standard_normal(out.shape)
+    dW = embedding_backward(dout, cache)
+    np.testing.assert_allclose(dW[1], dout[0, 0] + dout[0, 2] + dout[1, 0], rtol=1e-14)  # three uses of id 1
+    assert rel_error(dW, numerical_vjp(lambda a: embedding_forward(ids, a)[0], W, dout)) < 1e-9
+    assert not dW[[2, 3, 5]].any()
+
+
+def test_embedding_bad_ids():
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        embedding_forward(np.array([[0, 3]]), np.zeros((3, 2)))
+    with pytest.raises(TypeError, match="integers"):
+        embedding_forward(np.array([[0.0]]), np.zeros((3, 2)))
+
+
+@pytest.mark.gpu
+def test_recurrent_layers_on_gpu_match_numpy(cupy, rng):
+    x = rng.standard_normal((N, T, D))
+    _, h0, c0, Wx, Wh, b = params(rng)
+    dhs = rng.standard_normal((N, T, H))
+    hs, (hT, cT), cache = lstm_forward(x, h0, c0, Wx, Wh, b)
+    g = cupy.asarray
+    hs_g, (hT_g, cT_g), cache_g = lstm_forward(g(x), g(h0), g(c0), g(Wx), g(Wh), g(b))
+    np.testing.assert_allclose(hs_g.get(), hs, rtol=1e-11, atol=1e-13)
+    for cpu, gpu in zip(lstm_backward(dhs, cache), lstm_backward(g(dhs), cache_g)):
+        np.testing.assert_allclose(gpu.get(), cpu, rtol=1e-10, atol=1e-12)
+    W, ids = rng.standard_normal((7, 3)), np.array([[1, 4, 1], [1, 0, 6]])
+    out, c = embedding_forward(ids, W)
+    out_g, c_g = embedding_forward(g(ids), g(W))
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(embedding_backward(g(dout), c_g).get(), embedding_backward(dout, c), rtol=1e-12)
