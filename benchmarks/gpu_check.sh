@@ -16,4 +16,5 @@ python3 benchmarks/bench_mlp_epoch.py --device gpu --repeats 3 2>&1 | tee "$out/
 python3 benchmarks/bench_mlp_epoch.py --device cpu --repeats 1 2>&1 | tee "$out/bench_cpu.txt"
 python3 benchmarks/bench_linear_path.py --device gpu 2>&1 | tee -a "$out/bench_gpu.txt"
 python3 benchmarks/bench_lstm_tokens.py --device gpu 2>&1 | tee -a "$out/bench_gpu.txt"
+python3 benchmarks/bench_conv_layers.py --device gpu 2>&1 | tee -a "$out/bench_gpu.txt"
 for n in 11 12; do python3 -m minilinpath.fig$n --device gpu --out "$out" 2>&1 | tail -12 | tee -a "$out/figures_gpu.txt"; done

@@ -86,10 +86,13 @@ class Trained:
 
 
 def trained(model_name: str, seed: int, profile: str, dataset: str, train_set, valid_set, adversarial=False,
-            runs_dir=None, progress=True, log=print) -> Trained:
-    """Train (or reuse) ``model_name`` with the recipe of ``profile``; adversarial = the FGSM objective."""
+            runs_dir=None, progress=True, log=print, **model_overrides) -> Trained:
+    """Train (or reuse) ``model_name`` with the recipe of ``profile``; adversarial = the FGSM objective.
+
+    ``model_overrides`` go to the preset (e.g. ``input_shape`` of a conv net for the data set's images).
+    """
     preset = model_name + ("_quick" if profile == "quick" else "")
-    model = models.get(preset)
+    model = models.get(preset, **model_overrides)
     recipe = recipe_for(preset)
     folder = f"{model_name}{'-adv' if adversarial else ''}-seed{seed}-{profile}"
     run_dir = runs_root(runs_dir) / dataset_key(dataset) / folder
@@ -167,3 +170,13 @@ def trained_language_model(model_name: str, seed: int, profile: str, dataset: st
     result = train_language_model(model, train_data, valid_data, lm_recipe_for(preset), run_dir, seed=seed,
                                   progress=progress, log=log)
     return Trained(model, result.theta_init, result.theta_last, result.history, [result.trajectory()], [run_dir])
+
+
+def image_shape(dataset: str, n_features: int) -> tuple:
+    """(C, H, W) of a data set's images: CIFAR-10's 3x32x32, else square grey images (28x28 for MNIST)."""
+    if dataset == "cifar10":
+        return (3, 32, 32)
+    side = int(round(n_features ** 0.5))
+    if side * side != n_features:
+        raise ValueError(f"cannot lay {n_features} features out as a square image; use CIFAR-10 or square images.")
+    return (1, side, side)

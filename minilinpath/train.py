@@ -48,7 +48,7 @@ class Recipe:
 
     ``patience``: stop after this many epochs without a new best validation
     error (pylearn2 ``MonitorBased`` with ``prop_decrease=0``); ``None`` trains
-    for ``max_epochs``.
+    for ``max_epochs``. ``drop_last``: only full minibatches.
     """
     batch_size: int = 100
     learning_rate: float = 0.1
@@ -57,6 +57,7 @@ class Recipe:
     momentum_schedule: object = None
     max_epochs: int = 1000
     patience: int | None = 100
+    drop_last: bool = False  # skip the last, smaller minibatch of an epoch (pylearn2's "even" iteration modes)
 
     def __post_init__(self):
         if self.batch_size < 1 or self.max_epochs < 1 or self.learning_rate <= 0:
@@ -88,12 +89,16 @@ class Recipe:
 MNIST_PI_RECIPE = Recipe(batch_size=100, learning_rate=0.1, lr_schedule=ExponentialDecay(1.000004, 1e-6),
                          momentum=0.5, momentum_schedule=MomentumAdjustor(1, 250, 0.7), max_epochs=10_000,
                          patience=100)
+# CONFIGS.md section 3: cifar10_no_aug_valid.yaml (batch 128; Dec 2014: 312 full batches per epoch)
+CIFAR10_RECIPE = Recipe(batch_size=128, learning_rate=0.17, lr_schedule=LinearDecayOverEpoch(1, 500, 0.01),
+                        momentum=0.5, momentum_schedule=MomentumAdjustor(1, 250, 0.6), max_epochs=10_000,
+                        patience=100, drop_last=True)
 # CONFIGS.md section 2: mnist_valid.yaml
 MNIST_VALID_RECIPE = Recipe(batch_size=100, learning_rate=0.097259, lr_schedule=LinearDecayOverEpoch(1, 560, 0.022292),
                             momentum=0.5, momentum_schedule=MomentumAdjustor(1, 698, 0.699217), max_epochs=10_000,
                             patience=100)
 RECIPES = {"mnist_pi": MNIST_PI_RECIPE, "mnist_valid": MNIST_VALID_RECIPE, "relu": MNIST_VALID_RECIPE,
-           "sigmoid": MNIST_VALID_RECIPE}
+           "sigmoid": MNIST_VALID_RECIPE, "cifar10_maxout": CIFAR10_RECIPE}
 # The quick profile: same schedules, few epochs. The maxout network's tiny init (U(+-0.005)) sits on a plateau
 # near the saddle at theta = 0 for about 5 epochs of 80-100 updates before it learns, so the patience must
 # outlast that plateau (measured on 8,000 MNIST digits: leaves it at epoch 6, 3.2% validation error at epoch 25).
@@ -212,6 +217,8 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
     X, y = train_set
     n = X.shape[0]
     grad_buffer = xp.empty_like(theta)  # reused by every update
+    # per-parameter learning-rate multipliers (pylearn2's W_lr_scale / b_lr_scale), if the model has any
+    lr_scales = model.lr_scales(xp, theta.dtype) if hasattr(model, "lr_scales") else None
     if objective is None:
         def objective(theta, batch, rng):
             return model.loss_and_grad(theta, batch, rng=rng, out=grad_buffer)
@@ -221,7 +228,7 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
         order = np.random.default_rng([seed, 1, epoch]).permutation(n)
         dropout_rng = backend.rng([seed, 2, epoch], xp)
         started, losses = time.perf_counter(), []
-        batches = range(0, n, recipe.batch_size)
+        batches = range(0, n - (n % recipe.batch_size if recipe.drop_last else 0), recipe.batch_size)
         for start in progress_bar(batches, desc=f"epoch {epoch}", enabled=progress, unit="batch"):
             idx = order[start:start + recipe.batch_size]
             idx = idx if xp is np else xp.asarray(idx)
@@ -232,6 +239,8 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
                     f"good state (end of epoch {epoch - 1}) is in {paths['state']} and the best checkpoint in "
                     f"{paths['best']}. Lower the learning rate or check the data for NaN/inf."
                 )
+            if lr_scales is not None:
+                grad *= lr_scales
             momentum_step(theta, velocity, grad, recipe.lr(updates, epoch), mu)
             model.constrain(theta)
             updates += 1

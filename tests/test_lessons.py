@@ -56,3 +56,18 @@ def test_lesson04_bptt_and_language_model_path(tmp_path):
     assert max(errors.values()) < 1e-8
     assert result.history[-1]["valid_perplexity"] < result.history[0]["valid_perplexity"]
     assert (tmp_path / "out" / "lesson04_path.npz").exists()
+
+
+@pytest.mark.skipif(not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").exists(), reason="shared MNIST not present")
+def test_lesson05_convolution(tmp_path):
+    lesson = load("lesson05_convolution")
+    errors, result, metrics = lesson.main(run_dir=tmp_path / "run", epochs=2, train_examples=2000, alphas=4)
+    assert max(errors.values()) < 1e-8
+    assert result.best_valid_error < 0.5 and metrics["largest_bump"] >= 0.0
+
+
+def test_lesson05_check_catches_a_wrong_backward(monkeypatch):
+    lesson = load("lesson05_convolution")
+    real = lesson.my_conv_backward
+    monkeypatch.setattr(lesson, "my_conv_backward", lambda *a: (real(*a)[0], real(*a)[1][:, :, ::-1], real(*a)[2]))
+    assert lesson.check_my_conv_backward()["dW"] > 1e-3

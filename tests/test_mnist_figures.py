@@ -104,3 +104,17 @@ def test_missing_data_is_a_clear_error(tmp_path, monkeypatch):
     from minilinpath.data import DataError
     with pytest.raises(DataError, match="does not exist"):
         fig1.main(["--dataset", f"npz:{tmp_path / 'nope.npz'}", "--out", str(tmp_path)])
+
+
+def test_fig6_conv_maxout_on_square_grey_images(args, monkeypatch):
+    from minilinpath.figures import fig6
+    from minilinpath.models import ConvSpec
+    out, argv = args
+    tiny = {**models.CIFAR10_MAXOUT_QUICK, "conv": (ConvSpec(2, 2, 5, 2, 3, 2, 0.9, 0.05),), "dense": (8,)}
+    monkeypatch.setattr(models, "CIFAR10_MAXOUT_QUICK", tiny)
+    monkeypatch.setattr(fig6, "ZOOM", np.linspace(0, 0.25, 6))
+    assert fig6.main(argv) == 0
+    arrays, summary = saved(out, "fig6")
+    assert arrays["whole/theta0"].size == models.get("cifar10_maxout_quick", input_shape=(1, 28, 28)).size
+    assert arrays["start/alphas"].size == 6 and "rise_above_start_near_init" in summary
+    assert "(1, 28, 28)" in summary["model"]

@@ -3,7 +3,8 @@
 ``load_dataset(name)`` returns ``{"train": (X, y), "valid": (X, y)[, "test": (X, y)]}``
 with X float32 of shape (N, features) and y int64 class indices.
 
-``name`` is ``"mnist"``, ``"fashion-mnist"``, ``"mnist-test"`` (the official
+``name`` is ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` (GCN + ZCA
+preprocessed, 40,000 / 10,000 / test), ``"mnist-test"`` (the official
 MNIST test set alone, split 8,000 / 2,000: a small real set for quick checks)
 or ``"npz:PATH"``: a file with
 arrays ``X_train``, ``y_train``, ``X_valid``, ``y_valid`` (optionally
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cifar10 import load_cifar10
 from .download import DataError, cache_dir, fetch
 from .mnist import load_mnist, load_mnist_test_only, load_pair, locate_files, parse_idx
 
@@ -53,8 +55,10 @@ def load_dataset(name: str = "mnist", data_dir=None, download: bool = True, dtyp
         return load_npz(name[4:], dtype)
     if name == "mnist-test":
         return load_mnist_test_only(data_dir, download, dtype)
+    if name == "cifar10":
+        return load_cifar10(data_dir, download, dtype=dtype)
     return load_mnist(name, data_dir=data_dir, download=download, dtype=dtype)
 
 
-__all__ = ["DataError", "cache_dir", "fetch", "load_dataset", "load_mnist", "load_mnist_test_only", "load_npz", "load_pair",
+__all__ = ["DataError", "cache_dir", "fetch", "load_cifar10", "load_dataset", "load_mnist", "load_mnist_test_only", "load_npz", "load_pair",
            "locate_files", "parse_idx"]

@@ -11,8 +11,8 @@ from .common import table
 
 def add_data_arguments(parser):
     parser.add_argument("--dataset", default="mnist",
-                        help="mnist, fashion-mnist, mnist-test (the official test set alone, 8,000/2,000: "
-                             "a small real set) or npz:PATH (your own X_train, y_train, X_valid, y_valid)")
+                        help="mnist, fashion-mnist, cifar10, mnist-test (the official MNIST test set alone, "
+                             "8,000/2,000: a small real set) or npz:PATH (your own X_train, y_train, X_valid, y_valid)")
     parser.add_argument("--data-dir", default=None, help="read the data files from this folder, never downloading")
     parser.add_argument("--runs-dir", default=None,
                         help="where trained models are cached (default $MINILINPATH_RUNS or ~/.cache/minilinpath/runs)")
@@ -27,9 +27,9 @@ class Experiment:
         self.xp = backend.xp_for()
         self.train, self.valid = load_splits(args.dataset, args.data_dir, args.profile, self.xp)
 
-    def model(self, name, seed=None, adversarial=False):
+    def model(self, name, seed=None, adversarial=False, **overrides):
         return trained(name, self.args.seed if seed is None else seed, self.args.profile, self.args.dataset,
-                       self.train, self.valid, adversarial=adversarial, runs_dir=self.args.runs_dir)
+                       self.train, self.valid, adversarial=adversarial, runs_dir=self.args.runs_dir, **overrides)
 
     def path(self, model, theta0, theta1, alphas, valid=True):
         return linear_path(model, theta0, theta1, self.train, alphas, self.valid if valid else None,

@@ -16,23 +16,29 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .. import backend
-from ._checks import require_float, require_ndim
+from ._checks import require_float
 
 
 class MaxoutCache(NamedTuple):
-    first: object  # (k, N, U) bool: piece p is the first maximum of unit j for example n
+    first: object  # (k, N, U, ...) bool: piece p is the first maximum of unit j (at that pixel) for example n
 
 
 def maxout_forward(z, k: int):
-    """z: (N, U*k) pre-activations -> out (N, U), with out[n, j] = max_p z[n, j*k + p]."""
+    """z: (N, U*k) pre-activations -> out (N, U), with out[n, j] = max_p z[n, j*k + p].
+
+    Also for feature maps: z (N, U*k, H, W) -> (N, U, H, W), the maximum over
+    groups of k consecutive channels at every pixel (conv maxout).
+    """
     require_float("z", z)
-    require_ndim("z", z, 2, "(N, U*k)")
+    if z.ndim < 2:
+        raise ValueError(f"z must have shape (N, U*k) or (N, U*k, H, W), got shape {tuple(z.shape)}.")
     if k < 1 or z.shape[1] % k:
         raise ValueError(f"maxout needs the width {z.shape[1]} to be a multiple of the piece count k={k}.")
     xp = backend.get_xp(z)
-    n = z.shape[0]
-    pieces = xp.ascontiguousarray(z.reshape(n, -1, k).transpose(2, 0, 1))  # (k, N, U)
-    out = pieces.max(axis=0)                                                # (N, U)
+    n, rest = z.shape[0], z.shape[2:]
+    grouped = z.reshape(n, z.shape[1] // k, k, *rest)                       # (N, U, k, ...)
+    pieces = xp.ascontiguousarray(xp.moveaxis(grouped, 2, 0))               # (k, N, U, ...)
+    out = pieces.max(axis=0)                                                # (N, U, ...)
     first = pieces == out                                                   # every piece equal to the max
     seen = first[0].copy()
     for p in range(1, k):            # keep a piece only if no earlier piece was already a maximum
@@ -42,7 +48,8 @@ def maxout_forward(z, k: int):
 
 
 def maxout_backward(dout, cache: MaxoutCache):
-    """dz (N, U*k): dout[n, j] placed at the winning piece of unit j, zeros elsewhere."""
-    first = cache.first                                   # (k, N, U)
-    dz = first * dout                                     # (k, N, U), dout broadcast over pieces
-    return dz.transpose(1, 2, 0).reshape(dout.shape[0], -1)
+    """dz (N, U*k, ...): dout[n, j] placed at the winning piece of unit j, zeros elsewhere."""
+    xp = backend.get_xp(dout)
+    dz = cache.first * dout                               # (k, N, U, ...), dout broadcast over pieces
+    dz = xp.moveaxis(dz, 0, 2)                            # (N, U, k, ...)
+    return dz.reshape(dout.shape[0], -1, *dout.shape[2:])

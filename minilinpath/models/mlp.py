@@ -194,7 +194,11 @@ class MLP:
             caches.append((drop_cache, aff_cache, act_cache))
 
     # ------------------------------------------- the linear path's fast sweep
-    first_affine = ("h0.W", "h0.b")  # the network starts with an affine layer: X W(alpha) is affine in alpha
+    first_layer_weights = "h0.W"  # the network starts with an affine layer: X W(alpha) is affine in alpha
+
+    def first_linear(self, X, W):
+        """The first layer's linear part, X W (the bias is added later)."""
+        return X @ W
 
     def drop_input(self, X, masks=None):
         """The input as the first affine layer sees it: X, or X * mask * scale under dropout masks."""
@@ -202,8 +206,9 @@ class MLP:
             return X
         return dropout_forward(X, self.input_include, self.input_scale, mask=masks[0])[0]
 
-    def evaluate_from_first_preactivation(self, theta, z0, y, masks=None):
-        """``(sum of NLL, number of errors)`` over a chunk whose first pre-activation z0 is given."""
+    def evaluate_from_first_preactivation(self, theta, z_linear, y, masks=None):
+        """``(sum of NLL, number of errors)`` over a chunk whose first layer's linear part X W is given."""
+        z0 = z_linear + self.layout.unflatten(theta)["h0.b"]
         logits, _ = self.forward(theta, None, masks, z0=z0)
         nll, _ = softmax_cross_entropy(logits, y, with_grad=False)
         errors = (logits.argmax(axis=1) != y).sum()

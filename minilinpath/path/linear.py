@@ -12,10 +12,10 @@ pylearn2's test-time network). With ``mc_samples=k`` the dropout objective is
 averaged over k sets of masks instead; the *same* masks are used at every
 alpha (common random numbers), so the curve is smooth in alpha.
 
-Fast sweep. When the model starts with an affine layer, the first layer's
-pre-activation is affine in alpha:
+Fast sweep. When the model starts with a linear layer (dense or
+convolutional), the first layer's linear part is affine in alpha:
 
-    X W(alpha) = (1 - alpha) X W0 + alpha X W1,
+    X W(alpha) = (1 - alpha) X W0 + alpha X W1        (and conv(X, W(alpha)) likewise),
 
 so for each chunk of data the two products X W0 and X W1 are computed once
 and reused for every alpha; only the (much cheaper) rest of the network runs
@@ -96,7 +96,7 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
     X, y = batch
     xp = backend.get_xp(theta0, X)
     n = X.shape[0]
-    w_name, b_name = model.first_affine
+    w_name = model.first_layer_weights
     W0, W1 = model.unflatten(theta0)[w_name], model.unflatten(theta1)[w_name]
     alphas = [float(a) for a in alphas]  # Python floats keep theta's dtype
     nll_sum, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
@@ -110,14 +110,13 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
                 rng = backend.rng([masks_rng_seed, start, s], xp)
                 masks = model.draw_masks(rng, Xc.shape[0], dtype=theta0.dtype)
             Xin = model.drop_input(Xc, masks)
-            A, B = Xin @ W0, Xin @ W1                      # (chunk, width): the two expensive products
+            A, B = model.first_linear(Xin, W0), model.first_linear(Xin, W1)  # the two expensive products
             for i, a in enumerate(alphas):
                 # theta(alpha) is rebuilt per chunk rather than kept for every alpha: memory stays
                 # bounded by the chunk, whatever the number of alphas (one cheap pass over theta)
                 theta = (1.0 - a) * theta0 + a * theta1
                 z0 = (1.0 - a) * A
-                z0 += a * B
-                z0 += model.unflatten(theta)[b_name]
+                z0 += a * B  # = the first layer's linear part at theta(alpha); the model adds the bias
                 nll, errors = model.evaluate_from_first_preactivation(theta, z0, yc, masks)
                 nll_sum[i] += nll / samples
                 wrong[i] += errors / samples
@@ -156,9 +155,10 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
     if mc_samples and not getattr(model, "uses_dropout", False):
         raise ValueError("mc_samples > 0 averages over dropout masks, but this model has no dropout.")
-    can_fast = hasattr(model, "first_affine") and _is_classifier(model)
+    can_fast = hasattr(model, "first_layer_weights") and _is_classifier(model)
     if mc_samples and not can_fast:
-        raise ValueError("Monte Carlo dropout sweeps need a model that starts with an affine layer (an MLP).")
+        raise ValueError("Monte Carlo dropout sweeps need a model that starts with a linear layer (an MLP or a "
+                         "convolutional network).")
     result = {}
     for split, batch in (("train", train), ("valid", valid)):
         if batch is None:
