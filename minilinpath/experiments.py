@@ -92,6 +92,8 @@ def trained(model_name: str, seed: int, profile: str, dataset: str, train_set, v
     ``model_overrides`` go to the preset (e.g. ``input_shape`` of a conv net for the data set's images).
     """
     preset = model_name + ("_quick" if profile == "quick" else "")
+    if model_name == "mpdbm":  # its visible biases start at the logits of the training pixel means
+        model_overrides.setdefault("pixel_means", backend.to_numpy(train_set[0].mean(axis=0)))
     model = models.get(preset, **model_overrides)
     recipe = recipe_for(preset)
     folder = f"{model_name}{'-adv' if adversarial else ''}-seed{seed}-{profile}"

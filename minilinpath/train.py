@@ -93,12 +93,16 @@ MNIST_PI_RECIPE = Recipe(batch_size=100, learning_rate=0.1, lr_schedule=Exponent
 CIFAR10_RECIPE = Recipe(batch_size=128, learning_rate=0.17, lr_schedule=LinearDecayOverEpoch(1, 500, 0.01),
                         momentum=0.5, momentum_schedule=MomentumAdjustor(1, 250, 0.6), max_epochs=10_000,
                         patience=100, drop_last=True)
+# CONFIGS.md section 4: mpdbm.yaml (the learning rate is large because the cost is a per-pixel mean)
+MPDBM_RECIPE = Recipe(batch_size=100, learning_rate=15.146493, lr_schedule=LinearDecayOverEpoch(1, 868, 0.020379),
+                      momentum=0.5, momentum_schedule=MomentumAdjustor(1, 2, 0.732716), max_epochs=10_000,
+                      patience=100)
 # CONFIGS.md section 2: mnist_valid.yaml
 MNIST_VALID_RECIPE = Recipe(batch_size=100, learning_rate=0.097259, lr_schedule=LinearDecayOverEpoch(1, 560, 0.022292),
                             momentum=0.5, momentum_schedule=MomentumAdjustor(1, 698, 0.699217), max_epochs=10_000,
                             patience=100)
 RECIPES = {"mnist_pi": MNIST_PI_RECIPE, "mnist_valid": MNIST_VALID_RECIPE, "relu": MNIST_VALID_RECIPE,
-           "sigmoid": MNIST_VALID_RECIPE, "cifar10_maxout": CIFAR10_RECIPE}
+           "sigmoid": MNIST_VALID_RECIPE, "cifar10_maxout": CIFAR10_RECIPE, "mpdbm": MPDBM_RECIPE}
 # The quick profile: same schedules, few epochs. The maxout network's tiny init (U(+-0.005)) sits on a plateau
 # near the saddle at theta = 0 for about 5 epochs of 80-100 updates before it learns, so the patience must
 # outlast that plateau (measured on 8,000 MNIST digits: leaves it at epoch 6, 3.2% validation error at epoch 25).

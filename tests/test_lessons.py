@@ -71,3 +71,12 @@ def test_lesson05_check_catches_a_wrong_backward(monkeypatch):
     real = lesson.my_conv_backward
     monkeypatch.setattr(lesson, "my_conv_backward", lambda *a: (real(*a)[0], real(*a)[1][:, :, ::-1], real(*a)[2]))
     assert lesson.check_my_conv_backward()["dW"] > 1e-3
+
+
+@pytest.mark.skipif(not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").exists(), reason="shared MNIST not present")
+def test_lesson06_mean_field(tmp_path):
+    lesson = load("lesson06_mean_field_as_a_network")
+    errors, worst, metrics = lesson.main(run_dir=tmp_path / "run", epochs=1, n_train=1000, iterations=3, alphas=3)
+    assert len(errors) == 3 and errors[-1] < 0.5  # filled-in pixels closer than chance after the sweeps
+    assert worst < 1e-6
+    assert "monotone" in metrics

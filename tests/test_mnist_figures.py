@@ -118,3 +118,16 @@ def test_fig6_conv_maxout_on_square_grey_images(args, monkeypatch):
     assert arrays["whole/theta0"].size == models.get("cifar10_maxout_quick", input_shape=(1, 28, 28)).size
     assert arrays["start/alphas"].size == 6 and "rise_above_start_near_init" in summary
     assert "(1, 28, 28)" in summary["model"]
+
+
+def test_fig7_mpdbm_path_and_trajectory(args, monkeypatch):
+    from minilinpath.figures import fig7
+    out, argv = args
+    monkeypatch.setattr(models, "MPDBM_QUICK", {**models.MPDBM_QUICK, "hidden": (8, 6), "iterations": 2})
+    assert fig7.main(argv) == 0
+    arrays, summary = saved(out, "fig7")
+    assert arrays["trajectory/a"].shape == (4,) and arrays["trajectory/a"][0] == 0.0
+    assert arrays["trajectory/b"][0] == 0.0 and "mpdbm/error_valid" in arrays
+    assert arrays["trajectory/J_valid"].shape == (4,)
+    for m in summary["minima"]:
+        assert 0 <= m["valid_error"] <= 1 and m["closest_distance"] >= 0

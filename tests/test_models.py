@@ -53,8 +53,6 @@ def test_mnist_valid_softmax_starts_at_zero_and_relu_has_no_dropout():
 def test_unknown_and_planned_models():
     with pytest.raises(KeyError, match="available"):
         models.get("resnet")
-    with pytest.raises(NotImplementedError, match="issue 7"):
-        models.get("mpdbm")
     with pytest.raises(TypeError, match="unknown settings"):
         models.get("relu", hiden=(3,))
 

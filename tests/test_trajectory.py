@@ -66,3 +66,16 @@ def test_projection_on_gpu_matches_numpy(cupy, rng):
     np.testing.assert_allclose(gpu.residual, cpu.residual, rtol=1e-10, atol=1e-12)
     walk = list(random_walk(100, 5, seed=1, xp=cupy))
     assert len(walk) == 6 and float(cupy.abs(walk[-1]).sum()) > 0
+
+
+def test_extreme_components_of_a_known_trajectory():
+    from minilinpath.path.trajectory import extreme_components
+    start, end = np.zeros(4), np.array([4.0, 0, 0, 0])
+    rows = np.array([[0, 0, 0, 0], [1, 3, 1, 0], [2, 1, 0, 0], [4, 0, 0, 0.0]])
+    plane = extreme_components(lambda: iter(rows), start, end)
+    assert plane.sheep == 1  # farthest from the line: residual sqrt(10)
+    np.testing.assert_allclose(plane.a, [0, 1, 2, 4])
+    w = np.array([0, 3, 1, 0]) / np.sqrt(10)
+    np.testing.assert_allclose(plane.b, rows @ w, atol=1e-14)
+    flat = extreme_components(lambda: iter(rows[[0, 3]]), start, end)
+    assert not flat.b.any()

@@ -11,6 +11,7 @@ from .convnet import ConvMaxout, ConvSpec
 from .deep_linear import DeepLinear, Moments
 from .lstm_lm import LSTMLanguageModel
 from .mlp import MLP
+from .mpdbm import MPDBM
 
 # pylearn2 scripts/papers/maxout/mnist_pi.yaml (CONFIGS.md section 1)
 MNIST_PI = dict(n_in=784, hidden=(240, 240), activation="maxout", pieces=5, n_classes=10,
@@ -58,15 +59,19 @@ CIFAR10_MAXOUT_QUICK = {**CIFAR10_MAXOUT, "conv": (ConvSpec(8, 2, 5, 2, 3, 2, 0.
                                                    ConvSpec(16, 2, 5, 2, 3, 2, 1.9365, 0.05)), "dense": (100,),
                         "init_range": 0.05}
 
-PLANNED = {  # presets whose models are not built yet, with the issue that builds them
-    "mpdbm": "the MP-DBM (issue 7)",
-}
+# pylearn2 scripts/papers/mpdbm/mpdbm.yaml (CONFIGS.md section 4); pass pixel_means=<training pixel means>
+MPDBM_PAPER = dict(n_visible=784, hidden=(2087, 3200), n_classes=10, iterations=14, h0_sparse_init=15,
+                   h1_init_range=0.00638830865761, c_sparse_init=23, biases=(-0.710467, -0.393587),
+                   max_col_norms=(1.809978, 2.666304, 5.175683), mask_prob=0.5)
+MPDBM_QUICK = {**MPDBM_PAPER, "hidden": (250, 300)}
+
 
 
 def names() -> list:
     """Every preset name that :func:`get` can build now."""
     built = list(PRESETS) + [f"{n}_quick" for n in PRESETS] + ["deep_linear", "deep_linear_quick"]
     built += list(LANGUAGE_MODELS) + [f"{n}_quick" for n in LANGUAGE_MODELS] + ["cifar10_maxout", "cifar10_maxout_quick"]
+    built += ["mpdbm", "mpdbm_quick"]
     return sorted(built)
 
 
@@ -76,6 +81,8 @@ def get(name: str, **overrides):
         # The paper's toy problem y = w1 w2 x; the quick variant is the same (it is already tiny).
         return DeepLinear(**{"dims": (1, 1, 1), "init_std": 0.01, "name": name, **overrides})
     base = name[:-len("_quick")] if name.endswith("_quick") else name
+    if base == "mpdbm":
+        return MPDBM(**{**(MPDBM_QUICK if name.endswith("_quick") else MPDBM_PAPER), "name": name, **overrides})
     if base == "cifar10_maxout":  # input_shape=(1, 28, 28) for Fashion-MNIST
         return ConvMaxout(**{**(CIFAR10_MAXOUT_QUICK if name.endswith("_quick") else CIFAR10_MAXOUT),
                              "name": name, **overrides})
@@ -93,10 +100,7 @@ def get(name: str, **overrides):
             raise TypeError(f"unknown settings for {name}: {sorted(unknown)}; known: {sorted(settings)}.")
         settings.update(overrides)
         return MLP(**settings)
-    planned = PLANNED.get(name[:-len("_quick")] if name.endswith("_quick") else name)
-    if planned:
-        raise NotImplementedError(f"model {name!r} is {planned}, not built yet. Available now: {', '.join(names())}.")
     raise KeyError(f"unknown model {name!r}; available: {', '.join(names())}.")
 
 
-__all__ = ["ConvMaxout", "ConvSpec", "MLP", "DeepLinear", "LSTMLanguageModel", "Moments", "get", "names", "PRESETS", "LANGUAGE_MODELS"]
+__all__ = ["ConvMaxout", "ConvSpec", "MLP", "MPDBM", "DeepLinear", "LSTMLanguageModel", "Moments", "get", "names", "PRESETS", "LANGUAGE_MODELS"]

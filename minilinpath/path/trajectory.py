@@ -70,3 +70,41 @@ def random_walk(dim: int, n_steps: int, seed, xp=np):
     for _ in range(n_steps):
         theta += rng.standard_normal(dim)
         yield theta.copy()
+
+
+class Plane(NamedTuple):
+    a: np.ndarray       # (T,) coordinate along the unit vector from theta_i to theta_f
+    b: np.ndarray       # (T,) coordinate along the second axis (see extreme_components)
+    sheep: int          # index of the point that defines the second axis
+    distance: float     # ||theta_f - theta_i||
+
+
+def extreme_components(trajectory_factory, theta_init, theta_final) -> Plane:
+    """Two coordinates that capture the extremes of a trajectory (the paper's Fig. 7, galatea's FindBasis2).
+
+    Axis 1: u = (theta_f - theta_i) / ||theta_f - theta_i||. Axis 2: the
+    direction from theta_i to the point of the trajectory farthest from the
+    line (the "black sheep"), with its component along u removed and
+    normalised. Every point gets a = (theta_t - theta_i) . u and
+    b = (theta_t - theta_i) . w. ``trajectory_factory()`` must return a fresh
+    iterator over the points each time it is called (two passes are made).
+    """
+    first = project_trajectory(trajectory_factory(), theta_init, theta_final)
+    sheep = int(np.argmax(first.residual))
+    xp = backend.get_xp(theta_init, theta_final)
+    start = xp.asarray(theta_init, dtype=np.float64)
+    u = (xp.asarray(theta_final, dtype=np.float64) - start) / first.distance
+    b = []
+    w = None
+    for t, row in enumerate(trajectory_factory()):
+        if t == sheep:
+            d = xp.asarray(row, dtype=np.float64) - start
+            w = d - (d @ u) * u
+            norm = backend.to_float(xp.linalg.norm(w))
+            if norm == 0.0:  # the whole trajectory lies on the line: no second direction
+                return Plane(first.coord, np.zeros_like(first.coord), sheep, first.distance)
+            w /= norm
+            break
+    for row in trajectory_factory():
+        b.append(backend.to_float((xp.asarray(row, dtype=np.float64) - start) @ w))
+    return Plane(first.coord, np.array(b), sheep, first.distance)
