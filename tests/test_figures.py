@@ -104,3 +104,14 @@ def test_fig12_runs_end_at_the_solution(tmp_path, monkeypatch):
     assert len(runs) == 2 and all(r["final_coord_over_distance"] == pytest.approx(1.0, abs=0.02) for r in runs)
     assert runs[1]["max_residual"] > runs[0]["max_residual"]  # momentum strays further from the line
     assert arrays["lr0.05_mu0.0/coord"].shape == (121,)
+
+
+def test_every_listed_figure_has_an_entry_point(capsys):
+    import importlib
+
+    from minilinpath.__main__ import FIGURES, main
+    main()
+    assert "fig13" in capsys.readouterr().out
+    for number in FIGURES:
+        assert callable(importlib.import_module(f"minilinpath.figures.fig{number}").main)
+        assert importlib.util.find_spec(f"minilinpath.fig{number}") is not None

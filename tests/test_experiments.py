@@ -1,0 +1,41 @@
+"""The experiment cache: profiles, data keys, and the maxout paper profile's second stage on all examples."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from minilinpath import experiments, train as train_module
+from minilinpath.experiments import dataset_key, image_shape, load_splits, trained
+
+
+def digits(n, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, size=n)
+    X = np.clip(np.random.default_rng(0).random((10, 784))[y] + 0.2 * rng.standard_normal((n, 784)), 0, 1)
+    return X.astype(np.float32), y
+
+
+def test_paper_profile_runs_the_second_stage_on_all_examples(tmp_path, monkeypatch):
+    monkeypatch.setitem(train_module.RECIPES, "mnist_pi", replace(train_module.MNIST_PI_RECIPE, max_epochs=2))
+    monkeypatch.setattr(experiments, "STAGE2_RECIPE", replace(experiments.STAGE2_RECIPE, max_epochs=3))
+    train_set, valid_set = digits(300, 1), digits(100, 2)
+    run = trained("mnist_pi", 0, "paper", "toy", train_set, valid_set, runs_dir=tmp_path, log=lambda *a: None)
+    assert len(run.run_dirs) == 2 and run.run_dirs[1].name == "stage2"
+    rows = list(run.trajectory_rows())
+    assert len(rows) == 1 + 2 + len(run.history) - 3  # stage 1 (init + 2 epochs) then stage 2's epochs
+    np.testing.assert_array_equal(rows[-1], run.theta_final)
+    import json
+    stage2 = json.loads((run.run_dirs[1] / "run.json").read_text())
+    assert stage2["n_train"] == 400 and stage2["start"].startswith("theta md5")  # all 400 examples, from stage 1
+
+
+def test_keys_shapes_and_profiles(tmp_path):
+    path = tmp_path / "mine.npz"
+    np.savez(path, X_train=np.zeros((3, 4)), y_train=np.zeros(3, int), X_valid=np.zeros((1, 4)), y_valid=[0])
+    key = dataset_key(f"npz:{path}")
+    assert key.startswith("npz-mine-") and key == dataset_key(f"npz:{path}")
+    assert image_shape("cifar10", 3072) == (3, 32, 32) and image_shape("fashion-mnist", 784) == (1, 28, 28)
+    with pytest.raises(ValueError, match="square"):
+        image_shape("npz:x", 10)
+    with pytest.raises(ValueError, match="profile"):
+        load_splits("mnist", profile="fast")
