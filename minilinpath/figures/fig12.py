@@ -10,6 +10,8 @@ how far they stray from the line (the maximum residual norm).
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .. import backend
@@ -43,14 +45,8 @@ def compute(args):
     steps = STEPS[args.profile]
     arrays, rows = {}, []
     for lr, mu in progress_bar(RUNS, desc="gradient descent runs", unit="run"):
-        trajectory = (theta for _step, theta, _J in gradient_descent(model, start, moments, lr, mu, steps))
-
-        def recorded(it):
-            yield start
-            for theta in it:
-                yield theta
-
-        p = project_trajectory(recorded(trajectory), start, solution)
+        steps_taken = (theta for _step, theta, _J in gradient_descent(model, start, moments, lr, mu, steps))
+        p = project_trajectory(itertools.chain([start], steps_taken), start, solution)
         key = f"lr{lr}_mu{mu}"
         arrays[f"{key}/coord"], arrays[f"{key}/residual"] = p.coord, p.residual
         rows.append({"lr": lr, "momentum": mu, "max_residual": float(p.residual.max()),
