@@ -13,28 +13,15 @@ The ratio layer / floor shows what the gathering and scattering cost (lower is b
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from minilinpath import backend
 from minilinpath.layers.conv import conv_backward, conv_forward, output_size
+from timing import best_time
 
 # (input channels, input size, output channels = units * pieces, kernel, pad): h0, h1, h2 of the paper
 LAYERS = {"h0": (3, 32, 192, 8, 4), "h1": (96, 16, 384, 8, 3), "h2": (192, 7, 384, 5, 3)}
-
-
-def best_time(fn, xp, repeats=3):
-    best = float("inf")
-    for _ in range(repeats):
-        if xp is not np:
-            xp.cuda.Device().synchronize()
-        t = time.perf_counter()
-        fn()
-        if xp is not np:
-            xp.cuda.Device().synchronize()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main(argv=None):

@@ -12,12 +12,12 @@ is plain / fast (higher is better); the curves are also checked to agree.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from minilinpath import backend, models
 from minilinpath.path import linear_path
+from timing import best_time
 
 
 def main(argv=None):
@@ -34,16 +34,15 @@ def main(argv=None):
     theta0, theta1 = model.init(0, xp=xp), model.init(1, xp=xp) * 50  # a "trained" end of larger norm
     alphas = np.linspace(0, 1, args.alphas)
 
-    def timed(fast):
-        if xp is not np:
-            xp.cuda.Device().synchronize()
-        t = time.perf_counter()
-        r = linear_path(model, theta0, theta1, (X, y), alphas, fast=fast, progress=False)
-        return time.perf_counter() - t, r
+    curves = {}
 
-    timed(True)  # warm-up (memory pools, BLAS threads)
-    t_fast, fast = timed(True)
-    t_plain, plain = timed(False)
+    def sweep(fast):
+        curves[fast] = linear_path(model, theta0, theta1, (X, y), alphas, fast=fast, progress=False)
+
+    sweep(True)  # warm-up (memory pools, BLAS threads)
+    t_fast = best_time(lambda: sweep(True), xp, repeats=1)
+    t_plain = best_time(lambda: sweep(False), xp, repeats=1)
+    fast, plain = curves[True], curves[False]
     agree = float(np.max(np.abs(fast.J_train - plain.J_train) / np.abs(plain.J_train)))
     print(f"device {args.device}: mnist_pi, {args.examples:,} examples, {args.alphas} alphas, float32")
     print(f"  plain sweep   {t_plain:8.2f} s")

@@ -14,19 +14,14 @@ Random token ids over PTB's 10,000 words; float32.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from minilinpath import backend, models
 from minilinpath.train_lm import clip_global_norm
+from timing import best_time
 
 B, T = 20, 20
-
-
-def sync(xp):
-    if xp is not np:
-        xp.cuda.Device().synchronize()
 
 
 def train_windows(model, theta, data, xp):
@@ -71,17 +66,8 @@ def main(argv=None):
     theta = model.init(0, xp=xp)
     data = xp.asarray(np.random.default_rng(0).integers(0, model.vocab_size, size=(B, (args.windows + 1) * T + 1)))
     train_windows(model, theta, data[:, :3 * T + 1], xp)  # warm-up
-    timings = {}
-    for label, fn in (("training", lambda: train_windows(model, theta, data, xp)),
-                      ("floor", lambda: floor_windows(model, theta, args.windows, xp))):
-        best = float("inf")
-        for _ in range(3):
-            sync(xp)
-            t = time.perf_counter()
-            fn()
-            sync(xp)
-            best = min(best, time.perf_counter() - t)
-        timings[label] = best
+    timings = {"training": best_time(lambda: train_windows(model, theta, data, xp), xp),
+               "floor": best_time(lambda: floor_windows(model, theta, args.windows, xp), xp)}
     tokens = args.windows * B * T
     print(f"device {args.device}: ptb_small ({model.size:,} parameters), {args.windows} windows of {B}x{T} tokens")
     print(f"  training     {tokens / timings['training']:10,.0f} tokens/s")

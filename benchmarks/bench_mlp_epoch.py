@@ -15,30 +15,14 @@ on pixel values. Timings are the best of ``--repeats`` runs.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from minilinpath import backend, models
 from minilinpath.optim import momentum_step
+from timing import best_time
 
 BATCH = 100
-
-
-def sync(xp):
-    if xp is not np:
-        xp.cuda.Device().synchronize()
-
-
-def best_of(repeats, fn, xp):
-    times = []
-    for _ in range(repeats):
-        sync(xp)
-        t = time.perf_counter()
-        fn()
-        sync(xp)
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def make_data(n, xp):
@@ -113,8 +97,8 @@ def main(argv=None):
     velocity = xp.zeros_like(theta)
     X, y = make_data(args.examples, xp)
     epoch(model, theta, velocity, X[:1000], y[:1000], xp)  # warm-up
-    t_epoch = best_of(args.repeats, lambda: epoch(model, theta, velocity, X, y, xp), xp)
-    t_floor = best_of(args.repeats, lambda: gemm_floor(model, theta, X, xp), xp)
+    t_epoch = best_time(lambda: epoch(model, theta, velocity, X, y, xp), xp, args.repeats)
+    t_floor = best_time(lambda: gemm_floor(model, theta, X, xp), xp, args.repeats)
     print(f"device {args.device}: {args.examples:,} examples, batch {BATCH}, float32, dropout on")
     print(f"  minilinpath epoch   {t_epoch:8.3f} s")
     print(f"  GEMM floor          {t_floor:8.3f} s")
@@ -126,7 +110,7 @@ def main(argv=None):
             print("  (PyTorch not installed: no PyTorch comparison)")
         else:
             torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
-            t_torch = best_of(args.repeats, torch_epoch(args.examples), np)
+            t_torch = best_time(torch_epoch(args.examples), np, args.repeats)
             print(f"  PyTorch epoch       {t_torch:8.3f} s   ratio torch/floor {t_torch / t_floor:.2f}")
 
 

@@ -26,14 +26,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import backend
-from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward, maxout_backward,
-                      maxout_forward, softmax_cross_entropy)
+from ..layers import affine_backward, affine_forward, dropout_backward, dropout_forward, maxout_backward, maxout_forward
 from ..layers.conv import conv_backward, conv_forward, output_size
 from ..layers.dropout import draw_mask
 from ..layers.pool import max_pool_backward, max_pool_forward, pooled_size
 from ..params import Layout
-
-EVAL_CHUNK = 1000
+from .classifier import SoftmaxClassifier, limit_column_norms
 
 
 @dataclass(frozen=True)
@@ -49,8 +47,13 @@ class ConvSpec:
     lr_scale: float = 1.0
 
 
-class ConvMaxout:
-    """Conv maxout layers, then dense maxout layers, then softmax. See the module docstring."""
+class ConvMaxout(SoftmaxClassifier):
+    """Conv maxout layers, then dense maxout layers, then softmax. See the module docstring.
+
+    ``loss``, ``loss_and_grad``, ``predict`` and ``error_rate`` come from ``SoftmaxClassifier``.
+    """
+
+    eval_chunk = 1000  # images per forward pass (the im2col matrices are large)
 
     def __init__(self, input_shape=(3, 32, 32), conv=(), dense=(500,), dense_pieces=5, n_classes=10,
                  init_range=0.005, max_col_norms=None, input_include=1.0, input_scale=1.0, hidden_include=1.0,
@@ -129,18 +132,12 @@ class ConvMaxout:
 
     def constrain(self, theta) -> None:
         """Kernel norm limits (each output channel's (C, HH, WW) kernel) and column norm limits, in place."""
-        xp = backend.get_xp(theta)
         views = self.layout.unflatten(theta)
-        limits = [(views[f"{n}.W"].reshape(views[f"{n}.W"].shape[0], -1).T, s.max_kernel_norm)
-                  for n, s in zip(self.conv_names, self.conv)]
-        limits += [(views[f"{n}.W"], lim) for n, lim in zip(self.dense_names, self.max_col_norms)]
-        for W, limit in limits:  # W's columns are the vectors to limit (a transposed view for kernels)
-            if limit is None:
-                continue
-            norms = xp.sqrt((W * W).sum(axis=0))
-            too_long = norms > limit
-            if bool(too_long.any()):
-                W *= xp.where(too_long, limit / xp.maximum(norms, 1e-30), 1.0).astype(W.dtype)
+        for name, spec in zip(self.conv_names, self.conv):
+            W = views[f"{name}.W"]  # each output channel's kernel is a column of this transposed view
+            limit_column_norms(W.reshape(W.shape[0], -1).T, spec.max_kernel_norm)
+        for name, limit in zip(self.dense_names, self.max_col_norms):
+            limit_column_norms(views[f"{name}.W"], limit)
 
     # ------------------------------------------------------------ dropout
     def _include_and_scale(self, index):
@@ -234,45 +231,6 @@ class ConvMaxout:
                 d = dropout_backward(d, drop)
         return d
 
-    # ------------------------------------------------------------ the contract
-    def loss(self, theta, batch) -> float:
-        """Mean NLL of the deterministic network, in chunks of examples."""
-        X, y = batch
-        self._check_batch(theta, X, y)
-        total = 0.0
-        for start in range(0, X.shape[0], EVAL_CHUNK):
-            logits, _ = self.forward(theta, X[start:start + EVAL_CHUNK])
-            nll, _ = softmax_cross_entropy(logits, y[start:start + EVAL_CHUNK], with_grad=False)
-            total += backend.to_float(nll) * logits.shape[0]
-        return total / max(X.shape[0], 1)
-
-    def loss_and_grad(self, theta, batch, rng=None, masks=None, want_input_grad=False, out=None):
-        """``(loss, grad)`` (and dJ/dX with ``want_input_grad``); dropout masks from ``rng`` or ``masks``."""
-        X, y = batch
-        self._check_batch(theta, X, y)
-        if rng is not None and masks is None and self.uses_dropout:
-            masks = self.draw_masks(rng, X.shape[0], dtype=theta.dtype)
-        logits, caches = self.forward(theta, X, masks)
-        loss, dlogits = softmax_cross_entropy(logits, y)
-        grad = backend.get_xp(theta).empty_like(theta) if out is None else out
-        dX = self.backward(dlogits, caches, grad, input_grad=want_input_grad)
-        if want_input_grad:
-            return backend.to_float(loss), grad, dX.reshape(X.shape)
-        return backend.to_float(loss), grad
-
-    def predict(self, theta, X):
-        self._check_batch(theta, X)
-        xp = backend.get_xp(theta, X)
-        out = xp.empty(X.shape[0], dtype=np.int64)
-        for start in range(0, X.shape[0], EVAL_CHUNK):
-            out[start:start + EVAL_CHUNK] = self.forward(theta, X[start:start + EVAL_CHUNK])[0].argmax(axis=1)
-        return out
-
-    def error_rate(self, theta, batch) -> float:
-        X, y = batch
-        self._check_batch(theta, X, y)
-        return backend.to_float((self.predict(theta, X) != y).mean())
-
     # ------------------------------------------- the linear path's fast sweep
     first_layer_weights = "h0.W"
 
@@ -284,8 +242,6 @@ class ConvMaxout:
         """conv(X, W) without bias: linear in W, so it is computed once per end of the line."""
         return conv_forward(self._as_images(X), W, None, 1, self.conv[0].pad)[0]
 
-    def evaluate_from_first_preactivation(self, theta, z_linear, y, masks=None):
-        z0 = z_linear + self.layout.unflatten(theta)["h0.b"][:, None, None]
-        logits, _ = self.forward(theta, None, masks, z0=z0)
-        nll, _ = softmax_cross_entropy(logits, y, with_grad=False)
-        return backend.to_float(nll) * logits.shape[0], backend.to_float((logits.argmax(axis=1) != y).sum())
+    def first_bias(self, theta, z_linear):
+        """The first conv's output from its linear part: conv(X, W) + b (tied: one bias per channel)."""
+        return z_linear + self.layout.unflatten(theta)["h0.b"][:, None, None]

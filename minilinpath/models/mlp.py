@@ -24,14 +24,13 @@ import numpy as np
 
 from .. import backend
 from ..layers import (ACTIVATIONS, affine_backward, affine_forward, dropout_backward, dropout_forward,
-                      maxout_backward, maxout_forward, softmax_cross_entropy)
+                      maxout_backward, maxout_forward)
 from ..layers.dropout import draw_mask
 from ..params import Layout
+from .classifier import SoftmaxClassifier, limit_column_norms
 
-EVAL_CHUNK = 10_000  # examples per forward pass when evaluating a whole data set
 
-
-class MLP:
+class MLP(SoftmaxClassifier):
     """A fully connected classifier with maxout, ReLU, sigmoid, tanh or linear hidden units.
 
     Parameters
@@ -48,6 +47,10 @@ class MLP:
     input_include, input_scale : dropout on the input (include probability, scale).
     hidden_include, hidden_scale : dropout on the inputs of every later layer.
     name : a label stored in checkpoints and figure settings.
+
+    ``loss``, ``loss_and_grad``, ``predict`` and ``error_rate`` come from
+    :class:`~minilinpath.models.classifier.SoftmaxClassifier`; this class
+    defines the network (``forward``, ``backward``) they run.
     """
 
     def __init__(self, n_in=784, hidden=(240, 240), activation="maxout", pieces=1, n_classes=10,
@@ -125,16 +128,9 @@ class MLP:
 
         Each column w of a limited W becomes w * min(1, limit / ||w||).
         """
-        xp = backend.get_xp(theta)
         views = self.layout.unflatten(theta)
         for name, limit in zip(self.layer_names, self.max_col_norms):
-            if limit is None:
-                continue
-            W = views[f"{name}.W"]
-            norms = xp.sqrt(xp.einsum("ij,ij->j", W, W))
-            too_long = norms > limit
-            if bool(too_long.any()):
-                W *= xp.where(too_long, limit / xp.maximum(norms, 1e-30), 1.0).astype(W.dtype)
+            limit_column_norms(views[f"{name}.W"], limit)
 
     # ------------------------------------------------------------------- dropout
     def _include_and_scale(self, layer_index):
@@ -206,13 +202,9 @@ class MLP:
             return X
         return dropout_forward(X, self.input_include, self.input_scale, mask=masks[0])[0]
 
-    def evaluate_from_first_preactivation(self, theta, z_linear, y, masks=None):
-        """``(sum of NLL, number of errors)`` over a chunk whose first layer's linear part X W is given."""
-        z0 = z_linear + self.layout.unflatten(theta)["h0.b"]
-        logits, _ = self.forward(theta, None, masks, z0=z0)
-        nll, _ = softmax_cross_entropy(logits, y, with_grad=False)
-        errors = (logits.argmax(axis=1) != y).sum()
-        return backend.to_float(nll) * logits.shape[0], backend.to_float(errors)
+    def first_bias(self, theta, z_linear):
+        """The first pre-activation from its linear part: X W + b."""
+        return z_linear + self.layout.unflatten(theta)["h0.b"]
 
     def backward(self, dlogits, caches, grad, input_grad=False):
         """Fill the flat ``grad`` from dL/dlogits; with ``input_grad`` return dL/dX (N, n_in), else None."""
@@ -232,58 +224,3 @@ class MLP:
             if drop_cache is not None and dh is not None:
                 dh = dropout_backward(dh, drop_cache)
         return dh
-
-    # ------------------------------------------------------------ the contract
-    def loss(self, theta, batch) -> float:
-        """Mean NLL of the deterministic network on ``batch = (X, y)``, in chunks.
-
-        Each chunk's mean is turned into a Python float and the chunk sums are
-        added in float64, the same arithmetic as the linear path's fast sweep,
-        so both give identical numbers at the same theta.
-        """
-        X, y = batch
-        self._check_batch(theta, X, y)
-        total = 0.0
-        for start in range(0, X.shape[0], EVAL_CHUNK):
-            logits, _ = self.forward(theta, X[start:start + EVAL_CHUNK])
-            nll, _ = softmax_cross_entropy(logits, y[start:start + EVAL_CHUNK], with_grad=False)
-            total += backend.to_float(nll) * logits.shape[0]
-        return total / max(X.shape[0], 1)
-
-    def loss_and_grad(self, theta, batch, rng=None, masks=None, want_input_grad=False, out=None):
-        """``(loss, grad)`` of the mean NLL on ``batch``; grad is flat like theta.
-
-        With ``rng`` (a generator on theta's device) or ``masks`` the dropout
-        objective is used; with neither, the deterministic network. With
-        ``want_input_grad`` also return dJ/dX (used by adversarial training).
-        ``out``: an array like theta to write the gradient into (the trainer
-        reuses one, instead of allocating a new one per minibatch).
-        """
-        X, y = batch
-        self._check_batch(theta, X, y)
-        if rng is not None and masks is None and self.uses_dropout:
-            masks = self.draw_masks(rng, X.shape[0], dtype=theta.dtype)
-        logits, caches = self.forward(theta, X, masks)
-        loss, dlogits = softmax_cross_entropy(logits, y)
-        xp = backend.get_xp(theta)
-        grad = xp.empty_like(theta) if out is None else out
-        dX = self.backward(dlogits, caches, grad, input_grad=want_input_grad)
-        if want_input_grad:
-            return backend.to_float(loss), grad, dX
-        return backend.to_float(loss), grad
-
-    def predict(self, theta, X):
-        """Predicted class (N,) of the deterministic network."""
-        self._check_batch(theta, X)
-        xp = backend.get_xp(theta, X)
-        out = xp.empty(X.shape[0], dtype=np.int64)
-        for start in range(0, X.shape[0], EVAL_CHUNK):
-            logits, _ = self.forward(theta, X[start:start + EVAL_CHUNK])
-            out[start:start + EVAL_CHUNK] = logits.argmax(axis=1)
-        return out
-
-    def error_rate(self, theta, batch) -> float:
-        """Fraction of misclassified examples (deterministic network)."""
-        X, y = batch
-        self._check_batch(theta, X, y)
-        return backend.to_float((self.predict(theta, X) != y).mean())

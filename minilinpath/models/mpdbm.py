@@ -50,6 +50,7 @@ from .. import backend
 from ..layers.activations import sigmoid
 from ..layers.losses import log_softmax
 from ..params import Layout
+from .classifier import limit_column_norms
 
 EVAL_CHUNK = 2000
 EVAL_MASK_SEED = 20131205  # the fixed masks of ``loss`` (any constant works; this one is the NIPS 2013 date)
@@ -136,14 +137,9 @@ class MPDBM:
 
     def constrain(self, theta) -> None:
         """Column norm limits of h0.W, h1.W and c.W, in place."""
-        xp = backend.get_xp(theta)
         p = self.layout.unflatten(theta)
         for name, limit in zip(("h0.W", "h1.W", "c.W"), self.max_col_norms):
-            W = p[name]
-            norms = xp.sqrt((W * W).sum(axis=0))
-            too_long = norms > limit
-            if bool(too_long.any()):
-                W *= xp.where(too_long, limit / xp.maximum(norms, 1e-30), 1.0).astype(W.dtype)
+            limit_column_norms(p[name], limit)
 
     # ------------------------------------------------------------ masks
     def draw_masks(self, rng, n, dtype=np.float32):
