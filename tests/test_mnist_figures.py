@@ -99,11 +99,12 @@ def test_fig13_projection(args):
     np.testing.assert_allclose(arrays["residual_over_norm"], arrays["residual"] / arrays["norm"])
 
 
-def test_missing_data_is_a_clear_error(tmp_path, monkeypatch):
+def test_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(backend, "_selected", None)
-    from minilinpath.data import DataError
-    with pytest.raises(DataError, match="does not exist"):
-        fig1.main(["--dataset", f"npz:{tmp_path / 'nope.npz'}", "--out", str(tmp_path)])
+    assert fig1.main(["--dataset", f"npz:{tmp_path / 'nope.npz'}", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "fig1.png").exists()
 
 
 def test_fig6_conv_maxout_on_square_grey_images(args, monkeypatch):

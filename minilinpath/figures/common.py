@@ -23,6 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, backend
+from ..data import DataError
+from ..params import LayoutMismatchError
+from ..train import RunMismatchError, TrainingDiverged
+
+# errors that come from the user's data, files or settings, reported as one clear line each
+USER_ERRORS = (DataError, LayoutMismatchError, RunMismatchError, TrainingDiverged, backend.BackendError)
 
 
 def figure_parser(name: str, description: str) -> argparse.ArgumentParser:
@@ -89,7 +95,15 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
             return 2
         summary = settings["summary"]
     else:
-        arrays, summary = compute(args)
+        try:
+            arrays, summary = compute(args)
+        except USER_ERRORS as exc:  # a problem the user can fix: say what and how, without a traceback
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("\ninterrupted: trained models keep every finished epoch; run the same command to resume.",
+                  file=sys.stderr)
+            return 130
         settings = {"figure": name, "minilinpath": __version__, "device": backend.current(),
                     "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                     "seconds": round(time.perf_counter() - started, 3), "summary": summary}
