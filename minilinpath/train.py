@@ -6,7 +6,9 @@ One call, :func:`train`, runs a recipe and keeps everything in a run folder::
     init.npz        theta at initialisation (the start of every linear path)
     best.npz        theta with the lowest validation error so far (pylearn2's *_best.pkl)
     state.npz       the state at the end of the last finished epoch (theta, velocity, counters)
-    history.json    per epoch: train objective, validation error and NLL, lr, momentum, seconds
+    history.json    per epoch: train objective, validation error, ``valid_nll`` (model.loss on the validation
+                    set: the NLL for classifiers, the multi-prediction objective for the MP-DBM), lr,
+                    momentum, seconds
     trajectory.bin  theta after every epoch, row 0 = init (Appendix B needs it)
 
 Randomness is a function of (seed, epoch): epoch e shuffles with
