@@ -151,6 +151,23 @@ def _describe_run(model, recipe, seed, train_set, valid_set, dtype, trajectory_d
             "trajectory_dtype": trajectory_dtype, "objective": objective_name, "start": start}
 
 
+def claim_run_folder(run_dir: Path, description: dict) -> None:
+    """Write ``run.json`` into a new run folder, or check that an existing one describes the same run.
+
+    A folder holding another run is never touched: RunMismatchError names what differs.
+    """
+    description = json.loads(json.dumps(description))  # as it reads back from JSON (tuples become lists)
+    run_json = run_dir / "run.json"
+    if run_json.exists():
+        saved = json.loads(run_json.read_text())
+        if saved != description:
+            diff = sorted(k for k in description if saved.get(k) != description[k])
+            raise RunMismatchError(f"{run_dir} already holds a different run (differs in: {', '.join(diff)}). "
+                                   "Choose another run folder; nothing there was changed.")
+    else:
+        _write_json(run_json, description)
+
+
 def _evaluate(model, theta, valid_set):
     return model.error_rate(theta, valid_set), model.loss(theta, valid_set)
 
@@ -178,15 +195,7 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
     description = _describe_run(model, recipe, seed, train_set, valid_set, np.dtype(dtype), trajectory_dtype,
                                 objective_name, theta_start)
     paths = {k: run_dir / f"{k}.npz" for k in ("init", "best", "state")}
-    run_json = run_dir / "run.json"
-    if run_json.exists():
-        saved = json.loads(run_json.read_text())
-        if saved != json.loads(json.dumps(description)):
-            diff = sorted(k for k in description if saved.get(k) != json.loads(json.dumps(description[k])))
-            raise RunMismatchError(f"{run_dir} already holds a different run (differs in: {', '.join(diff)}). "
-                                   "Choose another run folder; nothing there was changed.")
-    else:
-        _write_json(run_json, description)
+    claim_run_folder(run_dir, description)
     trajectory = TrajectoryFile(run_dir / "trajectory", model.layout.size, trajectory_dtype)
 
     if paths["state"].exists():  # resume

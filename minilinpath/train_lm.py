@@ -33,7 +33,7 @@ from . import backend
 from .data.ptb import stream_pairs, windows
 from .params import _atomic_savez, load_checkpoint, save_checkpoint
 from .progress import progress_bar
-from .train import RunMismatchError, TrainingDiverged, TrainResult, _write_json
+from .train import TrainingDiverged, TrainResult, _write_json, claim_run_folder
 from .trajfile import TrajectoryFile
 
 
@@ -90,17 +90,11 @@ def train_language_model(model, train_data, valid_data, recipe: LMRecipe, run_di
     log = log or (lambda *a, **k: None)
     if train_data.shape[0] != recipe.batch_size:
         raise ValueError(f"train_data has {train_data.shape[0]} rows; the recipe's batch size is {recipe.batch_size}.")
-    description = json.loads(json.dumps({
+    description = {
         "model": model.settings(), "layout": model.layout.table(), "recipe": asdict(recipe), "seed": seed,
-        "train_shape": list(train_data.shape), "valid_shape": list(valid_data.shape), "dtype": str(np.dtype(dtype))}))
+        "train_shape": list(train_data.shape), "valid_shape": list(valid_data.shape), "dtype": str(np.dtype(dtype))}
     paths = {k: run_dir / f"{k}.npz" for k in ("init", "best", "state")}
-    if (run_dir / "run.json").exists():
-        saved = json.loads((run_dir / "run.json").read_text())
-        if saved != description:
-            diff = sorted(k for k in description if saved.get(k) != description[k])
-            raise RunMismatchError(f"{run_dir} already holds a different run (differs in: {', '.join(diff)}).")
-    else:
-        _write_json(run_dir / "run.json", description)
+    claim_run_folder(run_dir, description)
     trajectory = TrajectoryFile(run_dir / "trajectory", model.layout.size, "float32")
     valid_pairs = stream_pairs(valid_data)
 

@@ -90,3 +90,12 @@ def test_convnet_on_gpu_matches_numpy(cupy, rng):
     loss_g, grad_g = model.loss_and_grad(g(theta), (g(X), g(y)), masks={k: g(v) for k, v in masks.items()})
     assert loss_g == pytest.approx(loss, rel=1e-12)
     np.testing.assert_allclose(grad_g.get(), grad, rtol=1e-9, atol=1e-12)
+
+
+def test_path_endpoints_equal_the_conv_models_loss(rng):
+    model = small(False)
+    X, y = data(rng, model, n=1200)  # more than the conv net's evaluation chunk of 1,000
+    theta0, theta1 = model.init(0), model.init(1)
+    r = linear_path(model, theta0, theta1, (X.astype(np.float32), y), [0.0, 1.0], progress=False)
+    assert r.J_train[0] == model.loss(theta0, (X.astype(np.float32), y))
+    assert r.J_train[1] == model.loss(theta1, (X.astype(np.float32), y))

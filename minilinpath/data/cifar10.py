@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import DataError, cache_dir, fetch, md5_of
+from .download import DataError, locate_verified
 
 URLS = ["https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"]
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -93,21 +93,7 @@ def read_batch(raw: bytes, name: str, expected_md5: str | None):
 
 def locate_archive(data_dir=None, download: bool = True, progress: bool = True) -> Path:
     """The archive: in ``data_dir`` only if given, else the cache (downloaded if missing); MD5 checked."""
-    if data_dir is not None:
-        path = Path(data_dir).expanduser() / ARCHIVE
-        if not path.exists():
-            raise DataError(f"{ARCHIVE} is not in {Path(data_dir).expanduser()}; download it from {URLS[0]}.")
-    else:
-        path = cache_dir() / "cifar10" / ARCHIVE
-        if not path.exists():
-            if not download:
-                raise DataError(f"{ARCHIVE} is not in {path.parent} and downloading is off; get it from {URLS[0]}.")
-            fetch(URLS, path, ARCHIVE_MD5, progress=progress)
-    got = md5_of(path)
-    if got != ARCHIVE_MD5:
-        raise DataError(f"{path}: checksum mismatch (MD5 {got}, expected {ARCHIVE_MD5}); it is not used. "
-                        f"Delete it and download {URLS[0]} again.")
-    return path
+    return locate_verified(ARCHIVE, data_dir, "cifar10", URLS, ARCHIVE_MD5, download, progress)
 
 
 def read_archive(path: Path) -> dict:

