@@ -10,9 +10,12 @@ Two profiles:
   same schedules for at most 30 epochs (patience 10), on the first 10,000
   training and 2,000 validation examples. Minutes on a 2-core CPU.
 
-A trained model is kept in ``<runs>/<data set>/<model>[-adv]-seed<N>-<profile>/``
-(``<runs>`` is ``--runs-dir``, ``$MINILINPATH_RUNS`` or ``~/.cache/minilinpath/runs``)
-and every figure that needs it reuses it; an interrupted training resumes.
+A trained model is kept in ``<runs>/<data set>/<model>[-adv]-seed<N>-<profile>-<fingerprint>/``
+(``<runs>`` is ``--runs-dir``, ``$MINILINPATH_RUNS`` or ``~/.cache/minilinpath/runs``; the fingerprint is
+the first 12 hex digits of the SHA-256 of everything the run depends on, the data's *content* included, see
+:mod:`minilinpath.runs`). Every figure that needs the same run reuses it; a change in the data, the settings
+or the code's options is another folder, so another run; an interrupted training resumes; a figure command
+that finds the run being trained by another process waits for it.
 """
 from __future__ import annotations
 
@@ -28,7 +31,10 @@ from . import backend, models
 from .adversarial import fgsm_objective
 from .data import cache_dir, load_dataset
 from .optim import ExponentialDecay
-from .train import Recipe, recipe_for, train
+from .data import DataError
+from .runs import fingerprint
+from .train import Recipe, describe_run, recipe_for, train
+from .train_lm import describe_lm_run, lm_recipe_for, train_language_model
 
 PROFILES = ("quick", "paper")
 QUICK_SIZES = (10_000, 2_000)  # training and validation examples in the quick profile
@@ -85,31 +91,62 @@ class Trained:
                 yield rows[t]
 
 
+def input_width(model) -> int:
+    """The number of input features a classifier preset expects."""
+    if hasattr(model, "input_shape"):
+        return int(np.prod(model.input_shape))
+    return int(getattr(model, "n_in", None) or model.n_visible)
+
+
+def check_data_fits(model, name: str, train_set, valid_set) -> None:
+    """Refuse, before any training, data whose width or labels the model cannot take (one-line DataError)."""
+    width = input_width(model)
+    for split, (X, y) in (("training", train_set), ("validation", valid_set)):
+        if X.ndim != 2 or X.shape[1] != width:
+            raise DataError(f"{name}: the {split} inputs have shape {tuple(X.shape)}, but {model.name} takes "
+                            f"{width} features per example; give it images of that size.")
+        low, high = (backend.to_float(y.min()), backend.to_float(y.max())) if y.size else (0, 0)
+        if low < 0 or high >= model.n_classes:
+            raise DataError(f"{name}: the {split} labels run from {low:g} to {high:g}, but {model.name} has "
+                            f"{model.n_classes} classes (labels 0..{model.n_classes - 1}); renumber them.")
+
+
+def run_folder_name(stem: str, description: dict) -> str:
+    """``<stem>-<first 12 hex digits of the run's fingerprint>``."""
+    return f"{stem}-{fingerprint(description)[:12]}"
+
+
 def trained(model_name: str, seed: int, profile: str, dataset: str, train_set, valid_set, adversarial=False,
-            runs_dir=None, progress=True, log=print, **model_overrides) -> Trained:
+            runs_dir=None, progress=True, log=print, retrain=False, **model_overrides) -> Trained:
     """Train (or reuse) ``model_name`` with the recipe of ``profile``; adversarial = the FGSM objective.
 
     ``model_overrides`` go to the preset (e.g. ``input_shape`` of a conv net for the data set's images).
+    ``retrain`` moves an existing run folder aside and trains again.
     """
     preset = model_name + ("_quick" if profile == "quick" else "")
     if model_name == "mpdbm":  # its visible biases start at the logits of the training pixel means
         model_overrides.setdefault("pixel_means", backend.to_numpy(train_set[0].mean(axis=0)))
     model = models.get(preset, **model_overrides)
+    check_data_fits(model, dataset, train_set, valid_set)
     recipe = recipe_for(preset)
-    folder = f"{model_name}{'-adv' if adversarial else ''}-seed{seed}-{profile}"
-    run_dir = runs_root(runs_dir) / dataset_key(dataset) / folder
     objective = fgsm_objective(model) if adversarial else None
     objective_name = "fgsm(epsilon=0.25, mix=0.5)" if adversarial else "nll"
+    labels = {"dataset": dataset_key(dataset), "profile": profile}  # where the file lies is not part of it
+    description = describe_run(model, recipe, seed, train_set, valid_set, objective_name=objective_name,
+                               labels=labels)
+    folder = run_folder_name(f"{model_name}{'-adv' if adversarial else ''}-seed{seed}-{profile}", description)
+    run_dir = runs_root(runs_dir) / dataset_key(dataset) / folder
     log(f"{preset}{' (adversarial)' if adversarial else ''}, seed {seed}: {run_dir}")
     stage1 = train(model, train_set, valid_set, recipe, run_dir, seed=seed, objective=objective,
-                   objective_name=objective_name, progress=progress, log=log)
+                   objective_name=objective_name, progress=progress, log=log, labels=labels, retrain=retrain)
     result = Trained(model, stage1.theta_init, stage1.theta_best, stage1.history, [stage1.trajectory()], [run_dir])
     if model_name == "mnist_pi" and profile == "paper":
-        result = _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log)
+        result = _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log,
+                               labels)
     return result
 
 
-def _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log):
+def _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log, labels):
     """mnist_pi_continued.yaml: from the best stage-1 parameters, train on all 60,000 examples.
 
     pylearn2 stops this stage (MatchChannel) when the objective on the former
@@ -124,7 +161,7 @@ def _second_stage(result, stage1, train_set, valid_set, seed, objective, objecti
                    objective=objective, objective_name=objective_name, theta_start=stage1.theta_best,
                    stop_when=lambda h: f"matched stage 1's training objective {target:.4f}"
                    if h["train_objective"] is not None and h["train_objective"] <= target else None,
-                   progress=progress, log=log)
+                   progress=progress, log=log, labels={**labels, "stage": 2})
     return replace(result, theta_final=stage2.theta_last, history=result.history + stage2.history[1:],
                    trajectories=result.trajectories + [stage2.trajectory()],
                    run_dirs=result.run_dirs + [stage2.run_dir])
@@ -161,16 +198,17 @@ def load_text_streams(dataset: str, data_dir=None, profile: str = "quick", batch
 
 
 def trained_language_model(model_name: str, seed: int, profile: str, dataset: str, train_data, valid_data,
-                           vocab_size: int, runs_dir=None, progress=True, log=print) -> Trained:
+                           vocab_size: int, runs_dir=None, progress=True, log=print, retrain=False) -> Trained:
     """Train (or reuse) a PTB language model; the solution is the last epoch's parameters (as in the paper)."""
-    from .train_lm import lm_recipe_for, train_language_model
-
     preset = model_name + ("_quick" if profile == "quick" else "")
     model = models.get(preset, vocab_size=vocab_size)
-    run_dir = runs_root(runs_dir) / dataset / f"{model_name}-seed{seed}-{profile}"
+    recipe = lm_recipe_for(preset)
+    labels = {"dataset": dataset_key(dataset), "profile": profile}  # where the file lies is not part of it
+    description = describe_lm_run(model, recipe, seed, train_data, valid_data, labels=labels)
+    run_dir = runs_root(runs_dir) / dataset / run_folder_name(f"{model_name}-seed{seed}-{profile}", description)
     log(f"{preset}, seed {seed}: {run_dir}")
-    result = train_language_model(model, train_data, valid_data, lm_recipe_for(preset), run_dir, seed=seed,
-                                  progress=progress, log=log)
+    result = train_language_model(model, train_data, valid_data, recipe, run_dir, seed=seed,
+                                  progress=progress, log=log, labels=labels, retrain=retrain)
     return Trained(model, result.theta_init, result.theta_last, result.history, [result.trajectory()], [run_dir])
 
 

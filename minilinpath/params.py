@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import backend
+from . import backend, io
 
 
 class LayoutMismatchError(ValueError):
@@ -139,18 +139,6 @@ class Layout:
         return "\n".join(lines)
 
 
-def _atomic_savez(path: Path, **arrays) -> None:
-    """Write an .npz to a temporary name in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_checkpoint(path, theta, layout: Layout, meta: dict | None = None, overwrite: bool = False) -> Path:
     """Save ``theta`` with its layout (and optional JSON-able ``meta``) as ``.npz``.
 
@@ -163,7 +151,7 @@ def save_checkpoint(path, theta, layout: Layout, meta: dict | None = None, overw
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it (or choose another name).")
     layout.check(theta)
-    _atomic_savez(
+    io.write_npz(
         path,
         theta=backend.to_numpy(theta),
         layout=np.array(json.dumps(layout.table())),
@@ -182,12 +170,13 @@ def load_checkpoint(path, layout: Layout | None = None, xp=np):
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist.")
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:  # fh: closed even if not a zip
             theta = f["theta"]
             saved = Layout.from_table(json.loads(str(f["layout"])))
             meta = json.loads(str(f["meta"])) if "meta" in f.files else {}
-    except (KeyError, ValueError, OSError) as exc:
-        raise LayoutMismatchError(f"{path} is not a minilinpath checkpoint (theta + layout): {exc}") from exc
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise LayoutMismatchError(f"{path} is not a minilinpath checkpoint one can read (theta + layout): {exc}; "
+                                  "it is truncated, damaged or another kind of file.") from exc
     if layout is not None and saved != layout:
         raise LayoutMismatchError(
             f"checkpoint {path} was saved for a different model:\n{layout.describe_difference(saved)}"

@@ -1,14 +1,15 @@
 """Training on the flat parameter vector: SGD + momentum, schedules, max-norm, early stopping.
 
-One call, :func:`train`, runs a recipe and keeps everything in a run folder::
+One call, :func:`train`, runs a recipe and keeps everything in a run folder
+(:class:`minilinpath.runs.RunFolder`: locked, fingerprinted, checked on reuse)::
 
-    run.json        what was trained: model settings, layout, recipe, seed, data sizes
+    run.json        what was trained: model settings, layout, recipe, seed, data content hashes, ...
     init.npz        theta at initialisation (the start of every linear path)
     best.npz        theta with the lowest validation error so far (pylearn2's *_best.pkl)
     state.npz       the state at the end of the last finished epoch (theta, velocity, counters)
     history.json    per epoch: train objective, validation error, ``valid_nll`` (model.loss on the validation
                     set: the NLL for classifiers, the multi-prediction objective for the MP-DBM), lr,
-                    momentum, seconds
+                    momentum, seconds, and the digest of the epoch's trajectory row
     trajectory.bin  theta after every epoch, row 0 = init (Appendix B needs it)
 
 Randomness is a function of (seed, epoch): epoch e shuffles with
@@ -18,10 +19,7 @@ uninterrupted one, bit for bit on the same machine.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -31,17 +29,17 @@ import numpy as np
 from . import backend
 from .optim import (ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, momentum_step, schedule_from_dict,
                     schedule_to_dict)
-from .params import _atomic_savez, load_checkpoint, save_checkpoint
+from .data import DataError
 from .progress import progress_bar
+from .runs import RUN_FORMAT, DamagedRunError, RunFolder, RunMismatchError, array_digest, data_description
 from .trajfile import TrajectoryFile
+
+__all__ = ["DamagedRunError", "Recipe", "RunMismatchError", "TrainResult", "TrainingDiverged", "describe_run",
+           "recipe_for", "train"]
 
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite; the last good state is kept on disk."""
-
-
-class RunMismatchError(ValueError):
-    """A run folder holds a different run than the one requested."""
 
 
 @dataclass(frozen=True)
@@ -122,12 +120,15 @@ def recipe_for(model_name: str) -> Recipe:
 
 @dataclass
 class TrainResult:
+    """What a training run left. ``best_valid_error`` is the classification error of the best epoch
+    (None for language models, whose best epoch is chosen by ``best_valid_nll``)."""
     run_dir: Path
     theta_init: object
     theta_best: object
     theta_last: object
     best_epoch: int
-    best_valid_error: float
+    best_valid_error: float | None
+    best_valid_nll: float
     history: list = field(default_factory=list)
     stopped: str = ""
 
@@ -135,46 +136,46 @@ class TrainResult:
         return TrajectoryFile(self.run_dir / "trajectory")
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+def describe_run(model, recipe, seed, train_set, valid_set, dtype=np.float32, trajectory_dtype="float32",
+                 objective_name="nll", theta_start=None, labels=None) -> dict:
+    """Everything a run's result depends on (see :mod:`minilinpath.runs`): its fingerprint is this dict's hash.
 
-
-def _describe_run(model, recipe, seed, train_set, valid_set, dtype, trajectory_dtype, objective_name,
-                  theta_start) -> dict:
+    ``labels``: names that tell runs apart for people (data set name, profile); part of the fingerprint too.
+    """
     start = "init(seed)"
     if theta_start is not None:
-        start = "theta md5 " + hashlib.md5(backend.to_numpy(theta_start).tobytes(), usedforsecurity=False).hexdigest()
-    return {"model": model.settings(), "layout": model.layout.table(), "recipe": recipe.to_dict(), "seed": seed,
-            "n_train": int(train_set[0].shape[0]), "n_valid": int(valid_set[0].shape[0]), "dtype": str(dtype),
-            "trajectory_dtype": trajectory_dtype, "objective": objective_name, "start": start}
+        start = "theta sha256 " + array_digest(theta_start)
+    xp = backend.get_xp(train_set[0])
+    return {"format": RUN_FORMAT, "model": model.settings(), "layout": model.layout.table(),
+            "recipe": recipe.to_dict(), "seed": seed, "objective": objective_name, "start": start,
+            "dtype": str(np.dtype(dtype)), "trajectory_dtype": trajectory_dtype,
+            "device": "cpu" if xp is np else "gpu",
+            "data": data_description(X_train=train_set[0], y_train=train_set[1], X_valid=valid_set[0],
+                                     y_valid=valid_set[1]),
+            "labels": dict(labels or {})}
 
 
-def claim_run_folder(run_dir: Path, description: dict) -> None:
-    """Write ``run.json`` into a new run folder, or check that an existing one describes the same run.
-
-    A folder holding another run is never touched: RunMismatchError names what differs.
-    """
-    description = json.loads(json.dumps(description))  # as it reads back from JSON (tuples become lists)
-    run_json = run_dir / "run.json"
-    if run_json.exists():
-        saved = json.loads(run_json.read_text())
-        if saved != description:
-            diff = sorted(k for k in description if saved.get(k) != description[k])
-            raise RunMismatchError(f"{run_dir} already holds a different run (differs in: {', '.join(diff)}). "
-                                   "Choose another run folder; nothing there was changed.")
-    else:
-        _write_json(run_json, description)
-
-
-def _evaluate(model, theta, valid_set):
-    return model.error_rate(theta, valid_set), model.loss(theta, valid_set)
+def check_training_data(train_set, valid_set, recipe: Recipe, dtype) -> None:
+    """Refuse data a run cannot train on, before anything is written (DataError, one line)."""
+    (X, y), (Xv, yv) = train_set, valid_set
+    for name, (A, b) in (("training", train_set), ("validation", valid_set)):
+        if A.shape[0] != b.shape[0]:
+            raise DataError(f"the {name} set has {A.shape[0]} inputs but {b.shape[0]} targets.")
+        if A.dtype != np.dtype(dtype):
+            raise DataError(f"the {name} inputs are {A.dtype}, the run computes in {np.dtype(dtype)}; "
+                            f"convert them with .astype(np.{np.dtype(dtype).name}).")
+    need = recipe.batch_size if recipe.drop_last else 1
+    if X.shape[0] < need:
+        raise DataError(f"the training set has {X.shape[0]} examples, too few to train on "
+                        f"(the recipe needs at least {need}).")
+    if Xv.shape[0] < 1:
+        raise DataError("the validation set is empty; early stopping and the best checkpoint need it.")
 
 
 def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, objective=None,
           objective_name: str = "nll", theta_start=None, stop_when=None, dtype=np.float32,
-          trajectory_dtype: str = "float32", progress: bool = True, log=print) -> TrainResult:
+          trajectory_dtype: str = "float32", progress: bool = True, log=print, labels=None,
+          retrain: bool = False) -> TrainResult:
     """Train ``model`` on ``train_set = (X, y)`` with early stopping on ``valid_set``.
 
     The arrays may be NumPy or CuPy (training runs where they live) and must
@@ -184,50 +185,46 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
     folders of different objectives are told apart). ``theta_start`` starts
     from given parameters instead of ``model.init(seed)`` (a second training
     stage). ``stop_when(history_entry) -> str | None`` may end training after
-    any epoch, with the returned reason. If ``run_dir`` already holds this
-    run, training resumes after its last finished epoch, or returns at once if
-    it finished.
+    any epoch, with the returned reason.
+
+    ``run_dir`` is a :class:`minilinpath.runs.RunFolder`: locked while this
+    runs, checked when it already holds this run (then training resumes after
+    its last finished epoch, or returns at once if it finished), refused when
+    it holds another run. ``retrain`` moves an existing folder aside first.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}.")
+    check_training_data(train_set, valid_set, recipe, dtype)
     xp = backend.get_xp(train_set[0])
     log = log or (lambda *a, **k: None)
-    description = _describe_run(model, recipe, seed, train_set, valid_set, np.dtype(dtype), trajectory_dtype,
-                                objective_name, theta_start)
-    paths = {k: run_dir / f"{k}.npz" for k in ("init", "best", "state")}
-    claim_run_folder(run_dir, description)
-    trajectory = TrajectoryFile(run_dir / "trajectory", model.layout.size, trajectory_dtype)
+    description = describe_run(model, recipe, seed, train_set, valid_set, dtype, trajectory_dtype, objective_name,
+                               theta_start, labels)
+    with RunFolder(run_dir, description, model.layout, trajectory_dtype, retrain=retrain, log=log) as folder:
+        return _train_in(folder, model, train_set, valid_set, recipe, seed, objective, theta_start, stop_when,
+                         dtype, progress, log, xp)
 
-    if paths["state"].exists():  # resume
-        state_theta, _, meta = load_checkpoint(paths["state"], model.layout, xp=xp)
-        with np.load(paths["state"], allow_pickle=False) as f:
-            velocity = xp.asarray(f["velocity"])
-        theta = state_theta.astype(dtype)
-        theta_init = load_checkpoint(paths["init"], model.layout, xp=xp)[0].astype(dtype)
-        history = json.loads((run_dir / "history.json").read_text())[:meta["epoch"] + 1]
-        trajectory.truncate(meta["epoch"] + 1)
+
+def _train_in(folder, model, train_set, valid_set, recipe, seed, objective, theta_start, stop_when, dtype,
+              progress, log, xp) -> TrainResult:
+    if folder.started:  # resume, or reuse a finished run
+        point = folder.resume(xp)
+        theta, velocity = point.theta.astype(dtype), point.arrays["velocity"].astype(dtype)
+        theta_init, history, meta = point.theta_init.astype(dtype), point.history, point.meta
         epoch, updates = meta["epoch"], meta["updates"]
         best_error, best_epoch, since_best = meta["best_error"], meta["best_epoch"], meta["since_best"]
         stopped = meta.get("stopped", "")
-        if stopped:
-            log(f"{run_dir}: already trained ({stopped}); reusing it.")
-        else:
-            log(f"{run_dir}: resuming after epoch {epoch}.")
+        log(f"{folder.path}: already trained ({stopped}); reusing it." if stopped
+            else f"{folder.path}: resuming after epoch {epoch}.")
     else:  # fresh start: epoch 0 is the initial point, monitored like pylearn2 does
         theta = (model.init(seed, xp=xp, dtype=dtype) if theta_start is None
                  else xp.array(theta_start, dtype=dtype, copy=True))  # never update the caller's array
         theta_init = theta.copy()
         velocity = xp.zeros_like(theta)
-        save_checkpoint(paths["init"], theta_init, model.layout, {"seed": seed}, overwrite=True)
-        trajectory.truncate(0)
-        trajectory.append(theta)
         error, nll = _evaluate(model, theta, valid_set)
-        history = [{"epoch": 0, "train_objective": None, "valid_error": error, "valid_nll": nll,
-                    "lr": None, "momentum": None, "seconds": 0.0}]
         epoch, updates, best_error, best_epoch, since_best, stopped = 0, 0, error, 0, 0, ""
-        save_checkpoint(paths["best"], theta, model.layout, {"epoch": 0, "valid_error": error}, overwrite=True)
-        _save_state(paths["state"], theta, velocity, model, epoch, updates, best_error, best_epoch, since_best, "")
-        _write_json(run_dir / "history.json", history)
+        history = folder.begin(theta_init, {"epoch": 0, "train_objective": None, "valid_error": error,
+                                            "valid_nll": nll, "lr": None, "momentum": None, "seconds": 0.0},
+                               _state_meta(epoch, updates, best_error, best_epoch, since_best, ""), velocity=velocity)
 
     X, y = train_set
     n = X.shape[0]
@@ -251,8 +248,8 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
             if not math.isfinite(loss):
                 raise TrainingDiverged(
                     f"the training loss became {loss} in epoch {epoch} (update {updates + 1}). Stopped; the last "
-                    f"good state (end of epoch {epoch - 1}) is in {paths['state']} and the best checkpoint in "
-                    f"{paths['best']}. Lower the learning rate or check the data for NaN/inf."
+                    f"good state (end of epoch {epoch - 1}) is in {folder.file('state.npz')} and the best "
+                    f"checkpoint in {folder.file('best.npz')}. Lower the learning rate or check the data for NaN/inf."
                 )
             if lr_scales is not None:
                 grad *= lr_scales
@@ -264,9 +261,9 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
         history.append({"epoch": epoch, "train_objective": float(np.mean(losses)), "valid_error": error,
                         "valid_nll": nll, "lr": lr_epoch, "momentum": mu,
                         "seconds": round(time.perf_counter() - started, 3)})
-        if error < best_error:
+        new_best = error < best_error
+        if new_best:
             best_error, best_epoch, since_best = error, epoch, 0
-            save_checkpoint(paths["best"], theta, model.layout, {"epoch": epoch, "valid_error": error}, overwrite=True)
         else:
             since_best += 1
         reason = stop_when(history[-1]) if stop_when is not None else None
@@ -276,18 +273,20 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
             stopped = f"early stopping: no better validation error for {recipe.patience} epochs"
         elif epoch >= recipe.max_epochs:
             stopped = f"reached max_epochs={recipe.max_epochs}"
-        trajectory.append(theta)
-        _write_json(run_dir / "history.json", history)
-        _save_state(paths["state"], theta, velocity, model, epoch, updates, best_error, best_epoch, since_best, stopped)
+        folder.end_epoch(theta, history, _state_meta(epoch, updates, best_error, best_epoch, since_best, stopped),
+                         new_best=new_best, velocity=velocity)
         log(f"epoch {epoch:4d}  train objective {history[-1]['train_objective']:.4f}  valid error {error:.4f}  "
             f"valid nll {nll:.4f}  ({history[-1]['seconds']:.1f}s)")
 
-    theta_best = load_checkpoint(paths["best"], model.layout, xp=xp)[0].astype(dtype)
-    return TrainResult(run_dir, theta_init, theta_best, theta, best_epoch, best_error, history, stopped)
+    theta_best = folder.load_best(xp).astype(dtype)
+    return TrainResult(folder.path, theta_init, theta_best, theta, best_epoch, best_error,
+                       history[best_epoch]["valid_nll"], history, stopped)
 
 
-def _save_state(path, theta, velocity, model, epoch, updates, best_error, best_epoch, since_best, stopped):
-    meta = {"epoch": epoch, "updates": updates, "best_error": best_error, "best_epoch": best_epoch,
+def _evaluate(model, theta, valid_set):
+    return model.error_rate(theta, valid_set), model.loss(theta, valid_set)
+
+
+def _state_meta(epoch, updates, best_error, best_epoch, since_best, stopped) -> dict:
+    return {"epoch": epoch, "updates": updates, "best_error": best_error, "best_epoch": best_epoch,
             "since_best": since_best, "stopped": stopped}
-    _atomic_savez(path, theta=backend.to_numpy(theta), velocity=backend.to_numpy(velocity),
-                  layout=np.array(json.dumps(model.layout.table())), meta=np.array(json.dumps(meta)))

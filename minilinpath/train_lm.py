@@ -14,14 +14,13 @@ max_epoch epochs at lr0, then divided by ``decay`` every epoch (the paper's
 wording and TensorFlow's schedule; Zaremba's Torch loop starts the decay one
 epoch later). Runs for ``max_max_epoch`` epochs, no early stopping.
 
-The run folder holds the same files as :func:`minilinpath.train.train`'s
-(run.json, init.npz, best.npz, state.npz, history.json, trajectory.bin);
+The run folder is a :class:`minilinpath.runs.RunFolder` with the same files as
+:func:`minilinpath.train.train`'s (run.json, init.npz, best.npz, state.npz, history.json, trajectory.bin);
 dropout masks of epoch e come from ``rng([seed, 2, e])``, so a resumed run
 equals an uninterrupted one.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -31,10 +30,10 @@ import numpy as np
 
 from . import backend
 from .data.ptb import stream_pairs, windows
-from .params import _atomic_savez, load_checkpoint, save_checkpoint
+from .data import DataError
 from .progress import progress_bar
-from .train import TrainingDiverged, TrainResult, _write_json, claim_run_folder
-from .trajfile import TrajectoryFile
+from .runs import RUN_FORMAT, RunFolder, data_description
+from .train import TrainingDiverged, TrainResult
 
 
 @dataclass(frozen=True)
@@ -77,47 +76,57 @@ def clip_global_norm(grad, max_norm: float) -> float:
     return norm
 
 
+def describe_lm_run(model, recipe: LMRecipe, seed, train_data, valid_data, dtype=np.float32, labels=None) -> dict:
+    """Everything a language-model run depends on (its fingerprint is this dict's hash; see minilinpath.runs)."""
+    xp = backend.get_xp(train_data)
+    return {"format": RUN_FORMAT, "model": model.settings(), "layout": model.layout.table(), "recipe": asdict(recipe),
+            "seed": seed, "objective": "nll (truncated BPTT)", "start": "init(seed)", "dtype": str(np.dtype(dtype)),
+            "trajectory_dtype": "float32", "device": "cpu" if xp is np else "gpu",
+            "data": data_description(train_stream=train_data, valid_stream=valid_data), "labels": dict(labels or {})}
+
+
 def train_language_model(model, train_data, valid_data, recipe: LMRecipe, run_dir, seed: int = 0,
-                         dtype=np.float32, progress: bool = True, log=print) -> TrainResult:
+                         dtype=np.float32, progress: bool = True, log=print, labels=None,
+                         retrain: bool = False) -> TrainResult:
     """Train on batch-major streams ``train_data`` and ``valid_data`` (integer arrays (batch, length)).
 
     The validation stream may use any number of rows. ``best`` is the epoch of
-    the lowest validation perplexity; the paper's model is the last epoch's.
+    the lowest validation NLL (``best_valid_nll``; ``best_valid_error`` is None);
+    the paper's model is the last epoch's. ``run_dir`` is a locked, checked
+    :class:`minilinpath.runs.RunFolder`, as for :func:`minilinpath.train.train`.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}.")
+    if train_data.ndim != 2 or train_data.shape[0] != recipe.batch_size:
+        raise DataError(f"train_data has shape {train_data.shape}; the recipe needs {recipe.batch_size} rows "
+                        "(batchify the token stream with the recipe's batch size).")
+    if train_data.shape[1] <= model.steps:
+        raise DataError(f"the training stream has {train_data.shape[1]} tokens per row, too few for one window "
+                        f"of {model.steps} steps plus its targets.")
+    if valid_data.ndim != 2 or valid_data.shape[1] < 2:
+        raise DataError(f"the validation stream has shape {valid_data.shape}; it needs at least 2 tokens per row.")
     xp = backend.get_xp(train_data)
     log = log or (lambda *a, **k: None)
-    if train_data.shape[0] != recipe.batch_size:
-        raise ValueError(f"train_data has {train_data.shape[0]} rows; the recipe's batch size is {recipe.batch_size}.")
-    description = {
-        "model": model.settings(), "layout": model.layout.table(), "recipe": asdict(recipe), "seed": seed,
-        "train_shape": list(train_data.shape), "valid_shape": list(valid_data.shape), "dtype": str(np.dtype(dtype))}
-    paths = {k: run_dir / f"{k}.npz" for k in ("init", "best", "state")}
-    claim_run_folder(run_dir, description)
-    trajectory = TrajectoryFile(run_dir / "trajectory", model.layout.size, "float32")
-    valid_pairs = stream_pairs(valid_data)
+    description = describe_lm_run(model, recipe, seed, train_data, valid_data, dtype, labels)
+    with RunFolder(run_dir, description, model.layout, "float32", retrain=retrain, log=log) as folder:
+        return _train_lm_in(folder, model, train_data, valid_data, recipe, seed, dtype, progress, log, xp)
 
-    if paths["state"].exists():
-        theta, _, meta = load_checkpoint(paths["state"], model.layout, xp=xp)
-        theta = theta.astype(dtype)
-        theta_init = load_checkpoint(paths["init"], model.layout, xp=xp)[0].astype(dtype)
-        epoch, best, best_epoch = meta["epoch"], meta["best"], meta["best_epoch"]
-        history = json.loads((run_dir / "history.json").read_text())[:epoch + 1]
-        trajectory.truncate(epoch + 1)
-        log(f"{run_dir}: {'already trained; reusing it' if epoch >= recipe.max_max_epoch else f'resuming after epoch {epoch}'}.")
+
+def _train_lm_in(folder, model, train_data, valid_data, recipe, seed, dtype, progress, log, xp) -> TrainResult:
+    valid_pairs = stream_pairs(valid_data)
+    if folder.started:
+        point = folder.resume(xp)
+        theta, theta_init, history = point.theta.astype(dtype), point.theta_init.astype(dtype), point.history
+        epoch, best, best_epoch = point.meta["epoch"], point.meta["best"], point.meta["best_epoch"]
+        log(f"{folder.path}: {'already trained; reusing it' if epoch >= recipe.max_max_epoch else f'resuming after epoch {epoch}'}.")
     else:
         theta = model.init(seed, xp=xp, dtype=dtype)
         theta_init = theta.copy()
-        save_checkpoint(paths["init"], theta_init, model.layout, {"seed": seed}, overwrite=True)
-        trajectory.truncate(0)
-        trajectory.append(theta)
         nll = model.loss(theta, valid_pairs)
-        history = [{"epoch": 0, "train_perplexity": None, "valid_nll": nll, "valid_perplexity": math.exp(nll),
-                    "lr": None, "seconds": 0.0}]
         epoch, best, best_epoch = 0, nll, 0
-        save_checkpoint(paths["best"], theta, model.layout, {"epoch": 0, "valid_nll": nll}, overwrite=True)
-        _write_json(run_dir / "history.json", history)
+        history = folder.begin(theta_init, {"epoch": 0, "train_perplexity": None, "valid_nll": nll,
+                                            "valid_perplexity": math.exp(nll), "lr": None, "seconds": 0.0},
+                               _lm_meta(epoch, best, best_epoch, recipe))
 
     while epoch < recipe.max_max_epoch:
         epoch += 1
@@ -129,7 +138,7 @@ def train_language_model(model, train_data, valid_data, recipe: LMRecipe, run_di
             loss, grad, state = model.loss_and_grad(theta, batch, rng=rng, state=state, return_state=True)
             if not math.isfinite(loss):
                 raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch}; the last good state "
-                                       f"(end of epoch {epoch - 1}) is in {paths['state']}.")
+                                       f"(end of epoch {epoch - 1}) is in {folder.file('state.npz')}.")
             grad *= batch[0].shape[1]  # gradient of the sum over time steps of the batch-mean NLL
             clip_global_norm(grad, recipe.max_grad_norm)
             grad *= lr
@@ -139,16 +148,18 @@ def train_language_model(model, train_data, valid_data, recipe: LMRecipe, run_di
         nll = model.loss(theta, valid_pairs)
         history.append({"epoch": epoch, "train_perplexity": math.exp(total / count), "valid_nll": nll,
                         "valid_perplexity": math.exp(nll), "lr": lr, "seconds": round(time.perf_counter() - started, 3)})
-        if nll < best:
+        new_best = nll < best
+        if new_best:
             best, best_epoch = nll, epoch
-            save_checkpoint(paths["best"], theta, model.layout, {"epoch": epoch, "valid_nll": nll}, overwrite=True)
-        trajectory.append(theta)
-        _write_json(run_dir / "history.json", history)
-        _atomic_savez(paths["state"], theta=backend.to_numpy(theta), layout=np.array(json.dumps(model.layout.table())),
-                      meta=np.array(json.dumps({"epoch": epoch, "best": best, "best_epoch": best_epoch})))
+        folder.end_epoch(theta, history, _lm_meta(epoch, best, best_epoch, recipe), new_best=new_best)
         log(f"epoch {epoch:3d}  lr {lr:.4g}  train perplexity {history[-1]['train_perplexity']:.1f}  "
             f"valid perplexity {history[-1]['valid_perplexity']:.1f}  ({history[-1]['seconds']:.1f}s)")
 
-    theta_best = load_checkpoint(paths["best"], model.layout, xp=xp)[0].astype(dtype)
-    return TrainResult(run_dir, theta_init, theta_best, theta, best_epoch, math.exp(best), history,
+    theta_best = folder.load_best(xp).astype(dtype)
+    return TrainResult(folder.path, theta_init, theta_best, theta, best_epoch, None, best, history,
                        f"trained {recipe.max_max_epoch} epochs")
+
+
+def _lm_meta(epoch, best, best_epoch, recipe) -> dict:
+    return {"epoch": epoch, "best": best, "best_epoch": best_epoch,
+            "stopped": f"trained {recipe.max_max_epoch} epochs" if epoch >= recipe.max_max_epoch else ""}

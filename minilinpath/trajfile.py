@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backend
+from . import backend, io
 
 DTYPES = ("float16", "float32", "float64")
 
@@ -38,9 +38,16 @@ class TrajectoryFile:
             if dtype not in DTYPES:
                 raise ValueError(f"trajectory dtype must be one of {DTYPES}, got {dtype!r}.")
             self.n_params, self.dtype = int(n_params), np.dtype(dtype)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.header_path.write_text(json.dumps({"n_params": self.n_params, "dtype": self.dtype.name}))
+            io.write_json(self.header_path, {"n_params": self.n_params, "dtype": self.dtype.name})
             self.bin_path.touch()
+
+    @classmethod
+    def create(cls, path, n_params: int, dtype: str = "float32") -> "TrajectoryFile":
+        """A new, empty trajectory at ``path`` (an old one there is replaced)."""
+        path = Path(path)
+        path.with_suffix(".json").unlink(missing_ok=True)
+        path.with_suffix(".bin").unlink(missing_ok=True)
+        return cls(path, n_params, dtype)
 
     @property
     def row_bytes(self) -> int:
@@ -49,7 +56,8 @@ class TrajectoryFile:
     def __len__(self) -> int:
         return self.bin_path.stat().st_size // self.row_bytes if self.bin_path.exists() else 0
 
-    def append(self, theta) -> None:
+    def append(self, theta) -> np.ndarray:
+        """Write ``theta`` as the next row; return the row as stored (in the file's dtype)."""
         row = backend.to_numpy(theta).astype(self.dtype, copy=False)
         if row.shape != (self.n_params,):
             raise ValueError(f"trajectory rows have {self.n_params} values, got shape {row.shape}.")
@@ -57,9 +65,16 @@ class TrajectoryFile:
             f.write(row.tobytes())
             f.flush()
             os.fsync(f.fileno())
+        return row
 
     def truncate(self, n_rows: int) -> None:
-        """Keep the first ``n_rows`` rows (used when a run resumes from an earlier epoch)."""
+        """Keep the first ``n_rows`` rows (used when a run resumes from an earlier epoch).
+
+        Only ever shortens the file: asking for more rows than it holds is an
+        error, never zero padding.
+        """
+        if n_rows > len(self):
+            raise ValueError(f"{self.bin_path} holds {len(self)} rows; cannot keep {n_rows} (it is never padded).")
         with open(self.bin_path, "r+b") as f:
             f.truncate(n_rows * self.row_bytes)
 

@@ -38,14 +38,48 @@ def test_objective_value_and_gradient_without_dropout():
     assert max(c[2] for c in checks) < 1e-7
 
 
+def hand_logits_and_input_gradient(model, theta, X, y):
+    """The setup() network written out: maxout over column pairs (unit j = max of columns 2j, 2j+1), softmax,
+    mean cross-entropy; dJ/dX back through the winning piece of each unit."""
+    p = model.unflatten(theta)
+    z = (X @ p["h0.W"] + p["h0.b"]).reshape(len(X), 5, 2)
+    logits = z.max(axis=2) @ p["y.W"] + p["y.b"]
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    dlogits = (probs - np.eye(3)[y]) / len(X)
+    dz = np.zeros_like(z)
+    np.put_along_axis(dz, z.argmax(axis=2)[..., None], (dlogits @ p["y.W"].T)[..., None], axis=2)
+    return logits, dz.reshape(len(X), 10) @ p["h0.W"].T
+
+
 def test_adversarial_examples_raise_the_loss_and_clip():
     model, theta, X, y = setup()
     _, _, dX = model.loss_and_grad(theta, (X, y), want_input_grad=True)
     X_adv = adversarial_examples(X, dX, 0.1)
+    np.testing.assert_array_equal(X_adv, X + 0.1 * np.sign(dX))
     assert model.loss(theta, (X_adv, y)) > model.loss(theta, (X, y))
+    # to first order the step eps * sign(dX) raises J by eps * sum |dX|, the most any step of that size can
+    eps = 1e-5
+    rise = model.loss(theta, (adversarial_examples(X, dX, eps), y)) - model.loss(theta, (X, y))
+    assert rise == pytest.approx(eps * np.abs(dX).sum(), rel=1e-3)
     clipped = adversarial_examples(np.clip(X, 0, 1), dX, 0.5, clip=(0, 1))
-    assert clipped.min() >= 0 and clipped.max() <= 1
-    assert 0.0 <= adversarial_error_rate(model, theta, (X, y), 0.25) <= 1.0
+    np.testing.assert_array_equal(clipped, np.clip(np.clip(X, 0, 1) + 0.5 * np.sign(dX), 0, 1))
+
+
+@pytest.mark.parametrize("epsilon, clip, expected", [(0.0, None, 0.0), (0.1, None, 0.1), (0.25, None, 0.35),
+                                                      (0.5, None, 0.6), (0.25, (-1, 1), 0.375)])
+def test_adversarial_error_rate_by_hand(epsilon, clip, expected):
+    """Labels = the clean predictions (clean error 0); the error on X + eps sign(dJ/dX), computed by hand."""
+    model, theta, *_ = setup()
+    X = np.random.default_rng(0).standard_normal((40, 6))
+    y = hand_logits_and_input_gradient(model, theta, X, np.zeros(40, int))[0].argmax(axis=1)
+    _, dX = hand_logits_and_input_gradient(model, theta, X, y)
+    X_adv = X + epsilon * np.sign(dX)
+    if clip is not None:
+        X_adv = np.clip(X_adv, *clip)
+    by_hand = np.mean(hand_logits_and_input_gradient(model, theta, X_adv, y)[0].argmax(axis=1) != y)
+    assert by_hand == expected  # pins the hand computation itself: 0, 4, 14, 24 (15 clipped) wrong out of 40
+    assert adversarial_error_rate(model, theta, (X, y), epsilon, clip) == by_hand
 
 
 def test_objective_with_dropout_is_reproducible_from_the_generator():

@@ -63,6 +63,86 @@ def test_pool_ties_route_to_the_first_maximum():
     np.testing.assert_array_equal(dx[0, 0], [[0, 1], [0, 0]])
 
 
+def window_starts(size, pool, stride):
+    """Where the windows start, by the rule stated in words: march by stride from 0; stop at the first window that
+    reaches the last pixel, or before a window that would start past the edge."""
+    starts = [0]
+    while starts[-1] + pool < size and starts[-1] + stride < size:
+        starts.append(starts[-1] + stride)
+    return starts
+
+
+def naive_max_pool(x, pool, stride, dout=None):
+    """Loop over every window: its maximum (x sliced to the pixels that exist), and, given dout, the gradient
+    sent to the first maximum in raster order (np.argmax of the flattened window)."""
+    N, C, H, W = x.shape
+    rows, cols = window_starts(H, pool, stride), window_starts(W, pool, stride)
+    out, dx = np.empty((N, C, len(rows), len(cols))), np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i, r in enumerate(rows):
+                for j, s in enumerate(cols):
+                    window = x[n, c, r:r + pool, s:s + pool]
+                    out[n, c, i, j] = window.max()
+                    p, q = divmod(int(np.argmax(window)), window.shape[1])
+                    if dout is not None:
+                        dx[n, c, r + p, s + q] += dout[n, c, i, j]
+    return out, dx
+
+
+@pytest.mark.parametrize("H, W, pool, stride", [(9, 8, 3, 2), (5, 5, 2, 2), (33, 15, 4, 2), (3, 4, 5, 2),
+                                                (5, 5, 1, 3), (7, 9, 2, 4), (10, 11, 3, 5)])
+def test_pool_matches_naive_loops(rng, H, W, pool, stride):
+    x = rng.standard_normal((2, 3, H, W))
+    out, cache = max_pool_forward(x, pool, stride)
+    dout = rng.standard_normal(out.shape)
+    want, want_dx = naive_max_pool(x, pool, stride, dout)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_allclose(max_pool_backward(dout, cache), want_dx, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("pool", [12, 13])
+def test_pool_windows_with_more_than_127_offsets(rng, pool):
+    """The winning offset p*pool + q reaches 143 (pool 12) and 168 (pool 13): past int8."""
+    stride = pool // 2
+    x = rng.standard_normal((1, 2, 2 * pool + 1, 2 * pool - 1))
+    x[:, :, pool - 1, pool - 1] = 10.0  # the first window's maximum at its last offset, pool*pool - 1
+    out, cache = max_pool_forward(x, pool, stride)
+    dout = rng.standard_normal(out.shape)
+    want, want_dx = naive_max_pool(x, pool, stride, dout)
+    np.testing.assert_array_equal(out, want)
+    dx = max_pool_backward(dout, cache)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-14, atol=1e-15)
+    k = (pool - 1) // stride + 1  # the 10.0 is the maximum of the k x k windows holding it
+    assert dx[0, 0, pool - 1, pool - 1] == pytest.approx(dout[0, 0, :k, :k].sum(), rel=1e-14)
+    assert rel_error(dx, numerical_vjp(lambda a: max_pool_forward(a, pool, stride)[0], x, dout)) < 1e-8
+
+
+def test_no_pool_window_lies_wholly_outside_the_input():
+    # size 5, pool 1, stride 3: ceil((5 - 1) / 3) + 1 = 3 windows by cuda-convnet's formula, the third at 6 > 4
+    x = np.arange(25, dtype=np.float64).reshape(1, 1, 5, 5)
+    out, cache = max_pool_forward(x, 1, 3)
+    np.testing.assert_array_equal(out[0, 0], [[0, 3], [15, 18]])
+    dx = max_pool_backward(np.ones_like(out), cache)
+    assert dx.sum() == 4 and dx[0, 0, 1].sum() == 0  # rows and columns between windows get nothing
+    for size in range(1, 25):
+        for pool in range(1, 9):
+            for stride in range(1, 9):
+                n = pooled_size(size, pool, stride)
+                assert n == len(window_starts(size, pool, stride)), (size, pool, stride)
+                assert (n - 1) * stride < size  # the last window starts inside
+                if stride <= pool:  # cuda-convnet's formula unchanged
+                    assert n == max(-(-(size - pool) // stride), 0) + 1
+
+
+def test_pool_output_is_finite_for_every_stride(rng):
+    x = rng.standard_normal((1, 1, 11, 13))
+    for pool in range(1, 5):
+        for stride in range(1, 8):
+            out, _ = max_pool_forward(x, pool, stride)
+            assert np.isfinite(out).all(), (pool, stride)
+
+
 def test_conv_maxout_over_channel_groups(rng):
     z = rng.standard_normal((2, 6, 3, 4))  # 3 units of 2 channels
     out, cache = maxout_forward(z, 2)
@@ -80,6 +160,22 @@ def test_conv_errors():
         conv_forward(np.zeros((1, 3, 3)), np.zeros((1, 1, 2, 2)), np.zeros(1))
 
 
+@pytest.mark.parametrize("b_shape", [(3,), (2, 1), (1,), ()])
+def test_conv_bias_must_hold_one_value_per_filter(b_shape):
+    x, W = np.zeros((1, 3, 5, 5)), np.zeros((2, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"b must have shape \(2,\), one bias per filter"):
+        conv_forward(x, W, np.zeros(b_shape))
+
+
+def test_conv_bias_dtype_and_no_bias(rng):
+    x, W = rng.standard_normal((1, 3, 5, 5)), rng.standard_normal((2, 3, 3, 3))
+    with pytest.raises(TypeError, match="dtypes differ"):
+        conv_forward(x, W, np.zeros(2, np.float32))
+    with pytest.raises(TypeError, match="b must be a floating-point array"):
+        conv_forward(x, W, np.zeros(2, int))
+    np.testing.assert_array_equal(conv_forward(x, W, None)[0], conv_forward(x, W, np.zeros(2))[0])
+
+
 @pytest.mark.gpu
 def test_conv_and_pool_on_gpu_match_numpy(cupy, rng):
     x, W, b = rng.standard_normal((2, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
@@ -90,8 +186,10 @@ def test_conv_and_pool_on_gpu_match_numpy(cupy, rng):
     dout = rng.standard_normal(out.shape)
     for cpu, gpu in zip(conv_backward(dout, cache), conv_backward(g(dout), cache_g)):
         np.testing.assert_allclose(gpu.get(), cpu, rtol=1e-10, atol=1e-12)
-    p, pc = max_pool_forward(x, 3, 2)
-    p_g, pc_g = max_pool_forward(g(x), 3, 2)
-    np.testing.assert_array_equal(p_g.get(), p)
-    dp = rng.standard_normal(p.shape)
-    np.testing.assert_allclose(max_pool_backward(g(dp), pc_g).get(), max_pool_backward(dp, pc), rtol=1e-12)
+    big = rng.standard_normal((1, 2, 27, 25))
+    for a, pool, stride in ((x, 3, 2), (x, 1, 3), (x, 2, 4), (big, 12, 6), (big, 13, 6)):
+        p, pc = max_pool_forward(a, pool, stride)
+        p_g, pc_g = max_pool_forward(g(a), pool, stride)
+        np.testing.assert_array_equal(p_g.get(), p)
+        dp = rng.standard_normal(p.shape)
+        np.testing.assert_allclose(max_pool_backward(g(dp), pc_g).get(), max_pool_backward(dp, pc), rtol=1e-12)

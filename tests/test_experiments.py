@@ -26,7 +26,9 @@ def test_paper_profile_runs_the_second_stage_on_all_examples(tmp_path, monkeypat
     np.testing.assert_array_equal(rows[-1], run.theta_final)
     import json
     stage2 = json.loads((run.run_dirs[1] / "run.json").read_text())
-    assert stage2["n_train"] == 400 and stage2["start"].startswith("theta md5")  # all 400 examples, from stage 1
+    described = stage2["description"]  # all 400 examples, from stage 1's best parameters
+    assert described["data"]["X_train"]["shape"] == [400, 784] and described["start"].startswith("theta sha256")
+    assert described["labels"] == {"dataset": "toy", "profile": "paper", "stage": 2}
 
 
 def test_keys_shapes_and_profiles(tmp_path):

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from minilinpath import backend, models, train_lm
+from minilinpath import backend, experiments, models, train_lm
 from minilinpath.figures import fig8
 
 from .conftest import SHARED_DATA
@@ -16,7 +16,7 @@ PTB = SHARED_DATA / "ptb"
 def test_fig8_on_real_text(tmp_path, monkeypatch):
     monkeypatch.setattr(backend, "_selected", None)
     monkeypatch.setitem(models.LANGUAGE_QUICK, "ptb_medium", dict(hidden=16, steps=10))
-    monkeypatch.setattr(train_lm, "lm_recipe_for", lambda name: train_lm.LMRecipe(20, 1.0, 2.0, 1, 1, 5.0))
+    monkeypatch.setattr(experiments, "lm_recipe_for", lambda name: train_lm.LMRecipe(20, 1.0, 2.0, 1, 1, 5.0))
     monkeypatch.setattr(fig8, "alpha_grid", lambda kind: np.array([0.0, 0.5, 1.0]))
     argv = ["--dataset", "ptb-valid", "--data-dir", str(PTB), "--out", str(tmp_path), "--runs-dir", str(tmp_path / "r")]
     assert fig8.main(argv) == 0

@@ -63,10 +63,25 @@ def test_help_exits_cleanly(capsys):
 
 @pytest.mark.skipif(backend.gpu_available(), reason="this machine has a GPU")
 def test_gpu_request_without_gpu(tmp_path, capsys):
-    assert fig9.main(["--out", str(tmp_path), "--device", "gpu"]) == 2
+    assert fig12.main(["--out", str(tmp_path), "--device", "gpu"]) == 2
     err = capsys.readouterr().err
-    assert "CuPy" in err or "CUDA" in err
-    assert not (tmp_path / "fig9.png").exists()
+    assert err.startswith("error: ") and ("CuPy" in err or "CUDA" in err) and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_cpu_only_figures_refuse_the_gpu(tmp_path, capsys, monkeypatch, how):
+    """fig9 and fig10 compute on the CPU only: asking for the GPU is refused, never run on the CPU."""
+    argv = ["--out", str(tmp_path)]
+    if how == "flag":
+        argv += ["--device", "gpu"]
+    else:
+        monkeypatch.setenv("MINILINPATH_DEVICE", "gpu")
+    for figure in (fig9, fig10):
+        assert figure.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: this figure computes on the CPU only") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_fig10_barrier_and_far_point(tmp_path):

@@ -1,7 +1,10 @@
 """Every lesson runs (on tiny settings) and teaches what it says."""
 import importlib.util
 
+import numpy as np
 import pytest
+
+from minilinpath.path import summarize
 
 from .conftest import MNIST_T10K, ROOT
 
@@ -58,12 +61,37 @@ def test_lesson04_bptt_and_language_model_path(tmp_path):
     assert (tmp_path / "out" / "lesson04_path.npz").exists()
 
 
+def record_paths(monkeypatch, lesson):
+    """Keep every path the lesson computes with linear_path (it prints their numbers; the tests read them)."""
+    paths = []
+    real = lesson.linear_path
+
+    def recording(*args, **kwargs):
+        paths.append(real(*args, **kwargs))
+        return paths[-1]
+
+    monkeypatch.setattr(lesson, "linear_path", recording)
+    return paths
+
+
+def curves_are_finite(path):
+    return all(np.isfinite(getattr(path, k)).all() for k in path.FIELDS if getattr(path, k) is not None)
+
+
 @pytest.mark.skipif(not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").exists(), reason="shared MNIST not present")
-def test_lesson05_convolution(tmp_path):
+def test_lesson05_convolution(tmp_path, monkeypatch):
     lesson = load("lesson05_convolution")
+    paths = record_paths(monkeypatch, lesson)
     errors, result, metrics = lesson.main(run_dir=tmp_path / "run", epochs=2, train_examples=2000, alphas=4)
     assert max(errors.values()) < 1e-8
-    assert result.best_valid_error < 0.5 and metrics["largest_bump"] >= 0.0
+    assert result.best_valid_error < 0.5
+    (path,) = paths
+    assert curves_are_finite(path)
+    at_one = int(np.flatnonzero(np.isclose(path.alphas, 1.0))[0])
+    assert path.J_train[0] == pytest.approx(np.log(10), abs=0.01)  # small init: about uniform over 10 classes
+    assert path.J_train[at_one] < path.J_train[0] - 1.0  # the solution is far below the start
+    assert path.error_valid[at_one] == pytest.approx(result.best_valid_error, abs=1e-12)  # alpha = 1 is theta_best
+    assert metrics == summarize(path.alphas, path.J_train) and metrics["monotone"]  # the paper's finding, here too
 
 
 def test_lesson05_check_catches_a_wrong_backward(monkeypatch):
@@ -74,9 +102,15 @@ def test_lesson05_check_catches_a_wrong_backward(monkeypatch):
 
 
 @pytest.mark.skipif(not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").exists(), reason="shared MNIST not present")
-def test_lesson06_mean_field(tmp_path):
+def test_lesson06_mean_field(tmp_path, monkeypatch):
     lesson = load("lesson06_mean_field_as_a_network")
-    errors, worst, metrics = lesson.main(run_dir=tmp_path / "run", epochs=1, n_train=1000, iterations=3, alphas=3)
-    assert len(errors) == 3 and errors[-1] < 0.5  # filled-in pixels closer than chance after the sweeps
+    paths = record_paths(monkeypatch, lesson)
+    errors, worst, metrics = lesson.main(run_dir=tmp_path / "run", epochs=1, n_train=1000, iterations=3, alphas=7)
+    assert len(errors) == 3 and np.isfinite(errors).all()
+    assert errors[-1] < 0.5  # filled-in pixels closer than chance after the sweeps
     assert worst < 1e-6
-    assert "monotone" in metrics
+    (path,) = paths
+    assert curves_are_finite(path) and path.alphas[4] == 1.0
+    assert path.J_train[4] < 0.97 * path.J_train[0]  # one short epoch lowers the objective (about 6% here)
+    assert path.J_valid[4] < path.J_valid[0]
+    assert metrics == summarize(path.alphas, path.J_train)  # the printed metrics describe this curve

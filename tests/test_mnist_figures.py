@@ -123,6 +123,7 @@ def test_fig6_conv_maxout_on_square_grey_images(args, monkeypatch):
 
 def test_fig7_mpdbm_path_and_trajectory(args, monkeypatch):
     from minilinpath.figures import fig7
+    from minilinpath.path import summarize
     out, argv = args
     monkeypatch.setattr(models, "MPDBM_QUICK", {**models.MPDBM_QUICK, "hidden": (8, 6), "iterations": 2})
     assert fig7.main(argv) == 0
@@ -130,5 +131,14 @@ def test_fig7_mpdbm_path_and_trajectory(args, monkeypatch):
     assert arrays["trajectory/a"].shape == (4,) and arrays["trajectory/a"][0] == 0.0
     assert arrays["trajectory/b"][0] == 0.0 and "mpdbm/error_valid" in arrays
     assert arrays["trajectory/J_valid"].shape == (4,)
+    alphas, J, err = arrays["mpdbm/alphas"], arrays["mpdbm/J_train"], arrays["mpdbm/error_valid"]
+    assert J.argmin() > 0  # training lowered J, so the line has at least one minimum past its start
+    expected = summarize(alphas, J)["local_minima"]  # the figure's definition (curve_metrics, tol 1e-4)
+    assert expected and [m["alpha"] for m in summary["minima"]] == expected
+    a, b = arrays["trajectory/a"], arrays["trajectory/b"]
     for m in summary["minima"]:
-        assert 0 <= m["valid_error"] <= 1 and m["closest_distance"] >= 0
+        i = int(np.flatnonzero(alphas == m["alpha"])[0])
+        assert m["J_train"] == J[i] and m["valid_error"] == err[i]
+        gap = np.hypot(a - m["alpha"] * summary["distance"], b)  # each epoch's distance to that point of the line
+        assert m["closest_epoch"] == int(np.argmin(gap))
+        assert m["closest_distance"] == pytest.approx(gap.min(), rel=1e-12)

@@ -4,6 +4,7 @@ import pytest
 
 from minilinpath import backend, models
 from minilinpath.models import MLP
+from minilinpath.params import LayoutMismatchError
 from minilinpath.path import (PathResult, alpha_grid, barrier_height, distance_travelled, is_monotone, largest_bump,
                               linear_path, local_minima, random_point, summarize)
 
@@ -84,7 +85,7 @@ def test_bad_arguments():
         linear_path(model, theta0, theta1.astype(np.float64), train, [0.0], progress=False)
     with pytest.raises(ValueError, match="no dropout"):
         linear_path(model, theta0, theta1, train, [0.0], mc_samples=2, progress=False)
-    with pytest.raises(Exception, match="another model"):
+    with pytest.raises(LayoutMismatchError, match="theta has 689 entries but this layout needs 690"):
         linear_path(model, theta0[:-1], theta1, train, [0.0], progress=False)
 
 

@@ -1,4 +1,7 @@
-"""LSTM step and sequence, embedding: element-wise gradient checks (float64), sequence = steps, CuPy = NumPy."""
+"""LSTM step and sequence, embedding: element-wise gradient checks (float64), sequence = steps, input checks,
+CuPy = NumPy."""
+import re
+
 import numpy as np
 import pytest
 
@@ -91,6 +94,57 @@ def test_sequence_equals_step_by_step(rng):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
 
 
+def sequence_params(rng):
+    _, h0, c0, Wx, Wh, b = params(rng)
+    return [rng.standard_normal((N, T, D)), h0, c0, Wx, Wh, b]
+
+
+NAMES = {"step": ["x", "h_prev", "c_prev", "Wx", "Wh", "b"], "sequence": ["x", "h0", "c0", "Wx", "Wh", "b"]}
+FORWARD = {"step": lstm_step_forward, "sequence": lstm_forward}
+
+
+@pytest.mark.parametrize("kind", ["step", "sequence"])
+@pytest.mark.parametrize("k", range(6))
+def test_lstm_refuses_mixed_dtypes(rng, kind, k):
+    args = params(rng) if kind == "step" else sequence_params(rng)
+    args = list(args)
+    args[k] = args[k].astype(np.float32)  # one float32 among float64s: no silent float32 result
+    with pytest.raises(TypeError, match=f"dtypes differ .*{NAMES[kind][k]}: float32"):
+        FORWARD[kind](*args)
+
+
+@pytest.mark.parametrize("kind", ["step", "sequence"])
+@pytest.mark.parametrize("k", range(6))
+def test_lstm_refuses_integer_arrays(rng, kind, k):
+    args = list(params(rng) if kind == "step" else sequence_params(rng))
+    args[k] = args[k].astype(np.int64)
+    with pytest.raises(TypeError, match=f"{NAMES[kind][k]} must be a floating-point array"):
+        FORWARD[kind](*args)
+
+
+@pytest.mark.parametrize("kind", ["step", "sequence"])
+@pytest.mark.parametrize("k, shape", [(1, (N + 1, H)), (2, (N, H + 1)), (3, (D + 1, 4 * H)), (4, (H, 4 * H + 4)),
+                                      (5, (4 * H - 1,)), (3, (D, 4 * H + 4))])
+def test_lstm_refuses_shapes_that_do_not_fit(rng, kind, k, shape):
+    args = list(params(rng) if kind == "step" else sequence_params(rng))
+    args[k] = rng.standard_normal(shape)
+    with pytest.raises(ValueError, match=rf"LSTM shapes do not fit: .*{NAMES[kind][k]} {re.escape(str(shape))}.*"
+                                         rf"N = {N}, D = {D} \(from x\) and H = {H}"):
+        FORWARD[kind](*args)
+
+
+def test_lstm_refuses_wrong_numbers_of_axes(rng):
+    x, h, c, Wx, Wh, b = params(rng)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, T, D\), got shape \(3, 4\)"):
+        lstm_forward(x, h, c, Wx, Wh, b)  # a step's input given to the sequence
+    with pytest.raises(ValueError, match=r"x must have shape \(N, D\)"):
+        lstm_step_forward(x[:, None], h, c, Wx, Wh, b)
+    with pytest.raises(ValueError, match=r"b must have shape \(4H,\)"):
+        lstm_step_forward(x, h, c, Wx, Wh, b[None])
+    with pytest.raises(ValueError, match=r"h_prev must have shape \(N, H\)"):
+        lstm_step_forward(x, h[0], c, Wx, Wh, b)
+
+
 def test_embedding_with_repeated_ids(rng):
     W = rng.standard_normal((7, 3))
     ids = np.array([[1, 4, 1], [1, 0, 6]])
@@ -121,6 +175,8 @@ def test_recurrent_layers_on_gpu_match_numpy(cupy, rng):
     np.testing.assert_allclose(hs_g.get(), hs, rtol=1e-11, atol=1e-13)
     for cpu, gpu in zip(lstm_backward(dhs, cache), lstm_backward(g(dhs), cache_g)):
         np.testing.assert_allclose(gpu.get(), cpu, rtol=1e-10, atol=1e-12)
+    with pytest.raises(TypeError, match="dtypes differ"):
+        lstm_forward(g(x), g(h0), g(c0), g(Wx), g(Wh), g(b.astype(np.float32)))
     W, ids = rng.standard_normal((7, 3)), np.array([[1, 4, 1], [1, 0, 6]])
     out, c = embedding_forward(ids, W)
     out_g, c_g = embedding_forward(g(ids), g(W))

@@ -23,11 +23,14 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ..io import write_npz
 from .download import DataError, locate_verified
 
 URLS = ["https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"]
@@ -138,23 +141,35 @@ def load_cifar10(data_dir=None, download: bool = True, n_valid: int = 10_000, dt
     """Preprocessed CIFAR-10: ``{"train", "valid", "test"}`` with X (N, 3072) in (C, H, W) order, y (N,)."""
     archive = locate_archive(data_dir, download)
     cached = archive.with_name(f"gcn{GCN_SCALE:g}-zca{ZCA_FILTER_BIAS:g}-{ARCHIVE_MD5[:8]}.npz")
-    if cached.exists():
-        with np.load(cached, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    else:
+    arrays = _read_preprocessed(cached) if cached.exists() else None
+    if arrays is None:
         raw = read_archive(archive)
         train = global_contrast_normalize(raw["train"][0])
         mean, P = fit_zca(train)
         arrays = {"X_train": ((train - mean) @ P).astype(np.float32), "y_train": raw["train"][1],
                   "X_test": ((global_contrast_normalize(raw["test"][0]) - mean) @ P).astype(np.float32),
                   "y_test": raw["test"][1]}
-        tmp = cached.with_name(cached.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        tmp.replace(cached)
+        write_npz(cached, **arrays)
     X, y = arrays["X_train"].astype(dtype), arrays["y_train"]
     cut = X.shape[0] - n_valid
     if cut < 1:
         raise DataError(f"n_valid={n_valid} leaves no training images out of {X.shape[0]}.")
     return {"train": (X[:cut], y[:cut]), "valid": (X[cut:], y[cut:]), "test": (arrays["X_test"].astype(dtype),
                                                                                 arrays["y_test"])}
+
+
+def _read_preprocessed(path):
+    """The cached GCN + ZCA arrays, or None when the cache file is unreadable or not what it should be
+    (it is derived from the checked archive, so it is simply computed again)."""
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        arrays = {}
+    shapes = {k: getattr(arrays.get(k), "shape", None) for k in ("X_train", "y_train", "X_test", "y_test")}
+    if None in shapes.values() or shapes["X_train"][1:] != (3072,) or shapes["X_test"][1:] != (3072,) or \
+            shapes["X_train"][0] != shapes["y_train"][0] or shapes["X_test"][0] != shapes["y_test"][0] or \
+            not all(np.isfinite(arrays[k]).all() for k in ("X_train", "X_test")):
+        print(f"{path}: the preprocessed cache is damaged; computing it again from the archive.", file=sys.stderr)
+        return None
+    return arrays

@@ -1,6 +1,6 @@
 """Downloads with recorded checksums, written atomically into a cache folder.
 
-A file is fetched to ``<name>.part`` in the destination folder, its MD5 is
+A file is fetched to a uniquely named ``.<name>.<random>.part`` in the destination folder, its MD5 is
 compared with the recorded value, and only then is it renamed to its final
 name. A wrong checksum or a broken connection leaves no file under the final
 name, so a bad download is never used.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -45,26 +46,31 @@ def fetch(urls, dest: Path, md5: str, timeout: float = 60.0, progress: bool = Tr
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
     failures = []
     for url in urls:
+        # a unique partial file per download, so that two processes fetching one file never share it
+        fd, part = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        part = Path(part)
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
+            with urllib.request.urlopen(url, timeout=timeout) as response, os.fdopen(fd, "wb") as out:
                 total = response.headers.get("Content-Length")
                 bar = progress_bar(iter(lambda: response.read(CHUNK), b""), desc=f"downloading {dest.name}",
                                    enabled=progress, total=(int(total) + CHUNK - 1) // CHUNK if total else None,
                                    unit="MiB")
                 for chunk in bar:
                     out.write(chunk)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            failures.append(f"{url}: {exc}")
+        except BaseException as exc:
             part.unlink(missing_ok=True)
+            if not isinstance(exc, (urllib.error.URLError, OSError, ValueError)):
+                raise
+            failures.append(f"{url}: {exc}")
             continue
         got = md5_of(part)
         if got != md5:
             failures.append(f"{url}: checksum mismatch (MD5 {got}, expected {md5})")
             part.unlink(missing_ok=True)
             continue
+        os.chmod(part, 0o644)
         os.replace(part, dest)
         return dest
     raise DataError(f"could not download {dest.name}:\n  " + "\n  ".join(failures) +

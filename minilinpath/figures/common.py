@@ -17,108 +17,189 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import filelock
 import numpy as np
 
-from .. import __version__, backend
+from .. import __version__, backend, io
 from ..data import DataError
 from ..params import LayoutMismatchError
-from ..train import RunMismatchError, TrainingDiverged
+from ..runs import DamagedRunError, RunMismatchError
+from ..train import TrainingDiverged
+
+
+class UsageError(ValueError):
+    """A command-line argument or setting that cannot work, found before any computing."""
+
 
 # errors that come from the user's data, files or settings, reported as one clear line each
-USER_ERRORS = (DataError, LayoutMismatchError, RunMismatchError, TrainingDiverged, backend.BackendError)
+USER_ERRORS = (UsageError, DataError, LayoutMismatchError, RunMismatchError, DamagedRunError, TrainingDiverged,
+               backend.BackendError)
+
+
+class FigureArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (``error: ...``) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+nonnegative_int.__name__ = "a whole number >= 0"  # argparse names the type in its message
+positive_int.__name__ = "a whole number >= 1"
 
 
 def figure_parser(name: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m minilinpath.{name}", description=description,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = FigureArgumentParser(prog=f"python -m minilinpath.{name}", description=description,
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--profile", choices=("quick", "paper"), default="quick",
                         help="quick: minutes on a laptop CPU; paper: the paper's sizes")
     parser.add_argument("--device", choices=backend.DEVICES, default=None,
                         help="cpu (NumPy) or gpu (CuPy); default: $MINILINPATH_DEVICE or cpu")
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the PNG and the numbers")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice")
     parser.add_argument("--replot", action="store_true",
                         help="redraw the PNG from the numbers saved in --out, computing nothing")
     return parser
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def check_writable_folder(path: Path, flag: str) -> None:
+    """Raise UsageError unless ``path`` is a folder we can write into, or can be created as one.
+
+    Nothing is left behind: a missing folder is not created here (only its
+    nearest existing parent is tried), and the trial file is removed at once.
+    """
+    path = Path(path).expanduser()
+    existing = path
+    while not existing.exists():
+        if existing.is_symlink():
+            raise UsageError(f"{flag} {path}: {existing} is a broken symbolic link.")
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file, not a folder" if existing == path else f"cannot be created: {existing} is a file"
+        raise UsageError(f"{flag} {path} {what}; choose a folder.")
+    try:  # the only reliable test (permissions, read-only mounts, root): write a file and remove it
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write into {existing} ({exc.strerror or exc}); "
+                         "choose a folder you can write to.") from None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (multi-line messages joined with '; ')."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
 
 
 def save_numbers(out: Path, name: str, arrays: dict, settings: dict) -> list:
-    """Write ``name.npz`` (arrays, no pickle) and ``name.json`` (settings + summary)."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``name.npz`` (arrays, no pickle) and ``name.json`` (settings + summary), each atomically."""
     arrays = {k: backend.to_numpy(v) for k, v in arrays.items()}
-
-    def write_npz(tmp):
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    _write_atomic(out / f"{name}.npz", write_npz)
-    _write_atomic(out / f"{name}.json", lambda tmp: tmp.write_text(json.dumps(settings, indent=1, default=float)))
-    return [out / f"{name}.npz", out / f"{name}.json"]
+    return [io.write_npz(out / f"{name}.npz", **arrays),
+            io.write_json(out / f"{name}.json", settings, default=float)]
 
 
 def load_numbers(out: Path, name: str):
     npz, js = out / f"{name}.npz", out / f"{name}.json"
     if not npz.exists() or not js.exists():
-        raise FileNotFoundError(f"--replot needs {npz} and {js}; run without --replot first.")
-    with np.load(npz, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
-    return arrays, json.loads(js.read_text())
+        raise UsageError(f"--replot needs {npz} and {js}; run without --replot first.")
+    try:
+        with open(npz, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        settings = json.loads(js.read_text())
+        summary = settings["summary"]
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same answer
+        raise UsageError(f"--replot cannot read {npz} / {js} ({type(exc).__name__}: {one_line(exc)}); "
+                         "run the figure again without --replot.") from None
+    return arrays, settings, summary
 
 
-def run_figure(name: str, description: str, compute, plot, report, add_arguments=None, argv=None) -> int:
+def figure_lock(out: Path, name: str) -> filelock.FileLock:
+    """The lock that makes one process at a time write (or read) the three files of figure ``name`` in ``out``,
+    so they always come from one run."""
+    return filelock.FileLock(out / f".{name}.lock")
+
+
+def select_device(args, devices) -> str:
+    device = args.device or backend.current()  # BackendError for a bad MINILINPATH_DEVICE
+    if device not in devices:
+        source = "--device gpu" if args.device else "MINILINPATH_DEVICE=gpu"
+        raise UsageError(f"this figure computes on the CPU only (a tiny problem; a GPU would not help), but "
+                         f"{source} asks for the GPU; use --device cpu or unset MINILINPATH_DEVICE.")
+    backend.use(device)  # BackendError when the GPU is asked for and missing: never a silent CPU run
+    return device
+
+
+def run_figure(name: str, description: str, compute, plot, report, add_arguments=None, argv=None,
+               devices=backend.DEVICES) -> int:
+    """Parse the command line, check it, compute (or load with ``--replot``), save, draw, report.
+
+    Every user error -- a bad argument or setting, a device that is missing,
+    an output folder that cannot be written, bad data, a damaged run folder --
+    is one line on stderr and exit status 2, found before any computing where
+    it can be. Only a bug gives a traceback.
+    """
     parser = figure_parser(name, description)
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        if args.device:
-            backend.use(args.device)
-    except backend.BackendError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out: Path = args.out
+    out: Path = args.out.expanduser()
     started = time.perf_counter()
-    if args.replot:
-        try:
-            arrays, settings = load_numbers(out, name)
-        except FileNotFoundError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        summary = settings["summary"]
-    else:
-        try:
+    try:
+        select_device(args, devices)
+        check_writable_folder(out, "--out")
+        if hasattr(args, "runs_dir"):  # figures that train: the run cache must be writable too
+            from ..experiments import runs_root
+            check_writable_folder(runs_root(args.runs_dir), "--runs-dir")
+        if args.replot:
+            if not out.is_dir():
+                raise UsageError(f"--replot needs the folder {out} with {name}.npz and {name}.json; "
+                                 "run without --replot first.")
+            with figure_lock(out, name):
+                arrays, settings, summary = load_numbers(out, name)
+        else:
             arrays, summary = compute(args)
-        except USER_ERRORS as exc:  # a problem the user can fix: say what and how, without a traceback
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print("\ninterrupted: trained models keep every finished epoch; run the same command to resume.",
-                  file=sys.stderr)
-            return 130
-        settings = {"figure": name, "minilinpath": __version__, "device": backend.current(),
-                    "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                    "seconds": round(time.perf_counter() - started, 3), "summary": summary}
-        save_numbers(out, name, arrays, settings)
-
-    import matplotlib
-    matplotlib.use("Agg")
+            settings = {"figure": name, "minilinpath": __version__, "device": backend.current(),
+                        "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                        "seconds": round(time.perf_counter() - started, 3), "summary": summary}
+        fig = plot(arrays, summary)
+        png = out / f"{name}.png"
+        out.mkdir(parents=True, exist_ok=True)
+        with figure_lock(out, name):
+            replaced = png.exists()
+            if not args.replot:
+                save_numbers(out, name, arrays, settings)
+            io.atomic_write(png, lambda f: fig.savefig(f, dpi=130, bbox_inches="tight", format="png"))
+    except USER_ERRORS as exc:  # a problem the user can fix: say what and how, without a traceback
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: trained models keep every finished epoch; run the same command to resume.",
+              file=sys.stderr)
+        return 130
+    except OSError as exc:  # the disk filled up, a folder vanished: nothing half-written is left behind
+        print(f"error: could not write the results into {out}: {one_line(exc)}", file=sys.stderr)
+        return 2
     import matplotlib.pyplot as plt
 
-    fig = plot(arrays, summary)
-    png = out / f"{name}.png"
-    replaced = png.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(png, lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png"))
     plt.close(fig)
+    for line in summary.get("warnings", []) if isinstance(summary, dict) else []:
+        print(f"warning: {line}")
     for line in report(summary):
         print(line)
     note = " (replaced the previous files of this figure)" if replaced and not args.replot else ""

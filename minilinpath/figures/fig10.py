@@ -148,4 +148,4 @@ def report(summary):
 
 
 def main(argv=None):
-    return run_figure("fig10", DESCRIPTION, compute, plot, report, argv=argv)
+    return run_figure("fig10", DESCRIPTION, compute, plot, report, argv=argv, devices=("cpu",))

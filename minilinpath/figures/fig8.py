@@ -16,7 +16,7 @@ from ..data.ptb import stream_pairs
 from ..experiments import load_text_streams, trained_language_model
 from ..path import alpha_grid, linear_path
 from .common import run_figure
-from .mnist import curve_metrics, metrics_table, plot_curve, store_curve
+from .mnist import add_retrain_argument, curve_metrics, metrics_table, plot_curve, store_curve
 
 DESCRIPTION = "Figure 8: linear path of a dropout LSTM language model on the Penn Treebank."
 MODEL = "ptb_medium"
@@ -28,6 +28,7 @@ def add_arguments(parser):
                              "90%% of it to train and 10%% to evaluate (a small real corpus)")
     parser.add_argument("--data-dir", default=None, help="folder holding ptb.*.txt; never downloads")
     parser.add_argument("--runs-dir", default=None, help="where trained models are cached")
+    add_retrain_argument(parser)
 
 
 def compute(args):
@@ -36,7 +37,7 @@ def compute(args):
     xp = backend.xp_for()
     train_data, valid_data, vocabulary = load_text_streams(args.dataset, args.data_dir, args.profile, xp=xp)
     run = trained_language_model(MODEL, args.seed, args.profile, args.dataset, train_data, valid_data,
-                                 len(vocabulary), args.runs_dir)
+                                 len(vocabulary), args.runs_dir, retrain=args.retrain)
     result = linear_path(run.model, run.theta_init, run.theta_final, stream_pairs(train_data), alpha_grid("paper"),
                          stream_pairs(valid_data))
     arrays = {}
@@ -47,8 +48,18 @@ def compute(args):
                "train_tokens": int(train_data.size), "valid_tokens": int(valid_data.size),
                "perplexity_train_at_1": float(np.exp(result.J_train[at1])),
                "perplexity_valid_at_1": float(np.exp(result.J_valid[at1])), "metrics": metrics,
-               "training": [{k: h[k] for k in ("epoch", "train_perplexity", "valid_perplexity")} for h in run.history]}
+               "training": [{k: h[k] for k in ("epoch", "train_perplexity", "valid_perplexity")} for h in run.history],
+               "warnings": uniform_warning(min(h["valid_perplexity"] for h in run.history), len(vocabulary))}
     return arrays, summary
+
+
+def uniform_warning(best_perplexity: float, vocab_size: int) -> list:
+    """A plain statement when the model never got clearly better than guessing every word uniformly
+    (perplexity = vocabulary size): its best validation perplexity stayed above 90% of that."""
+    if best_perplexity >= 0.9 * vocab_size:
+        return [f"the language model never left chance level (best validation perplexity {best_perplexity:.0f}; "
+                f"guessing uniformly gives {vocab_size}): the curve describes an untrained network."]
+    return []
 
 
 def plot(arrays, summary):

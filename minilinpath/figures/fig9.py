@@ -92,4 +92,4 @@ def report(summary):
 
 
 def main(argv=None):
-    return run_figure("fig9", DESCRIPTION, compute, plot, report, argv=argv)
+    return run_figure("fig9", DESCRIPTION, compute, plot, report, argv=argv, devices=("cpu",))

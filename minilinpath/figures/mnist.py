@@ -6,7 +6,7 @@ import numpy as np
 from .. import backend
 from ..experiments import load_splits, trained
 from ..path import alpha_grid, barrier_height, linear_path, summarize
-from .common import table
+from .common import positive_int, table
 
 
 def add_data_arguments(parser):
@@ -16,8 +16,29 @@ def add_data_arguments(parser):
     parser.add_argument("--data-dir", default=None, help="read the data files from this folder, never downloading")
     parser.add_argument("--runs-dir", default=None,
                         help="where trained models are cached (default $MINILINPATH_RUNS or ~/.cache/minilinpath/runs)")
-    parser.add_argument("--chunk-size", type=int, default=None,
+    parser.add_argument("--chunk-size", type=positive_int, default=None,
                         help="examples per forward pass of the sweeps (default: the model's own evaluation chunk)")
+    add_retrain_argument(parser)
+
+
+def add_retrain_argument(parser):
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the models again even if the run cache holds them (the old run folders are "
+                             "moved aside, not deleted); use it when a run folder is reported damaged")
+
+
+def chance_warning(name: str, best_error: float, n_classes: int) -> str | None:
+    """A plain statement when a classifier never got clearly better than guessing, else None.
+
+    "Never left chance level": its best validation error stayed within 5 points
+    of the error of guessing uniformly, 1 - 1/n_classes.
+    """
+    chance = 1.0 - 1.0 / n_classes
+    if best_error >= chance - 0.05:
+        return (f"{name} never left chance level (best validation error {best_error:.1%}; guessing gives "
+                f"{chance:.1%}): the curves describe an untrained network and say nothing about the paper's claims. "
+                "Check the data (labels matching images?) or train longer.")
+    return None
 
 
 class Experiment:
@@ -27,12 +48,24 @@ class Experiment:
         self.args = args
         self.xp = backend.xp_for()
         self.train, self.valid = load_splits(args.dataset, args.data_dir, args.profile, self.xp)
+        self.warnings = []  # plain statements about degenerate results, printed before the report
 
     def model(self, name, seed=None, adversarial=False, **overrides):
-        return trained(name, self.args.seed if seed is None else seed, self.args.profile, self.args.dataset,
-                       self.train, self.valid, adversarial=adversarial, runs_dir=self.args.runs_dir, **overrides)
+        run = trained(name, self.args.seed if seed is None else seed, self.args.profile, self.args.dataset,
+                      self.train, self.valid, adversarial=adversarial, runs_dir=self.args.runs_dir,
+                      retrain=self.args.retrain, **overrides)
+        errors = [h["valid_error"] for h in run.history if h.get("valid_error") is not None]
+        label = f"{name}{' (adversarial)' if adversarial else ''}, seed {self.args.seed if seed is None else seed}"
+        warning = chance_warning(label, min(errors), run.model.n_classes) if errors else None
+        if warning and warning not in self.warnings:
+            self.warnings.append(warning)
+        return run
 
     def path(self, model, theta0, theta1, alphas, valid=True):
+        distance = backend.to_float(backend.get_xp(theta0).linalg.norm(theta1 - theta0))
+        if distance == 0.0:
+            self.warnings.append("a line of length zero: both ends are the same parameters, so J is constant "
+                                 "along it (did training change nothing?).")
         return linear_path(model, theta0, theta1, self.train, alphas, self.valid if valid else None,
                            chunk_size=self.args.chunk_size)
 
@@ -48,7 +81,8 @@ class Experiment:
 
     def settings(self):
         return {"dataset": self.args.dataset, "profile": self.args.profile,
-                "n_train": int(self.train[0].shape[0]), "n_valid": int(self.valid[0].shape[0])}
+                "n_train": int(self.train[0].shape[0]), "n_valid": int(self.valid[0].shape[0]),
+                "warnings": list(self.warnings)}
 
 
 def store_curve(arrays: dict, key: str, result, theta0, theta1) -> None:

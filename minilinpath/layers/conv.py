@@ -70,7 +70,7 @@ def col2im(dcols, x_shape, HH, WW, stride, pad, out_hw):
 
 
 def conv_forward(x, W, b, stride: int = 1, pad: int = 0):
-    """Returns ``(out (N, F, H', W'), cache)``; ``b`` may be None (no bias)."""
+    """Returns ``(out (N, F, H', W'), cache)`` for x (N, C, H, W), W (F, C, HH, WW) and b (F,) or None (no bias)."""
     require_float("x", x)
     require_float("W", W)
     require_ndim("x", x, 4, "(N, C, H, W)")
@@ -78,6 +78,12 @@ def conv_forward(x, W, b, stride: int = 1, pad: int = 0):
     if x.shape[1] != W.shape[1]:
         raise ValueError(f"x has {x.shape[1]} channels but W expects {W.shape[1]} (x {tuple(x.shape)}, W {tuple(W.shape)}).")
     require_same_dtype(x=x, W=W)
+    if b is not None:
+        require_float("b", b)
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"b must have shape ({W.shape[0]},), one bias per filter of W {tuple(W.shape)}, "
+                             f"got shape {tuple(b.shape)}.")
+        require_same_dtype(x=x, W=W, b=b)
     if stride < 1 or pad < 0:
         raise ValueError(f"need stride >= 1 and pad >= 0, got stride {stride}, pad {pad}.")
     F, _, HH, WW = W.shape

@@ -15,12 +15,17 @@ The gate blocks are in PyTorch's order [input, forget, cell candidate, output].
 A sequence runs this step for t = 0 .. T-1; its backward pass walks the steps
 in reverse, carrying dh and dc from step t+1 to step t (backpropagation through
 time), and the weight gradients of all steps are summed (the weights are shared).
+
+Both forward functions check their inputs: one floating dtype for all six
+arrays (mixing float32 and float64 is refused, as in the other layers) and
+shapes that fit together.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 from .. import backend
+from ._checks import require_float, require_ndim, require_same_dtype
 from .activations import sigmoid
 
 
@@ -42,8 +47,30 @@ def _gates(a, H):
     return gates
 
 
+def _check_inputs(x, h, c, Wx, Wh, b, sequence: bool) -> None:
+    """x (N, D) for a step or (N, T, D) for a sequence; h, c (N, H); Wx (D, 4H), Wh (H, 4H), b (4H,); one float dtype."""
+    h_name, c_name = ("h0", "c0") if sequence else ("h_prev", "c_prev")
+    x_hint = "(N, T, D)" if sequence else "(N, D)"
+    named = {"x": x, h_name: h, c_name: c, "Wx": Wx, "Wh": Wh, "b": b}
+    for name, a in named.items():
+        require_float(name, a)
+    require_ndim("x", x, 3 if sequence else 2, x_hint)
+    for name, a, ndim, hint in ((h_name, h, 2, "(N, H)"), (c_name, c, 2, "(N, H)"), ("Wx", Wx, 2, "(D, 4H)"),
+                                ("Wh", Wh, 2, "(H, 4H)"), ("b", b, 1, "(4H,)")):
+        require_ndim(name, a, ndim, hint)
+    N, D, H = x.shape[0], x.shape[-1], h.shape[1]
+    if (tuple(c.shape) != (N, H) or h.shape[0] != N or tuple(Wx.shape) != (D, 4 * H)
+            or tuple(Wh.shape) != (H, 4 * H) or tuple(b.shape) != (4 * H,)):
+        shapes = ", ".join(f"{name} {tuple(a.shape)}" for name, a in named.items())
+        raise ValueError(f"LSTM shapes do not fit: {shapes}; with N = {N}, D = {D} (from x) and H = {H} (from "
+                         f"{h_name}) they must be x {x_hint}, {h_name} and {c_name} (N, H), Wx (D, 4H), Wh (H, 4H), "
+                         "b (4H,).")
+    require_same_dtype(**named)
+
+
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
-    """One LSTM step: returns ``(h, c, cache)``."""
+    """One LSTM step: x (N, D), h_prev and c_prev (N, H) -> ``(h, c, cache)``, h and c (N, H)."""
+    _check_inputs(x, h_prev, c_prev, Wx, Wh, b, sequence=False)
     a = x @ Wx + h_prev @ Wh + b
     return _step_from_preactivation(a, x, h_prev, c_prev, Wx, Wh)
 
@@ -93,6 +120,7 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     all steps are one matrix product (N*T, D) x (D, 4H) computed up front; only
     h Wh has to wait for the previous step.
     """
+    _check_inputs(x, h0, c0, Wx, Wh, b, sequence=True)
     xp = backend.get_xp(x, Wx)
     N, T, _ = x.shape
     H = h0.shape[1]

@@ -31,11 +31,15 @@ Cost (pylearn2 ``MultiPrediction``, supervised)::
         + (1 / 784) (1 / N) sum_n m_y[n] NLL(label_n | z_y[n])
 
 with z_v, z_y the final pre-activations (so both terms are computed stably
-from logits). ``loss`` evaluates J with masks drawn from a *fixed* seed and the
-pixel intensities as targets, a deterministic function of theta (common random
-numbers along a linear path); ``loss_and_grad(rng=...)`` draws fresh masks and
-binarises the pixels (Bernoulli samples), as in training. Classification:
-clamp all pixels, infer the label.
+from logits). ``loss`` evaluates J with *fixed* masks and the pixel
+intensities as targets, a deterministic function of theta (common random
+numbers along a linear path). The fixed masks come from one helper,
+:meth:`MPDBM.fixed_masks`: chunk by chunk of ``EVAL_CHUNK`` examples, each
+chunk's from a generator seeded ``[EVAL_MASK_SEED, start of the chunk]``;
+``loss_and_grad`` without ``rng`` or ``masks`` uses the same ones, so its J is
+``loss``'s. ``loss_and_grad(rng=...)`` draws fresh masks and binarises the
+pixels (Bernoulli samples), as in training. Classification: clamp all pixels,
+infer the label.
 
 Parameters: ``v.b`` (784,), ``h0.W`` (784, H0), ``h0.b``, ``h1.W`` (H0, H1),
 ``h1.b``, ``c.W`` (H1, 10), ``c.b`` (10,).
@@ -148,12 +152,32 @@ class MPDBM:
         m_y = (rng.random((n,), dtype=dtype) < self.mask_prob).astype(dtype)
         return m_v, m_y
 
-    def _check_batch(self, theta, X, y):
+    def fixed_masks(self, n, xp=np, dtype=np.float32, start=0):
+        """The fixed masks ``(m_v (n, 784), m_y (n,))`` of :meth:`loss` for examples start .. start + n - 1.
+
+        Drawn chunk by chunk as :meth:`loss` evaluates a batch: the chunk of
+        examples s .. s + EVAL_CHUNK - 1 (s a multiple of EVAL_CHUNK) from a
+        generator seeded ``[EVAL_MASK_SEED, s]``. So an example's masks depend
+        only on its position in the batch, the same for ``loss`` and ``loss_and_grad``.
+        """
+        if start % EVAL_CHUNK:
+            raise ValueError(f"start must be a multiple of EVAL_CHUNK = {EVAL_CHUNK}, got {start}.")
+        starts = range(start, start + n, EVAL_CHUNK) or [start]  # an empty batch: one empty chunk
+        chunks = [self.draw_masks(backend.rng([EVAL_MASK_SEED, s], xp), min(EVAL_CHUNK, start + n - s), dtype)
+                  for s in starts]
+        if len(chunks) == 1:
+            return chunks[0]
+        return xp.concatenate([m_v for m_v, _ in chunks]), xp.concatenate([m_y for _, m_y in chunks])
+
+    def _check_X(self, theta, X):
         self.layout.check(theta)
         if getattr(X, "ndim", None) != 2 or X.shape[1] != self.n_visible:
             raise ValueError(f"{self.name}: X must have shape (N, {self.n_visible}), got {getattr(X, 'shape', None)}.")
         if X.dtype != theta.dtype:
             raise TypeError(f"{self.name}: X has dtype {X.dtype} but theta has {theta.dtype}; cast X to theta's dtype.")
+
+    def _check_batch(self, theta, X, y):
+        self._check_X(theta, X)
         if getattr(y, "ndim", None) != 1 or y.shape[0] != X.shape[0] or y.dtype.kind not in "iu":
             raise ValueError(f"{self.name}: y must be ({X.shape[0]},) integer labels, got {getattr(y, 'shape', None)}.")
 
@@ -256,7 +280,7 @@ class MPDBM:
         elif binarize is not None:
             X = binarize.astype(theta.dtype)
         if masks is None:
-            masks = self.draw_masks(backend.rng(EVAL_MASK_SEED, xp), X.shape[0], theta.dtype)
+            masks = self.fixed_masks(X.shape[0], xp, theta.dtype)
         m_v, m_y = masks
         _, records = self.infer(theta, X, self._onehot(labels, xp, theta.dtype), m_v, m_y)
         J, d_pre = self._cost(records, X, labels, m_v, m_y)
@@ -265,21 +289,26 @@ class MPDBM:
         return backend.to_float(J), grad
 
     def loss(self, theta, batch) -> float:
-        """J with the fixed masks (seeded per chunk) and the pixel intensities as targets: deterministic in theta."""
+        """J with the fixed masks (:meth:`fixed_masks`) and the pixel intensities as targets: deterministic in theta.
+
+        Evaluated in chunks of EVAL_CHUNK examples: J = sum over chunks of (chunk size / N) * J(chunk).
+        """
         X, labels = batch
         self._check_batch(theta, X, labels)
         xp = backend.get_xp(theta)
+        N = X.shape[0]
         total = 0.0
-        for start in range(0, X.shape[0], EVAL_CHUNK):
+        for start in range(0, N, EVAL_CHUNK):
             Xc, yc = X[start:start + EVAL_CHUNK], labels[start:start + EVAL_CHUNK]
-            m_v, m_y = self.draw_masks(backend.rng([EVAL_MASK_SEED, start], xp), Xc.shape[0], theta.dtype)
+            m_v, m_y = self.fixed_masks(Xc.shape[0], xp, theta.dtype, start=start)
             _, records = self.infer(theta, Xc, self._onehot(yc, xp, theta.dtype), m_v, m_y)
             J, _ = self._cost(records, Xc, yc, m_v, m_y)
-            total += backend.to_float(J) * Xc.shape[0]
-        return total / max(X.shape[0], 1)
+            total += backend.to_float(J) * (Xc.shape[0] / N)  # one chunk: exactly J, as loss_and_grad gives
+        return total
 
     def predict(self, theta, X):
         """The label inferred with every pixel clamped (mean-field, the same iterations)."""
+        self._check_X(theta, X)
         xp = backend.get_xp(theta)
         out = xp.empty(X.shape[0], dtype=np.int64)
         for start in range(0, X.shape[0], EVAL_CHUNK):

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
+from ..io import write_npz
 from ..progress import progress_bar
 
 DEFAULT_CHUNK = 10_000
@@ -60,16 +61,11 @@ class PathResult:
         path = Path(path).with_suffix(".npz")
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, settings=np.array(json.dumps(self.settings, default=str)), **self.arrays())
-        tmp.replace(path)
-        return path
+        return write_npz(path, settings=np.array(json.dumps(self.settings, default=str)), **self.arrays())
 
     @classmethod
     def load(cls, path) -> "PathResult":
-        with np.load(Path(path), allow_pickle=False) as f:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         return cls.from_arrays(arrays, settings=json.loads(str(arrays.pop("settings", "{}"))))
 
