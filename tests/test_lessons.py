@@ -6,7 +6,7 @@ import pytest
 
 from minilinpath.path import summarize
 
-from .conftest import MNIST_T10K, ROOT
+from .conftest import MNIST_T10K, ROOT, SHARED_DATA
 
 
 def load(name):
@@ -50,7 +50,7 @@ def test_lesson03_linear_paths_on_real_digits(tmp_path):
     assert (tmp_path / "out" / "lesson03_paths.png").exists()
 
 
-@pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "ptb" / "ptb.valid.txt").exists(),
+@pytest.mark.skipif(not (SHARED_DATA / "ptb" / "ptb.valid.txt").exists(),
                     reason="shared PTB text not present")
 def test_lesson04_bptt_and_language_model_path(tmp_path):
     lesson = load("lesson04_bptt_language_model")
