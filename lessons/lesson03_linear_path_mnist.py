@@ -1,45 +1,90 @@
-"""Lesson 3 — the linear path experiment on a real network: train, interpolate, read the curve.
+# %% [markdown]
+# # Lesson 3 — the linear path experiment on a real network
+#
+# Train a ReLU network on digits, then evaluate the objective on the straight line
+# $\theta(\alpha) = (1-\alpha)\theta_i + \alpha\theta_f$ between its initial parameters and its solution, on the
+# *whole* training set at every $\alpha$. That is the experiment of Goodfellow, Vinyals & Saxe (2015). You
+# write the sweep itself, with the trick that makes it cheap.
 
-Run it:  python lessons/lesson03_linear_path_mnist.py       (about a minute on a laptop)
-
-1. Train a ReLU network on handwritten digits (no dropout, so J is deterministic).
-2. Walk the straight line from its initial parameters theta_i to its solution
-   theta_f, theta(a) = (1 - a) theta_i + a theta_f, and evaluate J on the whole
-   training and validation sets at every a, including a > 1.
-   Reading the curve: near a = 0 it is flat (the initial point sits near a
-   saddle: all units look alike), then J falls without a bump, and beyond
-   a = 1 the validation J rises first (overfitting along the line).
-3. Two solutions from two seeds: each is a minimum on the line between them,
-   with a barrier in the middle. A random point to a solution: no other
-   minimum on the way.
-The metrics (monotone? largest bump? local minima? barrier?) are defined in
-minilinpath.path.metrics; the lesson prints them for each line.
-"""
-from __future__ import annotations
-
-from pathlib import Path
+# %%
+import time
 
 import numpy as np
 
-from minilinpath.data import load_dataset, load_pair
+from lessontools import Course
+
 from minilinpath.models import MLP
-from minilinpath.path import barrier_height, linear_path, random_point, summarize
+from minilinpath.path import barrier_height, interpolate, linear_path, random_point, summarize
 from minilinpath.train import Recipe, train
 
+course = Course("lesson03_linear_path_mnist")
 
-def digits(train_examples=None):
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
-    if (shared / "t10k-images-idx3-ubyte.gz").exists():
-        X, y = load_pair(shared / "t10k-images-idx3-ubyte.gz", shared / "t10k-labels-idx1-ubyte.gz")
-        train_set, valid = (X[:8000], y[:8000]), (X[8000:], y[8000:])
-    else:
-        splits = load_dataset("mnist")
-        train_set, valid = splits["train"], splits["valid"]
-    if train_examples:
-        train_set = tuple(a[:train_examples] for a in train_set)
-    return train_set, valid
+# %% [markdown]
+# ## 1. The sweep and the first-layer trick
+#
+# Evaluating $J(\theta(\alpha))$ at $A$ values of $\alpha$ costs $A$ forward passes, and in the first layer of
+# an MNIST network the product $XW$ ($N\times 784$ times $784\times H$) is most of the work. But the first
+# layer's pre-activation is affine in $\alpha$:
+#
+# $$X W(\alpha) + b(\alpha) = (1-\alpha)\,(XW_0 + b_0) + \alpha\,(XW_1 + b_1),$$
+#
+# so two products, computed once, serve every $\alpha$. Later layers see $h(\alpha)$, which is *not* affine
+# in $\alpha$ (the ReLU is in between), so they use the interpolated weights themselves. Write the sweep for a
+# ReLU `MLP` without dropout: `model.unflatten(theta)` gives the named views (`h0.W`, `h0.b`, ..., `y.W`,
+# `y.b`), `model.layer_names` their order, and $J$ is the mean softmax cross-entropy.
+
+# %%
+@course.exercise
+def fast_sweep(model, theta0, theta1, X, y, alphas):
+    """J(theta(alpha)) for each alpha, theta(alpha) = (1 - alpha) theta0 + alpha theta1.
+
+    model: a minilinpath MLP with ReLU hidden layers and no dropout; theta0, theta1: flat (P,) vectors;
+    X (N, D), y (N,) integer labels; alphas (A,). Returns an array (A,) of mean cross-entropies, using the
+    first-layer products X W0 and X W1 once for all alphas.
+    """
+    # TODO
+    raise NotImplementedError("fast_sweep")
 
 
+# %%
+course.check(fast_sweep);
+
+# %% [markdown]
+# ## 2. Train two networks (two seeds)
+
+# %%
+n_train, hidden, epochs, rate = (2000, 64, 3, 0.3) if course.small else (8000, 200, 10, 0.1)
+train_set, valid_set = course.digits(n_train, 2000)
+model = MLP(n_in=784, hidden=(hidden, hidden), activation="relu", n_classes=10, init_ranges=(0.05, 0.05, 0.05))
+recipe = Recipe(batch_size=100, learning_rate=rate, momentum=0.5, max_epochs=epochs, patience=None)
+runs = [train(model, train_set, valid_set, recipe, course.run_folder(f"seed{s}"), seed=s, progress=False, log=None)
+        for s in (0, 1)]
+for s, r in enumerate(runs):
+    print(f"  seed {s}: best validation error {r.best_valid_error:.2%} at epoch {r.best_epoch}")
+
+# %% [markdown]
+# Your sweep against the plain one (a full forward pass at every $\alpha$), on the training set:
+
+# %%
+alphas = np.linspace(0, 1.5, 16 if course.small else 31)
+X, y = train_set
+start = time.perf_counter()
+mine = fast_sweep(model, runs[0].theta_init, runs[0].theta_best, X, y, alphas)
+fast_s = time.perf_counter() - start
+start = time.perf_counter()
+plain = np.array([model.loss(interpolate(runs[0].theta_init, runs[0].theta_best, a), train_set) for a in alphas])
+plain_s = time.perf_counter() - start
+print(f"  largest difference {np.abs(mine - plain).max():.1e} (float32); plain {plain_s:.2f} s, "
+      f"yours {fast_s:.2f} s: {plain_s / fast_s:.1f}x faster")
+
+# %% [markdown]
+# ## 3. Three lines, and how to read them
+#
+# `minilinpath.path.linear_path` does the same sweep (on training and validation sets, with error rates) and
+# `summarize` applies the metrics defined in `minilinpath.path.metrics`: is $J$ monotone on $[0, 1]$, the
+# largest bump (the biggest rise after a fall), the local minima on the sampled curve.
+
+# %%
 def describe(name, result):
     m = summarize(result.alphas, result.J_train)
     minima = ", ".join(f"{a:.2f}" for a in m["local_minima"]) or "none"
@@ -48,53 +93,41 @@ def describe(name, result):
     return m
 
 
-def main(run_dir="lesson03-runs", epochs=10, train_examples=None, out="lesson03-out"):
-    train_set, valid = digits(train_examples)
-    model = MLP(n_in=784, hidden=(200, 200), activation="relu", n_classes=10, init_ranges=(0.05, 0.05, 0.05))
-    recipe = Recipe(batch_size=100, learning_rate=0.1, momentum=0.5, max_epochs=epochs, patience=None)
+init_path = linear_path(model, runs[0].theta_init, runs[0].theta_best, train_set, alphas, valid_set, progress=False)
+init_metrics = describe("init -> solution", init_path)
+between = linear_path(model, runs[0].theta_best, runs[1].theta_best, train_set, np.linspace(-0.2, 1.2, 15),
+                      valid_set, progress=False)
+describe("solution -> solution", between)
+barrier, where = barrier_height(between.alphas, between.J_train, "mean")
+print(f"  barrier: {barrier:.3g} above the mean of the two ends, at alpha = {where:.2f}")
+from_random = linear_path(model, random_point(model, seed=3), runs[0].theta_best, train_set, np.linspace(0, 1, 11),
+                          progress=False)
+random_metrics = describe("random point -> solution", from_random)
 
-    print("1. train two networks from two seeds")
-    runs = [train(model, train_set, valid, recipe, Path(run_dir) / f"seed{s}", seed=s, progress=False, log=None)
-            for s in (0, 1)]
-    for s, r in enumerate(runs):
-        print(f"  seed {s}: best validation error {r.best_valid_error:.2%} at epoch {r.best_epoch}")
+# %%
+import matplotlib.pyplot as plt
 
-    print("2. the line from init to solution, alpha from 0 to 1.5")
-    alphas = np.linspace(0, 1.5, 31)
-    init_path = linear_path(model, runs[0].theta_init, runs[0].theta_best, train_set, alphas, valid, progress=False)
-    init_metrics = describe("init -> solution", init_path)
+fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+for ax, r, title in zip(axes, (init_path, between, from_random),
+                        ("init -> solution", "solution -> solution", "random point -> solution")):
+    ax.plot(r.alphas, r.J_train, label="train")
+    if r.J_valid is not None:
+        ax.plot(r.alphas, r.J_valid, "--", label="validation")
+    ax.set_title(title)
+    ax.set_xlabel(r"$\alpha$")
+    ax.set_ylabel("J")
+    ax.legend()
+axes[2].set_yscale("log")
+course.show(fig, "lesson03_paths.png");
 
-    print("3. between the two solutions, and from a random point")
-    between = linear_path(model, runs[0].theta_best, runs[1].theta_best, train_set, np.linspace(-0.2, 1.2, 29),
-                          valid, progress=False)
-    describe("solution -> solution", between)
-    height, where = barrier_height(between.alphas, between.J_train, "mean")
-    print(f"  barrier: {height:.3g} above the mean of the two ends, at alpha = {where:.2f}")
-    start = random_point(model, seed=3)
-    from_random = linear_path(model, start, runs[0].theta_best, train_set, np.linspace(0, 1, 21), progress=False)
-    random_metrics = describe("random point -> solution", from_random)
-
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for ax, r, title in zip(axes, (init_path, between, from_random),
-                            ("init -> solution", "solution -> solution", "random point -> solution")):
-        ax.plot(r.alphas, r.J_train, label="train")
-        if r.J_valid is not None:
-            ax.plot(r.alphas, r.J_valid, "--", label="validation")
-        ax.set_title(title)
-        ax.set_xlabel(r"$\alpha$")
-        ax.set_ylabel("J")
-        ax.legend()
-    axes[2].set_yscale("log")
-    Path(out).mkdir(parents=True, exist_ok=True)
-    fig.savefig(Path(out) / "lesson03_paths.png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    print(f"  figure: {Path(out) / 'lesson03_paths.png'}")
-    return init_metrics, height, random_metrics
-
-
-if __name__ == "__main__":
-    main()
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The init → solution curve is flat near $\alpha = 0$ and then falls with no bump, as the paper finds for
+#    every feed-forward network it tried. Does that mean training went in a straight line? (Lesson 7.)
+# 2. Beyond $\alpha = 1$ the validation curve rises before the training curve does. What does that say about
+#    the direction $\theta_f - \theta_i$?
+# 3. The two solutions are separated by a barrier, yet both were found from nearby starts. Permuting the hidden
+#    units of one network gives a third solution with exactly the same $J$: how does that explain the barrier?
+# 4. Your speed-up grows with the number of $\alpha$ values and with the first layer's share of the work. Where
+#    would the same trick fail (think of dropout masks, or convolutions)?

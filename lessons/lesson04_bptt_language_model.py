@@ -1,102 +1,116 @@
-"""Lesson 4 — backpropagation through time, checked; then the linear path of a language model.
+# %% [markdown]
+# # Lesson 4 — the LSTM's gate derivatives and backpropagation through time
+#
+# The paper's Figure 8 walks the linear path of an LSTM language model. Here you derive and write the LSTM's
+# backward pass, one step and then a whole sequence, check both, train a small language model on text and walk
+# its line.
 
-Run it:  python lessons/lesson04_bptt_language_model.py      (about a minute)
-
-1. A recurrent network applies the same weights at every time step, so its
-   gradient is the *sum* over steps of each step's contribution, computed by
-   walking the steps backwards and carrying dL/dh and dL/dc from step t+1 to
-   step t. We write that loop for an LSTM, using the library's one-step
-   backward, and check it against central differences in float64.
-2. We train a small LSTM language model on real text (the Penn Treebank) with
-   truncated BPTT, the state carried from window to window, and walk the
-   straight line from its initial to its final parameters, evaluating J on
-   the whole text stream at each alpha.
-"""
-from __future__ import annotations
-
-from pathlib import Path
-
+# %%
 import numpy as np
 
+from lessontools import Course
+
 from minilinpath.data import ptb
-from minilinpath.gradcheck import numerical_vjp, rel_error
-from minilinpath.layers.recurrent import lstm_step_backward, lstm_step_forward
 from minilinpath.models import LSTMLanguageModel
 from minilinpath.path import linear_path, summarize
 from minilinpath.train_lm import LMRecipe, train_language_model
 
+course = Course("lesson04_bptt_language_model")
 
-# ---------------------------------------------------------------- step 1
-def my_lstm_forward(xs, h0, c0, Wx, Wh, b):
-    """Run the step function over xs (N, T, D); keep every step's cache for the backward pass."""
-    h, c, caches, hs = h0, c0, [], []
-    for t in range(xs.shape[1]):
-        h, c, cache = lstm_step_forward(xs[:, t], h, c, Wx, Wh, b)
-        hs.append(h)
-        caches.append(cache)
-    return np.stack(hs, axis=1), caches
+# %% [markdown]
+# ## 1. One step
+#
+# For input $x$ $(N\times D)$ and state $h, c$ $(N\times H)$, with $a = xW_x + hW_h + b$ $(N\times 4H)$ split
+# into four blocks in the order [input, forget, candidate, output]:
+#
+# $$i = \sigma(a_i),\; f = \sigma(a_f),\; g = \tanh(a_g),\; o = \sigma(a_o),\qquad
+#   c' = f\odot c + i\odot g,\qquad h' = o\odot\tanh(c').$$
+#
+# Given $\partial L/\partial h'$ and $\partial L/\partial c'$ (the cell state also reaches the loss directly,
+# through the next step), first collect everything that reaches $c'$:
+# $\;\delta c = \frac{\partial L}{\partial c'} + \frac{\partial L}{\partial h'}\odot o\odot(1-\tanh^2 c')$. Then
+#
+# $$\frac{\partial L}{\partial a_i} = \delta c\odot g\odot i(1-i),\quad
+#   \frac{\partial L}{\partial a_f} = \delta c\odot c\odot f(1-f),\quad
+#   \frac{\partial L}{\partial a_g} = \delta c\odot i\odot(1-g^2),\quad
+#   \frac{\partial L}{\partial a_o} = \frac{\partial L}{\partial h'}\odot\tanh(c')\odot o(1-o),$$
+#
+# $\partial L/\partial c = \delta c\odot f$, and $a$ is affine: $dx = da\,W_x^\top$, $dh = da\,W_h^\top$,
+# $dW_x = x^\top da$, $dW_h = h^\top da$, $db = \sum_n da_n$.
+#
+# The forward step is `minilinpath.layers.lstm_step_forward(x, h, c, Wx, Wh, b) -> (h', c', cache)`; the cache
+# has the fields `x`, `h_prev`, `c_prev`, `gates` ($N\times 4H$: $i, f, g, o$ after their non-linearities),
+# `tanh_c` ($\tanh c'$), `Wx` and `Wh`.
 
-
-def my_bptt(dhs, caches):
-    """Your backpropagation through time: return (dxs, dh0, dc0, dWx, dWh, db). (The solution; try it first.)"""
-    N, T, H = dhs.shape
-    dh, dc = np.zeros((N, H)), np.zeros((N, H))
-    dxs, dWx, dWh, db = [None] * T, 0.0, 0.0, 0.0
-    for t in reversed(range(T)):
-        # the loss reaches h_t directly (dhs[:, t]) and through step t+1 (dh carried back)
-        dxs[t], dh, dc, gWx, gWh, gb = lstm_step_backward(dh + dhs[:, t], dc, caches[t])
-        dWx, dWh, db = dWx + gWx, dWh + gWh, db + gb  # shared weights: gradients add up
-    return np.stack(dxs, axis=1), dh, dc, dWx, dWh, db
-
-
-def check_my_bptt(seed=0):
-    rng = np.random.default_rng(seed)
-    N, T, D, H = 2, 5, 3, 4
-    inputs = [rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H)),
-              0.5 * rng.standard_normal((D, 4 * H)), 0.5 * rng.standard_normal((H, 4 * H)),
-              0.5 * rng.standard_normal(4 * H)]
-    dhs = rng.standard_normal((N, T, H))
-    _, caches = my_lstm_forward(*inputs)
-    grads = my_bptt(dhs, caches)
-    errors = {}
-    for k, name in enumerate(("dx", "dh0", "dc0", "dWx", "dWh", "db")):
-        def f(a, k=k):
-            args = list(inputs)
-            args[k] = a
-            return my_lstm_forward(*args)[0]
-        errors[name] = rel_error(grads[k], numerical_vjp(f, inputs[k], dhs))
-        print(f"  {name}: relative error {errors[name]:.1e}")
-    return errors
+# %%
+@course.exercise
+def lstm_step_backward(dh, dc, cache):
+    """dh = dL/dh', dc = dL/dc' (N, H); cache from lstm_step_forward.
+    Returns (dx (N, D), dh_prev (N, H), dc_prev (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,))."""
+    # TODO: delta c, then the four blocks of da, then the affine part
+    raise NotImplementedError("lstm_step_backward")
 
 
-# ---------------------------------------------------------------- step 2
-def main(run_dir="lesson04-run", epochs=4, hidden=64, alphas=11, out="lesson04-out"):
-    print("1. backpropagation through time against central differences")
-    errors = check_my_bptt()
-    if max(errors.values()) > 1e-8:
-        raise SystemExit("fix my_bptt before going on")
+# %%
+course.check(lstm_step_backward);
 
-    print("2. a language model on the Penn Treebank validation text (90% to train, 10% held out)")
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb"
-    corpus = ptb.load_ptb_valid_split(shared if (shared / "ptb.valid.txt").exists() else None)
-    train_data, valid_data = ptb.batchify(corpus["train"], 20), ptb.batchify(corpus["valid"], 20)
-    vocab = len(corpus["vocabulary"])
-    model = LSTMLanguageModel(vocab_size=vocab, hidden=hidden, layers=2, steps=20, init_range=0.1)
-    recipe = LMRecipe(batch_size=20, learning_rate=1.0, decay=2.0, max_epoch=epochs - 1, max_max_epoch=epochs)
-    result = train_language_model(model, train_data, valid_data, recipe, run_dir, seed=0, progress=False)
-    unigram = ptb.unigram_perplexity(corpus["train"], corpus["valid"], vocab)
-    print(f"  held-out perplexity {result.history[-1]['valid_perplexity']:.1f} (a unigram model: {unigram:.1f})")
+# %% [markdown]
+# ## 2. Backpropagation through time
+#
+# A sequence applies the same weights at every step $t = 0, \dots, T-1$. The loss reaches $h_t$ directly
+# ($\partial L/\partial h_t$ from the layer above, `dhs[:, t]`) and through step $t+1$; so walk the steps
+# backwards, carrying $dh$ and $dc$ from step $t+1$ into step $t$. Because the weights are shared, their
+# gradient is the **sum** over steps of each step's contribution.
 
-    path = linear_path(model, result.theta_init, result.theta_last, ptb.stream_pairs(train_data),
-                       np.linspace(0, 1.5, alphas), ptb.stream_pairs(valid_data), progress=False)
-    metrics = summarize(path.alphas, path.J_train)
-    print(f"  along the line: monotone on [0, 1]: {metrics['monotone']}, largest bump {metrics['largest_bump']:.3g}")
-    for a, J in zip(path.alphas, path.J_train):
-        print(f"    alpha {a:4.2f}   J {J:6.3f}   perplexity {np.exp(J):8.1f}")
-    Path(out).mkdir(parents=True, exist_ok=True)
-    path.save(Path(out) / "lesson04_path.npz", overwrite=True)
-    return errors, result, unigram, metrics
+# %%
+@course.exercise
+def bptt(dhs, caches):
+    """dhs (N, T, H): dL/dh_t from above; caches: the T step caches, in order.
+    Returns (dxs (N, T, D), dh0 (N, H), dc0 (N, H), dWx, dWh, db) using your lstm_step_backward."""
+    # TODO
+    raise NotImplementedError("bptt")
 
 
-if __name__ == "__main__":
-    main()
+# %%
+course.check(bptt);
+
+# %% [markdown]
+# ## 3. A language model and its linear path
+#
+# The model reads a word, predicts the next one, and $J$ is the mean negative log-likelihood per word
+# (perplexity $e^J$). Training uses truncated BPTT on windows of 20 words, the state carried from window to
+# window; the linear path evaluates $J$ over the whole held-out stream at each $\alpha$.
+
+# %%
+n_tokens, hidden, epochs, n_alphas = (12_000, 16, 1, 4) if course.small else (30_000, 48, 3, 7)
+train_ids, valid_ids, vocab = course.text()
+if n_tokens:  # a shorter text to train on and to evaluate (the vocabulary stays the whole training text's)
+    valid_ids = valid_ids[:n_tokens // 4]
+train_data, valid_data = ptb.batchify(train_ids[:n_tokens], 20), ptb.batchify(valid_ids, 20)
+model = LSTMLanguageModel(vocab_size=vocab, hidden=hidden, layers=2, steps=20, init_range=0.1)
+recipe = LMRecipe(batch_size=20, learning_rate=1.0, decay=2.0, max_epoch=max(epochs - 1, 1), max_max_epoch=epochs)
+result = train_language_model(model, train_data, valid_data, recipe, course.run_folder(), seed=0, progress=False,
+                              log=None)
+unigram = ptb.unigram_perplexity(train_ids, valid_ids, vocab)
+print(f"  held-out perplexity {result.history[-1]['valid_perplexity']:.1f} (a unigram model: {unigram:.1f})")
+
+path = linear_path(model, result.theta_init, result.theta_last, ptb.stream_pairs(train_data),
+                   np.linspace(0, 1.5, n_alphas), ptb.stream_pairs(valid_data), progress=False)
+metrics = summarize(path.alphas, path.J_train)
+print(f"  along the line: monotone on [0, 1]: {metrics['monotone']}, largest bump {metrics['largest_bump']:.3g}")
+for a, J in zip(path.alphas, path.J_valid):
+    print(f"    alpha {a:4.2f}   held-out J {J:6.3f}   perplexity {np.exp(J):8.1f}")
+
+# %%
+course.show_path(path, "lesson04_path.png", "J (nats per word)", "held out")
+path.save(course.out / "lesson04_path.npz", overwrite=True)
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The paper found the LSTM's line as simple as the feed-forward networks': no barrier. Yet recurrent nets are
+#    known for exploding and vanishing gradients. Which of your derivatives multiply across time steps, and how
+#    does the forget gate change that?
+# 2. Gradient clipping (`max_grad_norm`) changes the path SGD takes but not $J$. Would it change the linear path?
+# 3. At $\alpha = 0$ every word is about equally likely: what perplexity do you expect there, for this
+#    vocabulary?

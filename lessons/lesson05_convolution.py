@@ -1,97 +1,119 @@
-"""Lesson 5 — convolution's backward pass, written and checked; then the linear path of a small conv net.
+# %% [markdown]
+# # Lesson 5 — convolution's backward pass, by loops and by im2col
+#
+# The paper's Figure 6 is a convolutional maxout network. A convolution (a cross-correlation, as every deep
+# learning library computes it) with stride $s$ and zero padding:
+#
+# $$\text{out}_{n f i j} = b_f + \sum_{c, p, q} W_{f c p q}\; x^{\text{pad}}_{n,\,c,\,is+p,\,js+q},$$
+#
+# for $x$ $(N, C, H, W)$, $W$ $(F, C, HH, WW)$, output $(N, F, H', W')$ with $H' = 1 + (H + 2\,\text{pad} - HH)/s$.
 
-Run it:  python lessons/lesson05_convolution.py      (about a minute)
-
-1. A convolution out = conv(x, W) + b is linear in x and in W, so its
-   backward pass is two more convolutions:
-
-       dW[f, c, p, q] = sum_{n, i, j} dout[n, f, i, j] * x_pad[n, c, i*s + p, j*s + q]
-       dx_pad[n, c, i*s + p, j*s + q] += sum_f dout[n, f, i, j] * W[f, c, p, q]
-       db[f] = sum_{n, i, j} dout[n, f, i, j]
-
-   We write them with plain loops over the kernel offsets (p, q), easy to
-   read, and check them against central differences and against the
-   library's im2col version.
-2. We train a small convolutional maxout network on real digits and walk the
-   straight line from its initial parameters to its solution.
-"""
-from __future__ import annotations
-
-from pathlib import Path
-
+# %%
 import numpy as np
 
-from minilinpath.data import load_dataset, load_pair
-from minilinpath.gradcheck import numerical_vjp, rel_error
-from minilinpath.layers.conv import conv_backward, conv_forward
+from lessontools import Course
+
 from minilinpath.models import ConvMaxout, ConvSpec
 from minilinpath.path import linear_path, summarize
 from minilinpath.train import Recipe, train
 
+course = Course("lesson05_convolution")
 
-# ---------------------------------------------------------------- step 1
-def my_conv_backward(dout, x, W, stride, pad):
-    """Your backward pass of conv_forward(x, W, b, stride, pad): (dx, dW, db). (The solution; try it first.)"""
-    N, C, H, Wd = x.shape
-    F, _, HH, WW = W.shape
-    Ho, Wo = dout.shape[2:]
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dx_pad, dW = np.zeros_like(x_pad), np.zeros_like(W)
-    for p in range(HH):
-        for q in range(WW):
-            window = x_pad[:, :, p:p + stride * Ho:stride, q:q + stride * Wo:stride]  # (N, C, Ho, Wo)
-            dW[:, :, p, q] = np.einsum("nfij,ncij->fc", dout, window)
-            dx_pad[:, :, p:p + stride * Ho:stride, q:q + stride * Wo:stride] += np.einsum("nfij,fc->ncij", dout,
-                                                                                          W[:, :, p, q])
-    return dx_pad[:, :, pad:pad + H, pad:pad + Wd], dW, dout.sum(axis=(0, 2, 3))
+# %% [markdown]
+# ## 1. The backward pass with loops over kernel offsets
+#
+# The output is linear in $x$ and in $W$, and each $(p, q)$ offset pairs an output position with one input
+# pixel. Differentiating,
+#
+# $$\frac{\partial L}{\partial W_{fcpq}} = \sum_{n,i,j} G_{nfij}\, x^{\text{pad}}_{n,c,is+p,js+q},\qquad
+#   \frac{\partial L}{\partial x^{\text{pad}}_{n,c,is+p,js+q}} \mathrel{+}= \sum_f G_{nfij} W_{fcpq},\qquad
+#   \frac{\partial L}{\partial b_f} = \sum_{n,i,j} G_{nfij}.$$
+#
+# Loop over the $HH \cdot WW$ offsets; for each, the pixels $x^{\text{pad}}_{:, :, p::s, q::s}$ (the first
+# $H'$ rows and $W'$ columns of that slice) form an $(N, C, H', W')$ block, and `np.einsum` does the sums over
+# $n, i, j$ or over $f$. Windows overlap when $s < HH$: the input gradient must **add** up.
 
-
-def check_my_conv_backward(seed=0, stride=2, pad=1):
-    rng = np.random.default_rng(seed)
-    x, W, b = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
-    out, cache = conv_forward(x, W, b, stride, pad)
-    dout = rng.standard_normal(out.shape)
-    mine = my_conv_backward(dout, x, W, stride, pad)
-    numerical = (numerical_vjp(lambda a: conv_forward(a, W, b, stride, pad)[0], x, dout),
-                 numerical_vjp(lambda a: conv_forward(x, a, b, stride, pad)[0], W, dout),
-                 numerical_vjp(lambda a: conv_forward(x, W, a, stride, pad)[0], b, dout))
-    library = conv_backward(dout, cache)
-    errors = {}
-    for name, m, n, lib in zip(("dx", "dW", "db"), mine, numerical, library):
-        errors[name] = max(rel_error(m, n), rel_error(m, lib))
-        print(f"  {name}: relative error {errors[name]:.1e} (vs central differences and vs im2col)")
-    return errors
+# %%
+@course.exercise
+def conv_backward_loops(dout, x, W, stride, pad):
+    """dout (N, F, H', W'), x (N, C, H, W), W (F, C, HH, WW) -> (dx (N, C, H, W), dW (F, C, HH, WW), db (F,))."""
+    # TODO: pad x, loop over (p, q), drop the padding from dx at the end
+    raise NotImplementedError("conv_backward_loops")
 
 
-# ---------------------------------------------------------------- step 2
-def digits(train_examples):
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
-    if (shared / "t10k-images-idx3-ubyte.gz").exists():
-        X, y = load_pair(shared / "t10k-images-idx3-ubyte.gz", shared / "t10k-labels-idx1-ubyte.gz")
-        return (X[:train_examples], y[:train_examples]), (X[8000:], y[8000:])
-    splits = load_dataset("mnist")
-    return tuple(a[:train_examples] for a in splits["train"]), splits["valid"]
+# %%
+course.check(conv_backward_loops);
+
+# %% [markdown]
+# ## 2. im2col and col2im
+#
+# The fast way (and minilinpath's): gather every window into one column of a matrix, so the convolution is one
+# matrix product $W_{F\times CHW}\cdot\text{cols}$. Our layout: row $(c, p, q)$, i.e. $(c \cdot HH + p)\cdot WW + q$;
+# column $(n, i, j)$, i.e. $(n H' + i) W' + j$; entry $x^{\text{pad}}_{n, c, is+p, js+q}$. Then the
+# backward pass is $dW = G\,\text{cols}^\top$ and $d\text{cols} = W^\top G$, and `col2im` takes the column
+# gradients back to the pixels: it is the *adjoint* of im2col, $\langle \text{im2col}(x), C\rangle =
+# \langle x, \text{col2im}(C)\rangle$, adding wherever windows overlap.
+
+# %%
+@course.exercise
+def im2col(x, HH, WW, stride, pad):
+    """x (N, C, H, W) -> cols (C*HH*WW, N*H'*W') with the layout above."""
+    # TODO: one slice per (p, q), as in your loops
+    raise NotImplementedError("im2col")
 
 
-def main(run_dir="lesson05-run", epochs=4, train_examples=4000, alphas=16):
-    print("1. convolution's backward pass")
-    errors = check_my_conv_backward()
-    if max(errors.values()) > 1e-8:
-        raise SystemExit("fix my_conv_backward before going on")
-    print("2. a small conv maxout network on digits, and its linear path")
-    train_set, valid = digits(train_examples)
-    model = ConvMaxout(input_shape=(1, 28, 28), conv=(ConvSpec(8, 2, 5, 2, 3, 2), ConvSpec(16, 2, 5, 2, 3, 2)),
-                       dense=(50,), dense_pieces=3, n_classes=10, init_range=0.05)
-    recipe = Recipe(batch_size=32, learning_rate=0.1, momentum=0.5, max_epochs=epochs, patience=None)
-    result = train(model, train_set, valid, recipe, run_dir, seed=0, progress=False)
-    print(f"  best validation error {result.best_valid_error:.2%}")
-    path = linear_path(model, result.theta_init, result.theta_best, train_set, np.linspace(0, 1.5, alphas), valid,
-                       chunk_size=1000, progress=False)
-    metrics = summarize(path.alphas, path.J_train)
-    print(f"  monotone on [0, 1]: {metrics['monotone']}, largest bump {metrics['largest_bump']:.3g}, "
-          f"local minima at {metrics['local_minima']}")
-    return errors, result, metrics
+@course.exercise
+def col2im(cols, x_shape, HH, WW, stride, pad):
+    """cols (C*HH*WW, N*H'*W') -> dx of shape x_shape = (N, C, H, W): every entry added back to its pixel."""
+    # TODO
+    raise NotImplementedError("col2im")
 
 
-if __name__ == "__main__":
-    main()
+# %%
+course.check(im2col)
+course.check(col2im);
+
+# %% [markdown]
+# With both, the whole layer is three matrix products. Compare it with your loops on a random case:
+
+# %%
+rng = np.random.default_rng(0)
+x, W = rng.standard_normal((2, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3))
+cols = im2col(x, 3, 3, 2, 1)
+out = (W.reshape(4, -1) @ cols).reshape(4, 2, 5, 5).transpose(1, 0, 2, 3)
+dout = rng.standard_normal(out.shape)
+dout_f = dout.transpose(1, 0, 2, 3).reshape(4, -1)
+dW = (dout_f @ cols.T).reshape(W.shape)
+dx = col2im(W.reshape(4, -1).T @ dout_f, x.shape, 3, 3, 2, 1)
+loops = conv_backward_loops(dout, x, W, 2, 1)
+print(f"  im2col vs loops: dx differs by {np.abs(dx - loops[0]).max():.1e}, dW by {np.abs(dW - loops[1]).max():.1e}")
+
+# %% [markdown]
+# ## 3. A small convolutional maxout network and its linear path
+
+# %%
+n_train, channels, epochs, rate, n_alphas = (600, 4, 2, 0.3, 4) if course.small else (2000, 8, 3, 0.1, 11)
+train_set, valid_set = course.digits(n_train, 300 if course.small else 2000)
+model = ConvMaxout(input_shape=(1, 28, 28), conv=(ConvSpec(channels, 2, 5, 2, 3, 2), ConvSpec(2 * channels, 2, 5, 2, 3, 2)),
+                   dense=(50,), dense_pieces=3, n_classes=10, init_range=0.05)
+recipe = Recipe(batch_size=32, learning_rate=rate, momentum=0.5, max_epochs=epochs, patience=None)
+result = train(model, train_set, valid_set, recipe, course.run_folder(), seed=0, progress=False, log=None)
+print(f"  {model}\n  best validation error {result.best_valid_error:.2%}")
+path = linear_path(model, result.theta_init, result.theta_best, train_set, np.linspace(0, 1.5, n_alphas),
+                   valid_set, progress=False)
+metrics = summarize(path.alphas, path.J_train)
+print(f"  monotone on [0, 1]: {metrics['monotone']}, largest bump {metrics['largest_bump']:.3g}, "
+      f"local minima at {metrics['local_minima']}")
+
+# %%
+course.show_path(path, "lesson05_path.png");
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The paper found a small barrier near $\alpha = 0$ for its convolutional network, unlike the fully connected
+#    ones. Max pooling and maxout route gradients to one winner: how could that make the start of the line
+#    less smooth?
+# 2. Your loops cost $HH\cdot WW$ einsum calls, im2col one big matrix product but $HH\cdot WW$ times the memory
+#    of the input. When would you prefer each?
+# 3. The first-layer trick of lesson 3 works for a convolution too (it is linear in $W$). Why?

@@ -1,92 +1,133 @@
-"""Lesson 6 — mean-field inference as a recurrent network, and why the MP-DBM's path can differ.
+# %% [markdown]
+# # Lesson 6 — mean-field inference as a recurrent network, and its backward pass
+#
+# The paper's Figure 7 is the multi-prediction deep Boltzmann machine (MP-DBM), the one model whose linear path
+# showed a secondary minimum. It is trained *through its inference*: for each example a random mask hides half
+# of the pixels (and, half of the time, the label); mean-field inference fills them in with a fixed number of
+# sweeps; the cost measures how well the filled-in values predict the hidden ones. Unrolled, the sweeps are a
+# recurrent network whose weights are shared across steps, each $W$ used upward *and*, transposed, downward.
 
-Run it:  python lessons/lesson06_mean_field_as_a_network.py     (about a minute)
-
-A deep Boltzmann machine defines a probability over pixels, hidden units and
-the label; inferring the masked variables exactly is intractable, so the
-MP-DBM runs mean-field inference: a fixed number of sweeps, each replacing a
-layer's values by the sigmoid (or softmax) of its total input from the layers
-next to it. Written out, 14 sweeps are a 14-step recurrent network whose
-weights are shared across steps (each W used upward *and*, transposed,
-downward). Training differentiates the prediction error through all of it.
-
-1. We run the inference on a few digits with half of the pixels hidden and
-   watch the filled-in pixels converge, sweep by sweep.
-2. We check the hand-written gradient through the unrolled inference.
-3. We train a small MP-DBM briefly and walk the straight line from its
-   initial to its final parameters. Unlike a feed-forward network, the
-   objective here is the output of an iterative procedure started from
-   large sparse weights, so the curve has more room for non-convex features
-   (the paper finds a secondary minimum of high error on it).
-"""
-from __future__ import annotations
-
-from pathlib import Path
-
+# %%
 import numpy as np
 
-from minilinpath.data import load_dataset, load_pair
-from minilinpath.gradcheck import directional_check
+from checks import mpdbm_final_grads, onehot
+from lessontools import Course
+
 from minilinpath.models import MPDBM
 from minilinpath.path import linear_path, summarize
 from minilinpath.train import Recipe, train
 
+course = Course("lesson06_mean_field_as_a_network")
 
-def digits(n_train):
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
-    if (shared / "t10k-images-idx3-ubyte.gz").exists():
-        X, y = load_pair(shared / "t10k-images-idx3-ubyte.gz", shared / "t10k-labels-idx1-ubyte.gz")
-        return (X[:n_train], y[:n_train]), (X[8000:9000], y[8000:9000])
-    splits = load_dataset("mnist")
-    return tuple(a[:n_train] for a in splits["train"]), tuple(a[:1000] for a in splits["valid"])
+# %% [markdown]
+# ## 1. Train a small MP-DBM briefly
+#
+# So that the inference below has something to say. Variables: pixels $v$, hidden layers $h_0, h_1$, label
+# $y$; parameters `v.b`, `h0.W` $(784, H_0)$, `h0.b`, `h1.W` $(H_0, H_1)$, `h1.b`, `c.W` $(H_1, 10)$, `c.b`.
+
+# %%
+n_train, hidden, epochs, iterations = (1000, (30, 30), 2, 3) if course.small else (3000, (100, 100), 4, 5)
+train_set, valid_set = course.digits(n_train, 300 if course.small else 1000)
+model = MPDBM(n_visible=784, hidden=hidden, n_classes=10, iterations=iterations,
+              pixel_means=train_set[0].mean(axis=0))
+recipe = Recipe(batch_size=100, learning_rate=15.146493, momentum=0.5, max_epochs=epochs, patience=None)
+result = train(model, train_set, valid_set, recipe, course.run_folder(), seed=0, progress=False, log=None)
+print(f"  {model}\n  validation classification error after training {result.history[-1]['valid_error']:.2%}")
+
+# %% [markdown]
+# ## 2. Inference, sweep by sweep
+#
+# Each update replaces one layer by the sigmoid (softmax for $y$) of its total input from its neighbours;
+# a clamped (observed) variable keeps its data value:
+#
+# $$h_0 \leftarrow \sigma(vW_0 + h_1W_1^\top + b_0),\quad h_1 \leftarrow \sigma(h_0W_1 + yW_c^\top + b_1),\quad
+#   y \leftarrow m_y\operatorname{softmax}(h_1W_c + b_c) + (1-m_y)\,\text{onehot},\quad
+#   v \leftarrow m_v\,\sigma(h_0W_0^\top + b_v) + (1-m_v)\,x.$$
+#
+# The first pass goes bottom-up with doubled weights ($h_0 = \sigma(2vW_0 + b_0)$, $h_1 = \sigma(2h_0W_1 + b_1)$,
+# then $y$). Watch half of the pixels being filled in:
+
+# %%
+X, labels = valid_set[0][:50], valid_set[1][:50]
+hidden_pixels = (np.random.default_rng(0).random(X.shape) < 0.5).astype(X.dtype)
+for k in range(1, iterations + 1):
+    probe = MPDBM(n_visible=784, hidden=hidden, n_classes=10, iterations=k)
+    state, _ = probe.infer(result.theta_last, X, np.zeros((50, 10), X.dtype), hidden_pixels, np.ones(50, X.dtype))
+    print(f"  after {k} sweep(s): mean |filled-in pixel - true pixel| = "
+          f"{np.abs(state['v'] - X)[hidden_pixels == 1].mean():.4f}")
+
+# %% [markdown]
+# ## 3. The backward pass through the unrolled inference
+#
+# `model.infer(theta, X, onehot, m_v, m_y)` returns the final state and a list of **records**, one per update
+# in the order they ran: `(op, inputs, pre, act)` where `op.target` is the layer written, `op.terms` a tuple of
+# `(source, weight name, transposed, scale)`, `op.bias` the bias name, `op.act` "sigmoid" or "softmax";
+# `inputs` the source values used; `pre` the pre-activation
+# $z = b + \sum_k s_k\, u_k W_k$ (or $u_k W_k^\top$); `act` the activation of $z$.
+#
+# The cost depends on the *last* pre-activations of $v$ and $y$; `mpdbm_final_grads` gives
+# $\partial J/\partial z$ there, keyed by record index. Walk the records backwards, keeping
+# $\delta[\ell] = \partial J/\partial(\text{current value of layer } \ell)$:
+#
+# 1. an update overwrote its target: take ($\texttt{pop}$) $\delta[\text{target}]$, since the value *before*
+#    the update is a different variable whose gradient starts at zero;
+# 2. a clamped variable is $m\odot\text{act} + (1-m)\odot\text{data}$: only $m\odot\delta$ reaches act;
+# 3. through the non-linearity: $\sigma' = a(1-a)$; softmax: $\partial z = a\odot(\delta - \langle\delta, a\rangle)$;
+#    add any final-cost gradient for this record;
+# 4. for each term $z \mathrel{+}= s\,uW$: $dW \mathrel{+}= s\,u^\top\partial z$ and
+#    $\delta[u] \mathrel{+}= s\,\partial z\,W^\top$; for $z \mathrel{+}= s\,uW^\top$:
+#    $dW \mathrel{+}= s\,\partial z^\top u$ and $\delta[u] \mathrel{+}= s\,\partial z\,W$; the bias gets
+#    $\sum_n \partial z_n$.
+
+# %%
+@course.exercise
+def mean_field_backward(model, theta, records, masks, d_final):
+    """Gradient of the multi-prediction cost with respect to theta, by hand through the unrolled inference.
+
+    model: an MPDBM; theta: flat float64 (P,); records: from model.infer; masks: (m_v (N, V), m_y (N,));
+    d_final: {record index: dJ/dz (N, width)} for the final v and y updates. Returns a flat (P,) array;
+    model.unflatten(grad) gives writable named views into it.
+    """
+    # TODO: the walk described above
+    raise NotImplementedError("mean_field_backward")
 
 
-def watch_inpainting(model, theta, X, y, iterations):
-    """How the filled-in pixels move, sweep by sweep: the 'hidden state' of the recurrent network."""
-    rng = np.random.default_rng(0)
-    m_v = (rng.random(X.shape) < 0.5).astype(X.dtype)
-    m_y = np.ones(X.shape[0], X.dtype)
-    errors = []
-    for k in range(1, iterations + 1):
-        probe = MPDBM(n_visible=model.n_visible, hidden=model.hidden, n_classes=model.n_classes, iterations=k)
-        state, _ = probe.infer(theta, X, np.zeros((X.shape[0], model.n_classes), X.dtype), m_v, m_y)
-        errors.append(float(np.abs(state["v"] - X)[m_v == 1].mean()))
-        print(f"  after {k:2d} sweep(s): mean |filled-in pixel - true pixel| = {errors[-1]:.4f}")
-    return errors
+# %%
+course.check(mean_field_backward);
 
+# %% [markdown]
+# Your gradient on the trained model itself, against the library's (float64):
 
-def main(run_dir="lesson06-run", epochs=8, n_train=5000, iterations=5, alphas=9):
-    train_set, valid = digits(n_train)
-    model = MPDBM(n_visible=784, hidden=(100, 100), n_classes=10, iterations=iterations,
-                  pixel_means=train_set[0].mean(axis=0))
-    print("3. (first) train a small MP-DBM briefly, so the inference has something to say")
-    recipe = Recipe(batch_size=100, learning_rate=15.146493, momentum=0.5, max_epochs=epochs, patience=None)
-    result = train(model, train_set, valid, recipe, run_dir, seed=0, progress=False, log=None)
-    print(f"  validation classification error {result.best_valid_error:.2%}")
+# %%
+theta64 = result.theta_last.astype(np.float64)
+Xs, ys = train_set[0][:20].astype(np.float64), train_set[1][:20]
+masks = model.draw_masks(np.random.default_rng(1), 20, np.float64)
+_, records = model.infer(theta64, Xs, onehot(ys, 10), *masks)
+J, d_final = mpdbm_final_grads(model, records, Xs, ys, masks)
+mine = mean_field_backward(model, theta64, records, masks, d_final)
+library = model.loss_and_grad(theta64, (Xs, ys), masks=masks)[1]
+print(f"  J = {J:.4f}; largest difference from the library's gradient: {np.abs(mine - library).max():.1e}")
 
-    print("1. inference as a recurrent network: filling in half of the pixels")
-    errors = watch_inpainting(model, result.theta_best, valid[0][:50], valid[1][:50], iterations)
+# %% [markdown]
+# ## 4. The linear path from init to solution
 
-    print("2. the gradient through the unrolled inference, against central differences (float64)")
-    small = MPDBM(n_visible=784, hidden=(6, 5), n_classes=10, iterations=3, pixel_means=train_set[0].mean(axis=0))
-    theta = small.init(0, dtype=np.float64)
-    X, y = train_set[0][:5].astype(np.float64), train_set[1][:5]
-    masks = small.draw_masks(np.random.default_rng(1), 5, np.float64)
-    _, grad = small.loss_and_grad(theta, (X, y), masks=masks)
-    checks = directional_check(lambda t: small.loss_and_grad(t, (X, y), masks=masks)[0], grad, theta,
-                               np.random.default_rng(2), n_directions=3)
-    worst = max(c[2] for c in checks)
-    print(f"  worst relative error along 3 random directions: {worst:.1e}")
+# %%
+path = linear_path(model, result.theta_init, result.theta_last, train_set,
+                   np.linspace(0, 1.5, 4 if course.small else 9), valid_set, progress=False)
+metrics = summarize(path.alphas, path.J_train)
+for a, Jt, err in zip(path.alphas, path.J_train, path.error_valid):
+    print(f"    alpha {a:4.2f}   J {Jt:.4f}   validation error {err:6.2%}")
+print(f"  monotone on [0, 1]: {metrics['monotone']}, local minima at {metrics['local_minima']}")
 
-    print("3. the linear path from init to solution")
-    path = linear_path(model, result.theta_init, result.theta_best, train_set, np.linspace(0, 1.5, alphas), valid,
-                       progress=False)
-    metrics = summarize(path.alphas, path.J_train)
-    for a, J, err in zip(path.alphas, path.J_train, path.error_valid):
-        print(f"    alpha {a:4.2f}   J {J:.4f}   validation error {err:6.2%}")
-    print(f"  monotone on [0, 1]: {metrics['monotone']}, local minima at {metrics['local_minima']}")
-    return errors, worst, metrics
+# %%
+course.show_path(path, "lesson06_path.png", "multi-prediction J");
 
-
-if __name__ == "__main__":
-    main()
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The paper's MP-DBM line has a secondary minimum of high error. The objective here is the output of an
+#    iterative procedure started from large, sparse weights. Which step of your backward pass would blow up or
+#    vanish if the sweeps did not converge?
+# 2. Each weight matrix is used in several updates, upward and transposed. On the line, $W(\alpha)$ changes in
+#    all of them at once: why does that make $J(\alpha)$ a less simple function than a feed-forward network's?
+# 3. Could you reuse the first-layer trick of lesson 3 here? Which products are affine in $\alpha$?

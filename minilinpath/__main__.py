@@ -11,12 +11,23 @@ FIGURES = {
 }
 
 
-def main():
+def main(argv=None):
+    """Without arguments, list what there is to run; with them, the same as the ``minilinpath`` console script
+    (``python -m minilinpath plane --help``)."""
+    if argv:
+        from .cli import main as cli_main
+
+        return cli_main(argv)
     print(f"minilinpath {__version__}: the linear path experiments of Goodfellow, Vinyals & Saxe (ICLR 2015)\n")
     for number, what in FIGURES.items():
         print(f"  python -m minilinpath.fig{number:<3d} {what}")
-    print("\nEach takes --help. Start with: python -m minilinpath.fig9")
+    print("  minilinpath plane        J on a plane through parameter space, with the SGD trajectory")
+    print("  minilinpath curvature    d2J/dalpha2 along the line, Hessian eigenvalues at chosen points")
+    print("\nEach takes --help (also as `minilinpath fig9 ...`). Start with: python -m minilinpath.fig9")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

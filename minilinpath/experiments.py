@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,9 +28,8 @@ import numpy as np
 
 from . import backend, models
 from .adversarial import fgsm_objective
-from .data import cache_dir, load_dataset
+from .data import DataError, cache_dir, load_dataset
 from .optim import ExponentialDecay
-from .data import DataError
 from .runs import fingerprint
 from .train import Recipe, describe_run, recipe_for, train
 from .train_lm import describe_lm_run, lm_recipe_for, train_language_model
@@ -51,11 +49,11 @@ def runs_root(runs_dir=None) -> Path:
 
 
 def dataset_key(name: str) -> str:
-    """A folder name for a data set; a user's npz file is named by its content's MD5."""
+    """A folder name for a data set; a user's npz file is named by its content's MD5 alone, so the same
+    file under another name or in another folder finds the same runs."""
     if name.startswith("npz:"):
         path = Path(name[4:]).expanduser()
-        digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()[:10]
-        return f"npz-{re.sub(r'[^A-Za-z0-9_.-]', '_', path.stem)}-{digest}"
+        return f"npz-{hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()[:12]}"
     return name
 
 
@@ -80,13 +78,12 @@ class Trained:
     theta_init: object
     theta_final: object
     history: list
-    trajectories: list  # TrajectoryFile per training stage, in order
+    trajectories: list  # per training stage, in order: its rows (epochs + 1, n_params), memory-mapped
     run_dirs: list
 
     def trajectory_rows(self):
         """Every recorded theta, stage after stage (streamed from disk)."""
-        for i, store in enumerate(self.trajectories):
-            rows = store.rows()
+        for i, rows in enumerate(self.trajectories):
             for t in range(1 if i else 0, rows.shape[0]):  # a later stage's row 0 repeats the earlier end
                 yield rows[t]
 
@@ -139,7 +136,7 @@ def trained(model_name: str, seed: int, profile: str, dataset: str, train_set, v
     log(f"{preset}{' (adversarial)' if adversarial else ''}, seed {seed}: {run_dir}")
     stage1 = train(model, train_set, valid_set, recipe, run_dir, seed=seed, objective=objective,
                    objective_name=objective_name, progress=progress, log=log, labels=labels, retrain=retrain)
-    result = Trained(model, stage1.theta_init, stage1.theta_best, stage1.history, [stage1.trajectory()], [run_dir])
+    result = Trained(model, stage1.theta_init, stage1.theta_best, stage1.history, [stage1.trajectory_rows()], [run_dir])
     if model_name == "mnist_pi" and profile == "paper":
         result = _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log,
                                labels)
@@ -163,7 +160,7 @@ def _second_stage(result, stage1, train_set, valid_set, seed, objective, objecti
                    if h["train_objective"] is not None and h["train_objective"] <= target else None,
                    progress=progress, log=log, labels={**labels, "stage": 2})
     return replace(result, theta_final=stage2.theta_last, history=result.history + stage2.history[1:],
-                   trajectories=result.trajectories + [stage2.trajectory()],
+                   trajectories=result.trajectories + [stage2.trajectory_rows()],
                    run_dirs=result.run_dirs + [stage2.run_dir])
 
 
@@ -209,7 +206,7 @@ def trained_language_model(model_name: str, seed: int, profile: str, dataset: st
     log(f"{preset}, seed {seed}: {run_dir}")
     result = train_language_model(model, train_data, valid_data, recipe, run_dir, seed=seed,
                                   progress=progress, log=log, labels=labels, retrain=retrain)
-    return Trained(model, result.theta_init, result.theta_last, result.history, [result.trajectory()], [run_dir])
+    return Trained(model, result.theta_init, result.theta_last, result.history, [result.trajectory_rows()], [run_dir])
 
 
 def image_shape(dataset: str, n_features: int) -> tuple:

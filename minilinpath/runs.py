@@ -159,8 +159,16 @@ class RunFolder:
             self.log(f"{self.path}: moved the old run to {aside} (--retrain); training afresh.")
 
     def _claim(self) -> None:
-        """Write ``run.json`` into a new folder, or check that the folder's ``run.json`` describes this run."""
+        """Write ``run.json`` into a new folder, or check that the folder's ``run.json`` describes this run.
+
+        A folder that holds files but no ``run.json`` is never taken over: its files belong to a run that
+        cannot be told (DamagedRunError). Temporary files left by a killed writer are removed (the lock is ours).
+        """
+        for stale in self.path.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         run_json = self.file("run.json")
+        if not run_json.exists() and any(p.name != "run.json" for p in self.path.iterdir()):
+            raise self.damaged("run.json", "missing, while the folder holds other files of a run")
         if not run_json.exists():
             io.write_json(run_json, {"format": RUN_FORMAT, "fingerprint": self.fingerprint,
                                      "description": self.description})
@@ -247,11 +255,15 @@ class RunFolder:
                 not all(isinstance(h, dict) and h.get("epoch") == i for i, h in enumerate(history[:epoch + 1])):
             raise self.damaged("history.json", f"does not list epochs 0..{epoch} that state.npz records")
         history = history[:epoch + 1]
-        if meta.get("stopped") and best_meta.get("epoch") != meta.get("best_epoch"):
-            raise self.damaged("best.npz", f"holds epoch {best_meta.get('epoch')}, but the run's best epoch "
-                                           f"is {meta.get('best_epoch')}")
         self.trajectory = self._open_trajectory(create=False)
         self._check_trajectory(history, theta)
+        self._check_against_trajectory("init.npz", theta_init, history, 0)
+        best_epoch = best_meta.get("epoch")
+        if best_epoch == meta.get("best_epoch"):
+            self._check_against_trajectory("best.npz", self._load("best.npz", xp)[0], history, best_epoch)
+        elif meta.get("stopped") or best_epoch != epoch + 1:  # epoch + 1: written just before an interruption
+            raise self.damaged("best.npz", f"holds epoch {best_epoch}, but the run's best epoch is "
+                                           f"{meta.get('best_epoch')}")
         return ResumePoint(theta, theta_init, {k: xp.asarray(v) for k, v in arrays.items()}, meta, history)
 
     def _check_trajectory(self, history: list, theta) -> None:
@@ -271,6 +283,14 @@ class RunFolder:
         last = backend.to_numpy(theta).astype(store.dtype)
         if not np.array_equal(rows[-1], last):
             raise self.damaged("trajectory.bin", "its last row is not the parameters state.npz holds")
+
+    def _check_against_trajectory(self, name: str, theta, history: list, epoch) -> None:
+        """A checkpoint must hold the parameters the trajectory recorded at its epoch (same digest)."""
+        if not isinstance(epoch, int) or not 0 <= epoch < len(history):
+            raise self.damaged(name, f"names epoch {epoch!r}, which the run did not record")
+        row = backend.to_numpy(theta).astype(self.trajectory.dtype)
+        if row_digest(row) != history[epoch].get("theta_digest"):
+            raise self.damaged(name, f"does not hold the parameters of epoch {epoch} that trajectory.bin recorded")
 
     def load_best(self, xp=np):
         return self._load("best.npz", xp)[0]

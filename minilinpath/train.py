@@ -131,9 +131,15 @@ class TrainResult:
     best_valid_nll: float
     history: list = field(default_factory=list)
     stopped: str = ""
+    rows: object = None  # the trajectory, (epochs + 1, n_params), memory-mapped while the run was locked
 
     def trajectory(self) -> TrajectoryFile:
         return TrajectoryFile(self.run_dir / "trajectory")
+
+    def trajectory_rows(self):
+        """The recorded trajectory as it was when training returned: a memory map opened under the run's lock,
+        so it stays this run's even if another process later moves the folder aside (``--retrain``)."""
+        return self.rows if self.rows is not None else self.trajectory().rows()
 
 
 def describe_run(model, recipe, seed, train_set, valid_set, dtype=np.float32, trajectory_dtype="float32",
@@ -280,10 +286,14 @@ def _train_in(folder, model, train_set, valid_set, recipe, seed, objective, thet
 
     theta_best = folder.load_best(xp).astype(dtype)
     return TrainResult(folder.path, theta_init, theta_best, theta, best_epoch, best_error,
-                       history[best_epoch]["valid_nll"], history, stopped)
+                       history[best_epoch]["valid_nll"], history, stopped, folder.trajectory.rows())
 
 
 def _evaluate(model, theta, valid_set):
+    """``(validation error, validation loss)``, in one pass when the model offers ``evaluate``."""
+    if hasattr(model, "evaluate"):
+        loss, error = model.evaluate(theta, valid_set)
+        return error, loss
     return model.error_rate(theta, valid_set), model.loss(theta, valid_set)
 
 

@@ -157,7 +157,7 @@ def _train_lm_in(folder, model, train_data, valid_data, recipe, seed, dtype, pro
 
     theta_best = folder.load_best(xp).astype(dtype)
     return TrainResult(folder.path, theta_init, theta_best, theta, best_epoch, None, best, history,
-                       f"trained {recipe.max_max_epoch} epochs")
+                       f"trained {recipe.max_max_epoch} epochs", folder.trajectory.rows())
 
 
 def _lm_meta(epoch, best, best_epoch, recipe) -> dict:

@@ -281,3 +281,38 @@ def test_six_fig9_into_one_folder_never_collide_and_never_mix(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == \
         ["fig9.json", "fig9.npz", "fig9.png"]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# ---------------------------------------------------------------------------- found by the hostile tester
+def test_bad_eval_memory_budget_is_one_line_before_anything_is_written(fast, data, tmp_path, capsys, monkeypatch):
+    for value in ("abc", "-3"):
+        monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", value)
+        run_fig13_expecting_error(capsys, argv_for(data, tmp_path), tmp_path, "MINILINPATH_EVAL_MEMORY_MB")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_replot_of_numbers_that_are_not_this_figures(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(backend, "_selected", None)
+    monkeypatch.delenv("MINILINPATH_DEVICE", raising=False)
+    assert fig9.main(["--out", str(tmp_path)]) == 0
+    for suffix in ("npz", "json"):
+        (tmp_path / f"fig13.{suffix}").write_bytes((tmp_path / f"fig9.{suffix}").read_bytes())
+    capsys.readouterr()
+    assert fig13.main(["--out", str(tmp_path), "--replot"]) == 2
+    assert_one_line_error(capsys, "--replot", "fig9")
+    settings = json.loads((tmp_path / "fig9.json").read_text())
+    del settings["summary"]["flat_until_alpha"]  # a summary that lacks what the figure draws
+    (tmp_path / "fig9.json").write_text(json.dumps(settings))
+    png = (tmp_path / "fig9.png").read_bytes()
+    assert fig9.main(["--out", str(tmp_path), "--replot"]) == 2
+    assert_one_line_error(capsys, "--replot", "flat_until_alpha")
+    assert (tmp_path / "fig9.png").read_bytes() == png
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "1"])
+def test_fig11_max_dim_below_the_smallest_dimension(tmp_path, capsys, value):
+    from minilinpath.figures import fig11
+    with pytest.raises(SystemExit) as info:
+        fig11.main(["--out", str(tmp_path), "--max-dim", value])
+    assert info.value.code == 2
+    assert_one_line_error(capsys, "--max-dim", "must be >= 2")

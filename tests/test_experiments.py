@@ -35,7 +35,12 @@ def test_keys_shapes_and_profiles(tmp_path):
     path = tmp_path / "mine.npz"
     np.savez(path, X_train=np.zeros((3, 4)), y_train=np.zeros(3, int), X_valid=np.zeros((1, 4)), y_valid=[0])
     key = dataset_key(f"npz:{path}")
-    assert key.startswith("npz-mine-") and key == dataset_key(f"npz:{path}")
+    renamed = tmp_path / "sub dir" / "other name.npz"
+    renamed.parent.mkdir()
+    renamed.write_bytes(path.read_bytes())
+    assert key.startswith("npz-") and key == dataset_key(f"npz:{renamed}")  # named by content, not by path
+    np.savez(renamed, X_train=np.ones((3, 4)), y_train=np.zeros(3, int), X_valid=np.zeros((1, 4)), y_valid=[0])
+    assert dataset_key(f"npz:{renamed}") != key
     assert image_shape("cifar10", 3072) == (3, 32, 32) and image_shape("fashion-mnist", 784) == (1, 28, 28)
     with pytest.raises(ValueError, match="square"):
         image_shape("npz:x", 10)

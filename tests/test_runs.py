@@ -1,6 +1,7 @@
 """The run folder: fingerprints, the lock between processes, and checks of every file on reuse."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import pytest
 
 from minilinpath import io, train_lm
 from minilinpath.models import MLP
+from minilinpath.params import save_checkpoint
 from minilinpath.runs import DamagedRunError, RunMismatchError, array_digest, fingerprint
 from minilinpath.train import Recipe, describe_run, train
 from minilinpath.trajfile import TrajectoryFile
@@ -117,6 +119,48 @@ def test_a_damaged_file_is_named_and_nothing_is_changed(tmp_path, finished, name
     assert str(tmp_path / "run" / name) in text and "--retrain" in text and "\n" not in text
     after = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
     assert after == before  # never grown, padded or rewritten
+
+
+def test_a_valid_checkpoint_of_another_epoch_is_damage(tmp_path, finished):
+    """A checkpoint swapped for another readable one of the same model is caught by the trajectory's digests."""
+    run, _ = finished
+    folder = tmp_path / "run"
+    (folder / "init.npz").write_bytes((folder / "state.npz").read_bytes())
+    with pytest.raises(DamagedRunError, match="init.npz: does not hold the parameters of epoch 0"):
+        quiet_train(folder)
+    shutil.rmtree(folder)
+    run = quiet_train(folder)
+    assert run.best_epoch > 0
+    model = setup()[0]
+    save_checkpoint(folder / "best.npz", run.theta_init, model.layout, {"epoch": run.best_epoch}, overwrite=True)
+    with pytest.raises(DamagedRunError, match=f"best.npz: does not hold the parameters of epoch {run.best_epoch}"):
+        quiet_train(folder)
+    save_checkpoint(folder / "best.npz", run.theta_best, model.layout, {"epoch": run.best_epoch + 1}, overwrite=True)
+    with pytest.raises(DamagedRunError, match=f"best.npz: holds epoch {run.best_epoch + 1}"):
+        quiet_train(folder)
+
+
+def test_a_started_folder_without_run_json_is_never_taken_over(tmp_path, finished):
+    (tmp_path / "run" / "run.json").unlink()
+    state = (tmp_path / "run" / "state.npz").read_bytes()
+    with pytest.raises(DamagedRunError, match="run.json: missing, while the folder holds other files"):
+        quiet_train(tmp_path / "run", seed=1)
+    assert not (tmp_path / "run" / "run.json").exists() and (tmp_path / "run" / "state.npz").read_bytes() == state
+
+
+def test_temporary_files_of_a_killed_writer_are_removed(tmp_path, finished):
+    stale = tmp_path / "run" / ".best.npz.x8f2k1.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    quiet_train(tmp_path / "run")
+    assert not stale.exists()
+
+
+def test_the_trajectory_a_run_returns_survives_a_retrain_by_another_caller(tmp_path, finished):
+    run, _ = finished
+    rows = run.trajectory_rows()
+    expected = np.array(rows)
+    quiet_train(tmp_path / "run", retrain=True)  # moves the folder aside and writes a new trajectory
+    np.testing.assert_array_equal(rows, expected)
 
 
 def test_a_truncated_run_json_is_damage(tmp_path, finished):

@@ -71,7 +71,8 @@ def load_npz(path, dtype=np.float32) -> dict:
         f = np.load(fh, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         fh.close()
-        raise DataError(f"{path} is not a readable .npz file ({' '.join(str(exc).split())}); {SAVE_HINT}.") from None
+        why = "not a NumPy file" if "pickled" in str(exc) else " ".join(str(exc).split())  # never advise unpickling
+        raise DataError(f"{path} is not a readable .npz file ({why}); {SAVE_HINT}.") from None
     if not isinstance(f, np.lib.npyio.NpzFile):
         fh.close()
         raise DataError(f"{path} holds a single array, not a .npz archive of named arrays; {SAVE_HINT}.")

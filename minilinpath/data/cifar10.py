@@ -119,22 +119,46 @@ def read_archive(path: Path) -> dict:
 
 
 def global_contrast_normalize(X, scale: float = GCN_SCALE, min_divisor: float = 1e-8):
-    """Per row: subtract its mean, divide by its L2 norm (unless < min_divisor), multiply by ``scale``."""
-    X = np.asarray(X, dtype=np.float64)
-    X = X - X.mean(axis=1, keepdims=True)
-    norms = np.sqrt((X * X).sum(axis=1))
+    """Per row: subtract its mean, divide by its L2 norm (unless < min_divisor), multiply by ``scale``.
+
+    Computed in float64 on one copy of X, in place (no further temporaries of X's size).
+    """
+    X = np.array(X, dtype=np.float64)                     # (N, D), the one copy
+    X -= X.mean(axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))          # (N,) row norms without an X * X temporary
     norms[norms < min_divisor] = 1.0
-    return scale * X / norms[:, None]
+    X *= scale
+    X /= norms[:, None]
+    return X
+
+
+ZCA_CHUNK = 5_000  # rows per product while fitting and applying ZCA (bounds the temporaries)
 
 
 def fit_zca(X, filter_bias: float = ZCA_FILTER_BIAS):
-    """``(mean, P)`` of ZCA whitening with a filter bias (pylearn2 ``ZCA``); apply as (x - mean) P."""
+    """``(mean, P)`` of ZCA whitening with a filter bias (pylearn2 ``ZCA``); apply as (x - mean) P.
+
+    C = (1/N) sum_n (x_n - mean)^T (x_n - mean) + filter_bias I = V diag(lambda) V^T, and P = V diag(lambda^-1/2) V^T.
+    The covariance is accumulated in float64 chunk by chunk, so no centred copy of X is made.
+    """
     X = np.asarray(X, dtype=np.float64)
     mean = X.mean(axis=0)
-    centered = X - mean
-    C = centered.T @ centered / X.shape[0] + filter_bias * np.eye(X.shape[1])
+    C = np.zeros((X.shape[1], X.shape[1]))
+    for start in range(0, X.shape[0], ZCA_CHUNK):
+        centered = X[start:start + ZCA_CHUNK] - mean
+        C += centered.T @ centered
+    C /= X.shape[0]
+    C += filter_bias * np.eye(X.shape[1])
     eigenvalues, V = np.linalg.eigh(C)
     return mean, (V / np.sqrt(eigenvalues)) @ V.T
+
+
+def apply_zca(X, mean, P, dtype=np.float32):
+    """(X - mean) P, chunk by chunk, into a new array of ``dtype``."""
+    out = np.empty(X.shape, dtype=dtype)
+    for start in range(0, X.shape[0], ZCA_CHUNK):
+        out[start:start + ZCA_CHUNK] = (X[start:start + ZCA_CHUNK] - mean) @ P
+    return out
 
 
 def load_cifar10(data_dir=None, download: bool = True, n_valid: int = 10_000, dtype=np.float32) -> dict:
@@ -146,9 +170,9 @@ def load_cifar10(data_dir=None, download: bool = True, n_valid: int = 10_000, dt
         raw = read_archive(archive)
         train = global_contrast_normalize(raw["train"][0])
         mean, P = fit_zca(train)
-        arrays = {"X_train": ((train - mean) @ P).astype(np.float32), "y_train": raw["train"][1],
-                  "X_test": ((global_contrast_normalize(raw["test"][0]) - mean) @ P).astype(np.float32),
-                  "y_test": raw["test"][1]}
+        arrays = {"X_train": apply_zca(train, mean, P), "y_train": raw["train"][1]}
+        del train
+        arrays.update(X_test=apply_zca(global_contrast_normalize(raw["test"][0]), mean, P), y_test=raw["test"][1])
         write_npz(cached, **arrays)
     X, y = arrays["X_train"].astype(dtype), arrays["y_train"]
     cut = X.shape[0] - n_valid

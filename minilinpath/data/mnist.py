@@ -185,8 +185,8 @@ def _find(directory: Path, filename: str):
 def locate_files(dataset: str = "mnist", data_dir=None, download: bool = True, progress: bool = True) -> dict:
     """Paths of the four IDX files of ``dataset``, found or downloaded as the module docstring says."""
     if dataset not in DATASETS:
-        raise DataError(f"unknown dataset {dataset!r}; choose one of {sorted(DATASETS)} "
-                        "or a file of your own with --dataset npz:PATH.")
+        raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(sorted(DATASETS))}, mnist-test, "
+                        "cifar10, or a file of your own with --dataset npz:PATH.")
     spec = DATASETS[dataset]
     if data_dir is not None:
         data_dir = Path(data_dir).expanduser()
@@ -212,8 +212,9 @@ def locate_files(dataset: str = "mnist", data_dir=None, download: bool = True, p
 
 
 def images_to_float(images: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """(N, 28, 28) uint8 -> (N, 784) floats in [0, 1]."""
-    return (images.reshape(images.shape[0], -1) / 255.0).astype(dtype)
+    """(N, 28, 28) uint8 -> (N, 784) floats in [0, 1], x / 255 computed in ``dtype`` (no float64 temporary;
+    for the 256 byte values float32 division gives exactly the float64 quotient rounded to float32)."""
+    return np.divide(images.reshape(images.shape[0], -1), np.dtype(dtype).type(255), dtype=dtype)
 
 
 def load_pair(images_path, labels_path, dtype=np.float32, gz_md5=(None, None), content_md5=(None, None),

@@ -123,6 +123,8 @@ def load_numbers(out: Path, name: str):
             arrays = {k: f[k] for k in f.files}
         settings = json.loads(js.read_text())
         summary = settings["summary"]
+        if settings.get("figure") != name or not isinstance(summary, dict):
+            raise ValueError(f"it holds the numbers of {settings.get('figure')!r}")
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same answer
         raise UsageError(f"--replot cannot read {npz} / {js} ({type(exc).__name__}: {one_line(exc)}); "
                          "run the figure again without --replot.") from None
@@ -133,6 +135,24 @@ def figure_lock(out: Path, name: str) -> filelock.FileLock:
     """The lock that makes one process at a time write (or read) the three files of figure ``name`` in ``out``,
     so they always come from one run."""
     return filelock.FileLock(out / f".{name}.lock")
+
+
+def check_eval_budget() -> None:
+    """The evaluation memory budget ($MINILINPATH_EVAL_MEMORY_MB) must be readable before anything runs."""
+    from ..models.classifier import eval_memory_budget
+    try:
+        eval_memory_budget()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def replot(plot, arrays, summary, out: Path, name: str):
+    """Draw saved numbers; numbers that do not fit the figure (another figure's, edited) are a UsageError."""
+    try:
+        return plot(arrays, summary)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise UsageError(f"--replot: the numbers in {out} are not {name}'s or are incomplete "
+                         f"({type(exc).__name__}: {one_line(exc)}); run the figure again without --replot.") from None
 
 
 def select_device(args, devices) -> str:
@@ -162,10 +182,12 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
     started = time.perf_counter()
     try:
         select_device(args, devices)
+        check_eval_budget()
         check_writable_folder(out, "--out")
         if hasattr(args, "runs_dir"):  # figures that train: the run cache must be writable too
             from ..experiments import runs_root
-            check_writable_folder(runs_root(args.runs_dir), "--runs-dir")
+            check_writable_folder(runs_root(args.runs_dir), "--runs-dir" if args.runs_dir is not None else
+                                  "the run cache ($MINILINPATH_RUNS or ~/.cache/minilinpath/runs)")
         if args.replot:
             if not out.is_dir():
                 raise UsageError(f"--replot needs the folder {out} with {name}.npz and {name}.json; "
@@ -177,7 +199,7 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
             settings = {"figure": name, "minilinpath": __version__, "device": backend.current(),
                         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                         "seconds": round(time.perf_counter() - started, 3), "summary": summary}
-        fig = plot(arrays, summary)
+        fig = replot(plot, arrays, summary, out, name) if args.replot else plot(arrays, summary)
         png = out / f"{name}.png"
         out.mkdir(parents=True, exist_ok=True)
         with figure_lock(out, name):
@@ -200,7 +222,7 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
     plt.close(fig)
     for line in summary.get("warnings", []) if isinstance(summary, dict) else []:
         print(f"warning: {line}")
-    for line in report(summary):
+    for line in report(summary):  # (a replot's summary was checked by drawing it)
         print(line)
     note = " (replaced the previous files of this figure)" if replaced and not args.replot else ""
     print(f"wrote {png}" + ("" if args.replot else f", {name}.npz and {name}.json") + f" in {out}{note} "

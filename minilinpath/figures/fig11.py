@@ -9,6 +9,8 @@ such a plot says little about how an optimiser moves.
 """
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 from .. import backend
@@ -85,8 +87,18 @@ def report(summary):
                                                      f"mean gap to d={summary['dims'][-1]:,}"))])
 
 
+def smallest_dimension(text: str) -> int:
+    value = int(text)
+    if value < min(DIMS["paper"]):
+        raise argparse.ArgumentTypeError(f"must be >= {min(DIMS['paper'])} (the smallest dimension drawn), got {value}")
+    return value
+
+
+smallest_dimension.__name__ = "a whole number >= 2"
+
+
 def add_arguments(parser):
-    parser.add_argument("--max-dim", type=int, default=None,
+    parser.add_argument("--max-dim", type=smallest_dimension, default=None,
                         help="largest dimension to draw (up to 1,000,000; default: 100,000 for quick, 1e6 for paper)")
 
 

@@ -71,3 +71,32 @@ ACTIVATIONS = {
     "tanh": (tanh_forward, tanh_backward),
     "linear": (identity_forward, identity_backward),
 }
+
+
+# ----------------------------------------------------------------------------- evaluation (no backward)
+# The same functions computed in place, keeping nothing for a backward pass: what evaluation uses
+# (model.loss, predict, the linear path). Each gives bit for bit the values of its *_forward above.
+
+def relu_inplace(x):
+    """x <- max(x, 0) as x * (x > 0), in place; returns x."""
+    xp = backend.get_xp(x)
+    return xp.multiply(x, x > 0, out=x)
+
+
+def sigmoid_inplace(x):
+    """x <- (1 + tanh(x/2)) / 2, in place; returns x."""
+    xp = backend.get_xp(x)
+    x *= 0.5
+    xp.tanh(x, out=x)
+    x += 1.0
+    x *= 0.5
+    return x
+
+
+def tanh_inplace(x):
+    xp = backend.get_xp(x)
+    return xp.tanh(x, out=x)
+
+
+EVAL_ACTIVATIONS = {"relu": relu_inplace, "sigmoid": sigmoid_inplace, "tanh": tanh_inplace,
+                    "linear": lambda x: x}

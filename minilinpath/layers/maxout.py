@@ -53,3 +53,24 @@ def maxout_backward(dout, cache: MaxoutCache):
     dz = cache.first * dout                               # (k, N, U, ...), dout broadcast over pieces
     dz = xp.moveaxis(dz, 0, 2)                            # (N, U, k, ...)
     return dz.reshape(dout.shape[0], -1, *dout.shape[2:])
+
+
+def maxout_eval(z, k: int):
+    """The forward value of :func:`maxout_forward` without the winner masks (for evaluation).
+
+    out[n, j] = max_p z[n, j*k + p], taken as k - 1 element-wise maxima of
+    strided views of z: no (k, N, U) copy, no masks, about twice as fast.
+    Works on (N, U*k) and on feature maps (N, U*k, H, W) like maxout_forward.
+    """
+    require_float("z", z)
+    if z.ndim < 2 or k < 1 or z.shape[1] % k:
+        raise ValueError(f"maxout needs z (N, U*k[, H, W]) with a width that is a multiple of k={k}, "
+                         f"got shape {tuple(z.shape)}.")
+    if k == 1:
+        return z
+    xp = backend.get_xp(z)
+    grouped = z.reshape(z.shape[0], z.shape[1] // k, k, *z.shape[2:])      # (N, U, k, ...), a view
+    out = xp.maximum(grouped[:, :, 0], grouped[:, :, 1])
+    for p in range(2, k):
+        xp.maximum(out, grouped[:, :, p], out=out)
+    return out

@@ -2,13 +2,19 @@
 
 A subclass provides ``layout``, ``uses_dropout``, ``draw_masks(rng, n, dtype)``,
 ``_check_batch(theta, X, y=None)``, ``forward(theta, X, masks=None, z0=None)
--> (logits, caches)``, ``backward(dlogits, caches, grad, input_grad) -> dX``,
+-> (logits, caches)``, ``forward_eval(theta, X, z0=None) -> logits`` (the same
+values, no caches kept), ``eval_bytes_per_example(dtype)`` (the temporaries of
+evaluating one example, for the memory budget), ``backward(dlogits, caches,
+grad, input_grad) -> dX``,
 and, for the linear path's fast sweep, ``first_layer_weights``,
 ``first_linear(X, W)`` and ``first_bias(theta, z_linear)``. This class turns
 them into the model contract: ``loss``, ``loss_and_grad``, ``predict``,
-``error_rate`` and ``evaluate_from_first_preactivation``.
+``error_rate``, ``evaluate`` (loss and error in one pass) and the fast sweep's
+``evaluate_from_first_output``.
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -27,24 +33,66 @@ def limit_column_norms(W, limit) -> None:
         W *= xp.where(too_long, limit / xp.maximum(norms, 1e-30), 1.0).astype(W.dtype)
 
 
+def eval_memory_budget() -> int:
+    """Bytes that one evaluation pass may spend on temporaries: ``$MINILINPATH_EVAL_MEMORY_MB`` megabytes
+    (default 1024). Evaluation (``loss``, ``predict``, ``error_rate``, validation, the linear path) splits the
+    data into chunks small enough for it, whatever the model."""
+    text = os.environ.get("MINILINPATH_EVAL_MEMORY_MB", "").strip()
+    if not text:
+        return DEFAULT_EVAL_MEMORY_MB << 20
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = -1.0
+    if not megabytes > 0:
+        raise ValueError(f"MINILINPATH_EVAL_MEMORY_MB={text!r}: give a positive number of megabytes.")
+    return int(megabytes * (1 << 20))
+
+
+DEFAULT_EVAL_MEMORY_MB = 1024
+
+
 class SoftmaxClassifier:
-    eval_chunk = 10_000  # examples per forward pass when evaluating a whole data set
+    """The model contract for softmax classifiers, on top of a subclass's forward/backward.
 
-    def loss(self, theta, batch) -> float:
-        """Mean NLL of the deterministic network on ``batch = (X, y)``, in chunks.
+    Evaluation runs ``forward_eval(theta, X, z0=None) -> logits``, which keeps no
+    caches for a backward pass, in chunks of :meth:`evaluation_chunk` examples:
+    at most ``eval_chunk``, fewer when :meth:`eval_bytes_per_example` says a
+    chunk would exceed the memory budget (:func:`eval_memory_budget`).
+    """
+    eval_chunk = 10_000  # the most examples per evaluation pass
 
-        Each chunk's mean is turned into a Python float and the chunk sums are
-        added in float64, the same arithmetic as the linear path's fast sweep,
-        so both give identical numbers at the same theta.
+    def evaluation_chunk(self, dtype=np.float32) -> int:
+        """Examples per evaluation pass: ``eval_chunk``, or fewer to stay within the memory budget."""
+        per_example = max(int(self.eval_bytes_per_example(dtype)), 1)
+        return max(1, min(self.eval_chunk, eval_memory_budget() // per_example))
+
+    def evaluate_sums(self, theta, batch):
+        """``(sum of the NLL, number of errors)`` of the deterministic network over ``batch = (X, y)``, one pass.
+
+        The NLL sum is added up chunk by chunk as (chunk mean as a Python float) x (chunk size), in float64:
+        the arithmetic of the linear path's fast sweep, so both give identical numbers at the same theta.
         """
         X, y = batch
         self._check_batch(theta, X, y)
-        total = 0.0
-        for start in range(0, X.shape[0], self.eval_chunk):
-            logits, _ = self.forward(theta, X[start:start + self.eval_chunk])
-            nll, _ = softmax_cross_entropy(logits, y[start:start + self.eval_chunk], with_grad=False)
-            total += backend.to_float(nll) * logits.shape[0]
-        return total / max(X.shape[0], 1)
+        total, wrong = 0.0, 0.0
+        chunk = self.evaluation_chunk(theta.dtype)
+        for start in range(0, X.shape[0], chunk):
+            logits = self.forward_eval(theta, X[start:start + chunk])
+            nll, errors = _nll_and_errors(logits, y[start:start + chunk])
+            total += nll
+            wrong += errors
+        return total, wrong
+
+    def evaluate(self, theta, batch):
+        """``(mean NLL, error rate)`` in one pass over the data (what the trainer's validation needs)."""
+        total, wrong = self.evaluate_sums(theta, batch)
+        n = max(batch[0].shape[0], 1)
+        return total / n, wrong / n
+
+    def loss(self, theta, batch) -> float:
+        """Mean NLL of the deterministic network on ``batch = (X, y)`` (in chunks, no training caches)."""
+        return self.evaluate(theta, batch)[0]
 
     def loss_and_grad(self, theta, batch, rng=None, masks=None, want_input_grad=False, out=None):
         """``(loss, grad)`` of the mean NLL on ``batch``; grad is flat like theta.
@@ -72,19 +120,33 @@ class SoftmaxClassifier:
         self._check_batch(theta, X)
         xp = backend.get_xp(theta, X)
         out = xp.empty(X.shape[0], dtype=np.int64)
-        for start in range(0, X.shape[0], self.eval_chunk):
-            out[start:start + self.eval_chunk] = self.forward(theta, X[start:start + self.eval_chunk])[0].argmax(axis=1)
+        chunk = self.evaluation_chunk(theta.dtype)
+        for start in range(0, X.shape[0], chunk):
+            out[start:start + chunk] = self.forward_eval(theta, X[start:start + chunk]).argmax(axis=1)
         return out
 
     def error_rate(self, theta, batch) -> float:
         """Fraction of misclassified examples (deterministic network)."""
-        X, y = batch
-        self._check_batch(theta, X, y)
-        return backend.to_float((self.predict(theta, X) != y).mean())
+        return self.evaluate(theta, batch)[1]
 
     def evaluate_from_first_preactivation(self, theta, z_linear, y, masks=None):
-        """``(sum of NLL, number of errors)`` over a chunk whose first layer's linear part is given."""
-        logits, _ = self.forward(theta, None, masks, z0=self.first_bias(theta, z_linear))
-        nll, _ = softmax_cross_entropy(logits, y, with_grad=False)
-        errors = (logits.argmax(axis=1) != y).sum()
-        return backend.to_float(nll) * logits.shape[0], backend.to_float(errors)
+        """``(sum of NLL, number of errors)`` over a chunk whose first layer's linear part (no bias) is given."""
+        return self.evaluate_from_first_output(theta, self.first_bias(theta, z_linear), y, masks)
+
+    def evaluate_from_first_output(self, theta, z0, y, masks=None):
+        """``(sum of NLL, number of errors)`` over a chunk whose first layer's output z0 = X W + b is given.
+
+        z0 may be overwritten (the activation is applied in place).
+        """
+        if masks is None:
+            logits = self.forward_eval(theta, None, z0=z0)
+        else:
+            logits, _ = self.forward(theta, None, masks, z0=z0)
+        return _nll_and_errors(logits, y)
+
+
+def _nll_and_errors(logits, y):
+    """(chunk mean NLL as a float x chunk size, number of wrong argmax predictions) of one chunk."""
+    nll, _ = softmax_cross_entropy(logits, y, with_grad=False)
+    errors = (logits.argmax(axis=1) != y).sum()
+    return backend.to_float(nll) * logits.shape[0], backend.to_float(errors)

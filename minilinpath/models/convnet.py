@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import backend
-from ..layers import affine_backward, affine_forward, dropout_backward, dropout_forward, maxout_backward, maxout_forward
+from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward, maxout_backward, maxout_eval,
+                      maxout_forward)
 from ..layers.conv import conv_backward, conv_forward, output_size
 from ..layers.dropout import draw_mask
 from ..layers.pool import max_pool_backward, max_pool_forward, pooled_size
@@ -53,7 +54,7 @@ class ConvMaxout(SoftmaxClassifier):
     ``loss``, ``loss_and_grad``, ``predict`` and ``error_rate`` come from ``SoftmaxClassifier``.
     """
 
-    eval_chunk = 1000  # images per forward pass (the im2col matrices are large)
+    eval_chunk = 1000  # the most images per evaluation pass (fewer when the memory budget says so)
 
     def __init__(self, input_shape=(3, 32, 32), conv=(), dense=(500,), dense_pieces=5, n_classes=10,
                  init_range=0.005, max_col_norms=None, input_include=1.0, input_scale=1.0, hidden_include=1.0,
@@ -231,6 +232,52 @@ class ConvMaxout(SoftmaxClassifier):
                 d = dropout_backward(d, drop)
         return d
 
+    def forward_eval(self, theta, X, z0=None):
+        """Logits of the deterministic network, keeping nothing for a backward pass.
+
+        The same values as ``forward(theta, X)[0]``; each layer's cache (the
+        im2col matrix above all) is dropped as soon as the layer is done, and
+        maxout runs without winner masks, so memory is that of one layer at a
+        time. With ``z0`` (the first conv's output, bias included; may be
+        overwritten) the first convolution is skipped.
+        """
+        p = self.layout.unflatten(theta)
+        x = None if X is None else self._as_images(X)
+        for i, (name, spec) in enumerate(zip(self.conv_names, self.conv)):
+            z = z0 if i == 0 and z0 is not None else conv_forward(x, p[f"{name}.W"], p[f"{name}.b"], 1, spec.pad)[0]
+            x = max_pool_forward(maxout_eval(z, spec.pieces), spec.pool, spec.pool_stride)[0]
+            del z
+        x = x.reshape(x.shape[0], -1)
+        for name in self.dense_names:
+            z = x @ p[f"{name}.W"]
+            z += p[f"{name}.b"]
+            if name == "y":
+                return z
+            x = maxout_eval(z, self.dense_pieces)
+
+    def eval_bytes_per_example(self, dtype=np.float32) -> int:
+        """Temporaries of evaluating one example: the largest layer's padded input, im2col matrix (C*HH*WW
+        rows per output pixel), conv output and maxout output; plus six copies of the first conv's output,
+        which the linear path's fast sweep keeps (both ends, stacked and separate, and two working buffers)."""
+        itemsize = np.dtype(dtype).itemsize
+        c, h, w = self.input_shape
+        largest = 0
+        for spec, after in zip(self.conv, self.shapes_after):
+            F = spec.units * spec.pieces
+            ho, wo = output_size(h, spec.kernel, 1, spec.pad), output_size(w, spec.kernel, 1, spec.pad)
+            padded = c * (h + 2 * spec.pad) * (w + 2 * spec.pad)
+            cols = c * spec.kernel * spec.kernel * ho * wo
+            largest = max(largest, c * h * w + padded + cols + F * ho * wo + spec.units * ho * wo)
+            c, h, w = after
+        d = self.n_flat
+        for units in self.dense:
+            largest = max(largest, d + 2 * units * self.dense_pieces)
+            d = units
+        spec, (c, h, w) = self.conv[0], self.input_shape
+        first_output = spec.units * spec.pieces * output_size(h, spec.kernel, 1, spec.pad) * \
+            output_size(w, spec.kernel, 1, spec.pad)
+        return (largest + 6 * first_output) * itemsize
+
     # ------------------------------------------- the linear path's fast sweep
     first_layer_weights = "h0.W"
 
@@ -241,6 +288,13 @@ class ConvMaxout(SoftmaxClassifier):
     def first_linear(self, X, W):
         """conv(X, W) without bias: linear in W, so it is computed once per end of the line."""
         return conv_forward(self._as_images(X), W, None, 1, self.conv[0].pad)[0]
+
+    def first_linear_pair(self, X, W0, W1):
+        """(conv(X, W0), conv(X, W1)) as one convolution with both kernel sets stacked: one im2col of X."""
+        F = W0.shape[0]
+        both = conv_forward(self._as_images(X), backend.get_xp(W0).concatenate([W0, W1]), None, 1,
+                            self.conv[0].pad)[0]                                  # (N, 2F, H', W')
+        return both[:, :F], both[:, F:]
 
     def first_bias(self, theta, z_linear):
         """The first conv's output from its linear part: conv(X, W) + b (tied: one bias per channel)."""

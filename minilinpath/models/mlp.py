@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..layers import (ACTIVATIONS, affine_backward, affine_forward, dropout_backward, dropout_forward,
-                      maxout_backward, maxout_forward)
+from ..layers import (ACTIVATIONS, EVAL_ACTIVATIONS, affine_backward, affine_forward, dropout_backward,
+                      dropout_forward, maxout_backward, maxout_eval, maxout_forward)
 from ..layers.dropout import draw_mask
 from ..params import Layout
 from .classifier import SoftmaxClassifier, limit_column_norms
@@ -166,15 +166,16 @@ class MLP(SoftmaxClassifier):
 
         ``masks`` is ``None`` (deterministic network) or a dict from
         :meth:`draw_masks`. With ``z0`` (the first layer's pre-activation,
-        already computed) the input dropout and first affine layer are skipped
-        and X is not used: this is what the linear path's fast sweep needs.
+        already computed, in :meth:`first_linear`'s piece-major order) the
+        input dropout and first affine layer are skipped and X is not used:
+        this is what the linear path's fast sweep needs.
         """
         p = self.layout.unflatten(theta)
         caches, h = [], X
         for i, name in enumerate(self.layer_names):
             drop_cache = aff_cache = None
             if i == 0 and z0 is not None:
-                z = z0
+                z = self.unit_major(0, z0)  # the fast sweep's z0 comes piece-major (see first_linear)
             else:
                 if masks is not None and i in masks:
                     include, scale = self._include_and_scale(i)
@@ -189,12 +190,74 @@ class MLP(SoftmaxClassifier):
                 h, act_cache = ACTIVATIONS[self.activation][0](z)
             caches.append((drop_cache, aff_cache, act_cache))
 
+    def forward_eval(self, theta, X, z0=None):
+        """Logits (N, n_classes) of the deterministic network, keeping nothing for a backward pass.
+
+        The same values as ``forward(theta, X)[0]``, with in-place activations
+        and maxout without winner masks. A maxout layer's pre-activations are
+        computed *piece-major* (see :meth:`piece_major`): piece p of every unit
+        forms one contiguous block of columns, so the maximum over pieces is
+        k - 1 element-wise maxima of blocks. With ``z0`` (the first layer's
+        output in that order, as :meth:`first_linear` and :meth:`first_bias`
+        give it; it may be overwritten) X is not used.
+        """
+        p = self.layout.unflatten(theta)
+        h = X
+        for i, name in enumerate(self.layer_names):
+            if i == 0 and z0 is not None:
+                z = z0
+            else:
+                W, b = self.piece_major(i, p[f"{name}.W"]), self.piece_major(i, p[f"{name}.b"])
+                z = h @ W                         # (N, d_out), piece-major for maxout layers
+                z += b
+            if name == "y":
+                return z
+            h = self._maxout_blocks(z) if self._is_maxout(i) else EVAL_ACTIVATIONS[self.activation](z)
+
+    def _is_maxout(self, layer_index) -> bool:
+        return self.activation == "maxout" and self.pieces > 1 and self.layer_names[layer_index] != "y"
+
+    def piece_major(self, layer_index, a):
+        """Columns (or entries, for a bias) of a maxout layer reordered piece-major, as a copy:
+        column j*k + p (unit j, piece p) moves to p*U + j. Other layers' arrays are returned as they are."""
+        if not self._is_maxout(layer_index):
+            return a
+        k = self.pieces
+        U = a.shape[-1] // k
+        return a.reshape(*a.shape[:-1], U, k).swapaxes(-1, -2).reshape(a.shape)
+
+    def unit_major(self, layer_index, z):
+        """The inverse of :meth:`piece_major` on the columns of z (N, U*k): back to column j*k + p."""
+        if not self._is_maxout(layer_index):
+            return z
+        k = self.pieces
+        U = z.shape[-1] // k
+        return z.reshape(z.shape[0], k, U).swapaxes(1, 2).reshape(z.shape)
+
+    def _maxout_blocks(self, z):
+        """max over the k contiguous piece blocks of a piece-major z (N, k*U) -> (N, U)."""
+        xp = backend.get_xp(z)
+        U = z.shape[1] // self.pieces
+        out = xp.maximum(z[:, :U], z[:, U:2 * U])
+        for piece in range(2, self.pieces):
+            xp.maximum(out, z[:, piece * U:(piece + 1) * U], out=out)
+        return out
+
+    def eval_bytes_per_example(self, dtype=np.float32) -> int:
+        """Temporaries of evaluating one example: the widest layer's input, pre-activation and output, plus
+        four copies of the first layer's output, which the linear path's fast sweep keeps (both ends and two
+        working buffers)."""
+        widths = [self.n_in] + [self.layout[f"{n}.W"].shape[1] for n in self.layer_names]
+        largest = max(d_in + d_out + d_out // max(self.pieces, 1) for d_in, d_out in zip(widths, widths[1:]))
+        return (largest + 4 * widths[1]) * np.dtype(dtype).itemsize
+
     # ------------------------------------------- the linear path's fast sweep
     first_layer_weights = "h0.W"  # the network starts with an affine layer: X W(alpha) is affine in alpha
 
     def first_linear(self, X, W):
-        """The first layer's linear part, X W (the bias is added later)."""
-        return X @ W
+        """The first layer's linear part, X W (the bias is added later), with its columns piece-major
+        for a maxout network (the order :meth:`forward_eval` works in)."""
+        return X @ self.piece_major(0, W)
 
     def drop_input(self, X, masks=None):
         """The input as the first affine layer sees it: X, or X * mask * scale under dropout masks."""
@@ -203,8 +266,8 @@ class MLP(SoftmaxClassifier):
         return dropout_forward(X, self.input_include, self.input_scale, mask=masks[0])[0]
 
     def first_bias(self, theta, z_linear):
-        """The first pre-activation from its linear part: X W + b."""
-        return z_linear + self.layout.unflatten(theta)["h0.b"]
+        """The first pre-activation from its linear part: X W + b (piece-major, as first_linear)."""
+        return z_linear + self.piece_major(0, self.layout.unflatten(theta)["h0.b"])
 
     def backward(self, dlogits, caches, grad, input_grad=False):
         """Fill the flat ``grad`` from dL/dlogits; with ``input_grad`` return dL/dX (N, n_in), else None."""

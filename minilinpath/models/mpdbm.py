@@ -182,15 +182,19 @@ class MPDBM:
             raise ValueError(f"{self.name}: y must be ({X.shape[0]},) integer labels, got {getattr(y, 'shape', None)}.")
 
     # ------------------------------------------------------------ inference
-    def infer(self, theta, X, onehot, m_v, m_y):
-        """Run the unrolled mean-field inference; returns (final states, per-update records)."""
+    def infer(self, theta, X, onehot, m_v, m_y, keep_records: bool = True):
+        """Run the unrolled mean-field inference; returns (final states, per-update records).
+
+        ``keep_records=False`` (evaluation: no backward pass follows) keeps only the last update of each
+        layer, which the cost needs, instead of every update's pre-activation and activation.
+        """
         p = self.layout.unflatten(theta)
         xp = backend.get_xp(theta)
         N = X.shape[0]
         H0, H1 = self.hidden
         state = {"v": X, "y": onehot, "h0": xp.zeros((N, H0), theta.dtype), "h1": xp.zeros((N, H1), theta.dtype)}
         clamp = {"v": (m_v, X), "y": (m_y[:, None], onehot)}
-        records = []
+        records, last = [], {}
         for op in self.schedule:
             inputs = [state[source] for source, *_ in op.terms]
             pre = xp.broadcast_to(p[op.bias], (N, p[op.bias].shape[0])).copy()
@@ -203,8 +207,11 @@ class MPDBM:
                 m, data = clamp[op.target]
                 out = m * act + (1.0 - m) * data
             state[op.target] = out
-            records.append((op, inputs, pre, act))
-        return state, records
+            if keep_records:
+                records.append((op, inputs, pre, act))
+            else:
+                last[op.target] = (op, None, pre, act)
+        return state, (records if keep_records else list(last.values()))
 
     def _cost(self, records, X, labels, m_v, m_y):
         """J and dJ/d(final pre-activations of v and y)."""
@@ -301,7 +308,7 @@ class MPDBM:
         for start in range(0, N, EVAL_CHUNK):
             Xc, yc = X[start:start + EVAL_CHUNK], labels[start:start + EVAL_CHUNK]
             m_v, m_y = self.fixed_masks(Xc.shape[0], xp, theta.dtype, start=start)
-            _, records = self.infer(theta, Xc, self._onehot(yc, xp, theta.dtype), m_v, m_y)
+            _, records = self.infer(theta, Xc, self._onehot(yc, xp, theta.dtype), m_v, m_y, keep_records=False)
             J, _ = self._cost(records, Xc, yc, m_v, m_y)
             total += backend.to_float(J) * (Xc.shape[0] / N)  # one chunk: exactly J, as loss_and_grad gives
         return total
@@ -315,7 +322,8 @@ class MPDBM:
             Xc = X[start:start + EVAL_CHUNK]
             n = Xc.shape[0]
             m_v, m_y = xp.zeros((n, self.n_visible), theta.dtype), xp.ones((n,), theta.dtype)
-            state, _ = self.infer(theta, Xc, xp.zeros((n, self.n_classes), theta.dtype), m_v, m_y)
+            state, _ = self.infer(theta, Xc, xp.zeros((n, self.n_classes), theta.dtype), m_v, m_y,
+                                  keep_records=False)
             out[start:start + n] = state["y"].argmax(axis=1)
         return out
 

@@ -1,6 +1,10 @@
-"""The paper's technique: straight lines through parameter space, and trajectories around them."""
+"""The paper's technique: straight lines through parameter space, and trajectories around them;
+planes through parameter space (:mod:`.plane`) and curvature along the line (:mod:`.curvature`)."""
+from .curvature import HessianOperator, hessian_eigenvalues, hutchinson_trace, hvp, line_curvature
 from .linear import PathResult, alpha_grid, linear_path, random_point
 from .metrics import barrier_height, distance_travelled, is_monotone, largest_bump, local_minima, summarize
+from .plane import (Plane, PlaneResult, evaluate_plane, grid_around, normalize_direction, paper_plane, pca_directions,
+                    pca_plane, plane_along, plane_through, random_direction, random_plane, trajectory_on_plane)
 from .trajectory import Projection, project_trajectory, random_walk
 
 
@@ -10,6 +14,9 @@ def interpolate(theta0, theta1, alpha):
     return (1.0 - alpha) * theta0 + alpha * theta1
 
 
-__all__ = ["PathResult", "Projection", "alpha_grid", "barrier_height", "distance_travelled", "interpolate",
+__all__ = ["HessianOperator", "PathResult", "Plane", "PlaneResult", "Projection", "evaluate_plane", "grid_around",
+           "hessian_eigenvalues", "hutchinson_trace", "hvp", "line_curvature", "normalize_direction", "paper_plane",
+           "pca_directions", "pca_plane", "plane_along", "plane_through", "random_direction", "random_plane",
+           "trajectory_on_plane", "alpha_grid", "barrier_height", "distance_travelled", "interpolate",
            "is_monotone", "largest_bump", "linear_path", "local_minima", "project_trajectory", "random_point",
            "random_walk", "summarize"]

@@ -19,7 +19,8 @@ convolutional), the first layer's linear part is affine in alpha:
 
 so for each chunk of data the two products X W0 and X W1 are computed once
 and reused for every alpha; only the (much cheaper) rest of the network runs
-per alpha. Memory stays bounded by ``chunk_size``.
+per alpha, with the evaluation forward (no training caches). Memory stays
+bounded by ``chunk_size``, which by default follows the evaluation memory budget.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
+from ..contract import check_model
 from ..io import write_npz
 from ..progress import progress_bar
 
@@ -75,20 +77,31 @@ def _is_classifier(model) -> bool:
 
 
 def _sweep_plain(model, theta0, theta1, batch, alphas, progress, desc):
-    """Set theta(alpha) and evaluate the whole model at every alpha."""
+    """Set theta(alpha) and evaluate the whole model at every alpha (loss and error in one pass)."""
     J, err = [], []
+    classifier = _is_classifier(model) and hasattr(model, "evaluate")
     for a in progress_bar(alphas, desc=desc, enabled=progress, unit="alpha"):
         a = float(a)  # a Python float keeps theta's dtype (a NumPy float64 would promote float32 to float64)
         theta = (1.0 - a) * theta0 + a * theta1
-        J.append(model.loss(theta, batch))
-        if _is_classifier(model):
-            err.append(model.error_rate(theta, batch))
+        if classifier:
+            loss, error = model.evaluate(theta, batch)
+            J.append(loss)
+            err.append(error)
+        else:
+            J.append(model.loss(theta, batch))
+            if _is_classifier(model):
+                err.append(model.error_rate(theta, batch))
     return np.array(J), (np.array(err) if err else None)
 
 
 def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc, masks_rng_seed=None,
                 mc_samples=0):
-    """Reuse X W0 and X W1 for every alpha; sum the loss and the errors chunk by chunk."""
+    """Reuse the first layer's outputs at both ends for every alpha; sum the loss and the errors chunk by chunk.
+
+    Per chunk: Z0 = X W0 + b0 and Z1 = X W1 + b1 (the expensive products, once); per alpha
+    z = (1 - alpha) Z0 + alpha Z1 = X W(alpha) + b(alpha), written into one reused buffer (exactly Z0 at
+    alpha = 0 and Z1 at alpha = 1), then the rest of the network.
+    """
     X, y = batch
     xp = backend.get_xp(theta0, X)
     n = X.shape[0]
@@ -106,17 +119,29 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
                 rng = backend.rng([masks_rng_seed, start, s], xp)
                 masks = model.draw_masks(rng, Xc.shape[0], dtype=theta0.dtype)
             Xin = model.drop_input(Xc, masks)
-            A, B = model.first_linear(Xin, W0), model.first_linear(Xin, W1)  # the two expensive products
+            A, B = first_linear_pair(model, Xin, W0, W1)  # the two expensive products
+            Z0, Z1 = model.first_bias(theta0, A), model.first_bias(theta1, B)
+            del A, B
+            z, scaled = xp.empty_like(Z0), xp.empty_like(Z0)
             for i, a in enumerate(alphas):
                 # theta(alpha) is rebuilt per chunk rather than kept for every alpha: memory stays
                 # bounded by the chunk, whatever the number of alphas (one cheap pass over theta)
                 theta = (1.0 - a) * theta0 + a * theta1
-                z0 = (1.0 - a) * A
-                z0 += a * B  # = the first layer's linear part at theta(alpha); the model adds the bias
-                nll, errors = model.evaluate_from_first_preactivation(theta, z0, yc, masks)
+                xp.multiply(Z0, 1.0 - a, out=z)
+                xp.multiply(Z1, a, out=scaled)
+                z += scaled  # the first layer's output at theta(alpha); the model may overwrite z
+                nll, errors = model.evaluate_from_first_output(theta, z, yc, masks)
                 nll_sum[i] += nll / samples
                 wrong[i] += errors / samples
     return nll_sum / n, wrong / n
+
+
+def first_linear_pair(model, X, W0, W1):
+    """``(X W0, X W1)``, the first layer's linear part at both ends of the line (the model's own
+    ``first_linear_pair`` when it has one, e.g. one convolution with both kernels stacked)."""
+    if hasattr(model, "first_linear_pair"):
+        return model.first_linear_pair(X, W0, W1)
+    return model.first_linear(X, W0), model.first_linear(X, W1)
 
 
 def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: int | None = None,
@@ -131,7 +156,8 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
     train, valid : batches such as ``(X, y)``; ``valid`` is optional.
     alphas : any real values (outside [0, 1] too), e.g. ``np.linspace(0, 1, 200)``.
     chunk_size : examples per forward pass (bounds memory). By default the
-        model's own ``eval_chunk`` (the chunks of ``model.loss``), so the values
+        model's own ``evaluation_chunk`` (the chunks of ``model.loss``, as many
+        as ``$MINILINPATH_EVAL_MEMORY_MB`` allows), so the values
         at alpha = 0 and 1 are exactly ``model.loss(theta0)`` and
         ``model.loss(theta1)``; other sizes agree to rounding.
     mc_samples : 0 for the deterministic network; k > 0 averages the dropout
@@ -140,6 +166,7 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
     fast : use the first-layer reuse when the model supports it (same numbers as the
         plain sweep up to rounding).
     """
+    check_model(model, "linear_path")  # one line naming what a user's model lacks, before any computing
     alphas = np.asarray(alphas, dtype=np.float64)
     if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
         raise ValueError("alphas must be a non-empty 1-D array of finite numbers.")
@@ -147,8 +174,9 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
     model.layout.check(theta1)
     if theta0.dtype != theta1.dtype:
         raise TypeError(f"theta0 is {theta0.dtype} but theta1 is {theta1.dtype}; cast one of them.")
-    if chunk_size is None:
-        chunk_size = getattr(model, "eval_chunk", DEFAULT_CHUNK)
+    if chunk_size is None:  # the model's own evaluation chunk, bounded by the memory budget
+        chunk_size = (model.evaluation_chunk(theta0.dtype) if hasattr(model, "evaluation_chunk")
+                      else getattr(model, "eval_chunk", DEFAULT_CHUNK))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
     if mc_samples and not getattr(model, "uses_dropout", False):

@@ -1,0 +1,541 @@
+"""Planes through parameter space: J on a 2-D slice, and where a trajectory lies relative to it.
+
+A plane is an origin theta_o and two directions d_1, d_2 (flat vectors like theta):
+
+    theta(a, b) = theta_o + a d_1 + b d_2.
+
+Two ways to choose it:
+
+- :func:`plane_through`: the plane through three points (init, solution and a
+  second solution, as Garipov et al. 2018 draw it; or any three theta). The
+  basis is orthonormal (Gram-Schmidt in float64): d_1 = (theta_b - theta_a) / ||.||,
+  d_2 = the part of theta_c - theta_a orthogonal to d_1, normalised; the
+  coordinates of the three points are recorded, so the picture shows them where
+  they are, at true Euclidean distances.
+- :func:`plane_along`: the plane through one point along two given directions
+  (not orthogonalised unless asked; a and b are then in units of the directions).
+
+Directions (:func:`random_direction`, :func:`pca_directions`, :func:`paper_plane`):
+
+- Gaussian random, normalised as Li, Xu, Taylor, Studer & Goldstein (NeurIPS
+  2018, "Visualizing the loss landscape of neural nets") do. Draw g ~ N(0, I)
+  of theta's size; then rescale pieces of g so each piece has the *same norm
+  as the matching piece of theta* (the point the plane is drawn around), which
+  makes the picture independent of the scale of each filter (a ReLU network
+  is unchanged when a filter is multiplied by c > 0 and the next layer's weights
+  by 1/c, so a direction that ignored this would mean different things at
+  different scales). The pieces are:
+
+  - ``"filter"``: one filter = everything that feeds one output unit or channel;
+    here (our layouts store a dense W as (n_in, n_out) and a conv W as
+    (F, C, HH, WW)) a column of a 2-D parameter and a slice W[f] of a 4-D one;
+  - ``"layer"``: each named parameter array as a whole;
+  - ``"model"``: the whole vector (||d|| = ||theta||);
+  - ``None``: plain N(0, I), unscaled.
+
+  1-D parameters (biases; Li et al. treat batch-norm parameters alike) are a
+  documented option ``one_d``: ``"zero"`` (the default, Li et al.'s
+  "ignore biasbn": the direction does not move them), or ``"normalize"``
+  (rescaled as one piece to the norm of that parameter vector). A piece of
+  theta with norm 0 (e.g. a softmax layer that starts at zero) gives a zero
+  direction there.
+- the two leading principal directions of a recorded trajectory theta_0 ... theta_T
+  around the solution (Li et al.'s Section 7): the rows theta_t - theta_T,
+  centred on their mean as a PCA does, and the two leading right singular
+  vectors (computed from the small T x T Gram matrix, the "snapshot" method);
+  the share of the variance each explains is returned.
+- the paper's own pair (its Figure 7's "extreme components"): the init ->
+  solution line and the direction towards the epoch farthest from that line.
+
+Grid evaluation (:func:`evaluate_plane`) computes J (train and validation) and
+the error rate on the *whole* given sets, in chunks. When the model starts
+with a linear layer the first-layer trick of the linear path extends to planes:
+
+    X W(a, b) = X W_o + a X D_1 + b X D_2,
+
+so for each chunk the three products are computed once for the *whole* grid
+(kept in memory up to a budget), and only the rest of the network runs per
+grid point. Results are written after every grid row (``store``), so an
+interrupted evaluation resumes where it stopped.
+
+Where the contour picture lies (:func:`trajectory_on_plane`): a trajectory
+point theta_t is generally *not* in the plane. Its projection
+theta_o + a_t d_1 + b_t d_2 (least squares) is; the residual
+r_t = ||theta_t - projection|| says how far off it is, and J(theta_t) beside
+J(projection) says how wrong it would be to read the trajectory's loss off the
+contours (the most common complaint about 2-D pictures of training: the loss
+drawn at a trajectory point is the loss of its projection).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import backend
+from ..contract import check_model
+from ..io import write_npz
+from ..progress import progress_bar
+
+CACHE_BYTES = 1 << 30  # the first-layer products of every chunk are kept across grid rows up to this size
+
+
+# ---------------------------------------------------------------------------------------------------- planes
+@dataclass
+class Plane:
+    """theta(a, b) = origin + a d1 + b d2; ``points`` maps names to their (a, b) coordinates."""
+    origin: object
+    d1: object
+    d2: object
+    kind: str = "plane"
+    points: dict = field(default_factory=dict)
+
+    def point(self, a: float, b: float):
+        """theta(a, b), a new array of the origin's dtype and device."""
+        a, b = float(a), float(b)  # Python floats keep float32 vectors float32
+        return self.origin + a * self.d1 + b * self.d2
+
+    def gram(self) -> np.ndarray:
+        """The 2 x 2 matrix of inner products of d1 and d2 (float64); the identity for an orthonormal basis."""
+        xp = backend.get_xp(self.d1)
+        u, v = xp.asarray(self.d1, dtype=np.float64), xp.asarray(self.d2, dtype=np.float64)
+        return np.array([[backend.to_float(u @ u), backend.to_float(u @ v)],
+                         [backend.to_float(v @ u), backend.to_float(v @ v)]])
+
+    def coordinates(self, theta) -> tuple:
+        """``(a, b, residual)``: the least-squares coordinates of ``theta`` in the plane and its distance from it.
+
+        (a, b) solves G [a, b] = [d1 . (theta - o), d2 . (theta - o)] with G the Gram
+        matrix; the residual is ||theta - o - a d1 - b d2|| (Euclidean, not squared).
+        """
+        xp = backend.get_xp(self.origin)
+        d = xp.asarray(theta, dtype=np.float64) - xp.asarray(self.origin, dtype=np.float64)
+        u, v = xp.asarray(self.d1, dtype=np.float64), xp.asarray(self.d2, dtype=np.float64)
+        rhs = np.array([backend.to_float(u @ d), backend.to_float(v @ d)])
+        a, b = np.linalg.solve(self.gram(), rhs)
+        residual = backend.to_float(xp.linalg.norm(d - a * u - b * v))
+        return float(a), float(b), residual
+
+    def arrays(self, prefix: str = "plane/") -> dict:
+        """origin, d1, d2 and the named points' coordinates as NumPy arrays (for a figure's .npz)."""
+        names = list(self.points)
+        return {f"{prefix}origin": backend.to_numpy(self.origin), f"{prefix}d1": backend.to_numpy(self.d1),
+                f"{prefix}d2": backend.to_numpy(self.d2), f"{prefix}point_names": np.array(names, dtype=str),
+                f"{prefix}point_coords": np.array([self.points[n] for n in names], dtype=np.float64).reshape(-1, 2)}
+
+
+def _as64(theta):
+    return backend.get_xp(theta).asarray(theta, dtype=np.float64)
+
+
+def plane_through(theta_a, theta_b, theta_c, names=("A", "B", "C")) -> Plane:
+    """The plane through three points, origin ``theta_a``, with an orthonormal basis (Gram-Schmidt in float64).
+
+    d1 = (b - a) / ||b - a||;  d2 = w / ||w|| with w = (c - a) - ((c - a) . d1) d1.
+    The points get coordinates (0, 0), (||b - a||, 0) and ((c - a) . d1, ||w||).
+    """
+    xp = backend.get_xp(theta_a, theta_b, theta_c)
+    a, b, c = _as64(theta_a), _as64(theta_b), _as64(theta_c)
+    if not (a.shape == b.shape == c.shape) or a.ndim != 1:
+        raise ValueError(f"the three points must be flat vectors of one length, got {a.shape}, {b.shape}, {c.shape}.")
+    ab = b - a
+    length = backend.to_float(xp.linalg.norm(ab))
+    if length == 0.0:
+        raise ValueError(f"{names[0]} and {names[1]} are the same point: they do not span a line.")
+    d1 = ab / length
+    ac = c - a
+    along = backend.to_float(ac @ d1)
+    w = ac - along * d1
+    height = backend.to_float(xp.linalg.norm(w))
+    if height <= 1e-12 * max(length, backend.to_float(xp.linalg.norm(ac))):
+        raise ValueError(f"{names[2]} lies on the line through {names[0]} and {names[1]}: the three points do not "
+                         "span a plane.")
+    d2 = w / height
+    dtype = theta_a.dtype
+    return Plane(xp.asarray(theta_a).copy(), d1.astype(dtype), d2.astype(dtype), kind="three points",
+                 points={names[0]: (0.0, 0.0), names[1]: (length, 0.0), names[2]: (along, height)})
+
+
+def plane_along(theta, d1, d2, name: str = "center", orthonormalize: bool = False) -> Plane:
+    """The plane through ``theta`` along ``d1`` and ``d2`` (a and b in units of the directions).
+
+    With ``orthonormalize`` the directions are first made orthonormal by Gram-Schmidt
+    (then a and b are Euclidean distances).
+    """
+    xp = backend.get_xp(theta)
+    if orthonormalize:
+        u = _as64(d1)
+        n1 = backend.to_float(xp.linalg.norm(u))
+        if n1 == 0.0:
+            raise ValueError("d1 is zero.")
+        u = u / n1
+        v = _as64(d2)
+        v = v - backend.to_float(v @ u) * u
+        n2 = backend.to_float(xp.linalg.norm(v))
+        if n2 <= 1e-12 * backend.to_float(xp.linalg.norm(_as64(d2))):
+            raise ValueError("d2 is parallel to d1: they do not span a plane.")
+        d1, d2 = u, v / n2
+    return Plane(xp.asarray(theta).copy(), xp.asarray(d1).astype(theta.dtype), xp.asarray(d2).astype(theta.dtype),
+                 kind="point and two directions", points={name: (0.0, 0.0)})
+
+
+# ------------------------------------------------------------------------------------------------ directions
+NORMALIZATIONS = ("filter", "layer", "model", None)
+
+
+def _pieces(array, norm: str):
+    """Views of the pieces of one parameter array that are normalised together."""
+    if norm == "layer" or array.ndim == 1:
+        return [array.reshape(-1)]
+    if array.ndim == 2:  # dense (n_in, n_out): a filter is a column, everything that feeds one output unit
+        return [array[:, j] for j in range(array.shape[1])]
+    return [array[f] for f in range(array.shape[0])]  # conv (F, C, HH, WW): a filter is one output channel
+
+
+def normalize_direction(model, direction, theta, norm: str | None = "filter", one_d: str = "zero"):
+    """Rescale ``direction`` (in place, and returned) piece by piece to the norms of ``theta``'s pieces.
+
+    See the module docstring for ``norm`` ("filter", "layer", "model" or None) and
+    ``one_d`` ("zero" or "normalize", for 1-D parameters such as biases).
+    """
+    check_model(model, "normalize_direction", needs=())
+    if norm not in NORMALIZATIONS:
+        raise ValueError(f"norm must be one of {NORMALIZATIONS}, got {norm!r}.")
+    if one_d not in ("zero", "normalize"):
+        raise ValueError(f"one_d must be 'zero' or 'normalize', got {one_d!r}.")
+    xp = backend.get_xp(direction)
+    if norm is None:
+        return direction
+    if norm == "model":
+        scale = backend.to_float(xp.linalg.norm(theta)) / max(backend.to_float(xp.linalg.norm(direction)), 1e-300)
+        direction *= scale
+        return direction
+    d_views, t_views = model.layout.unflatten(direction), model.layout.unflatten(theta)
+    for name in model.layout.names:
+        d, t = d_views[name], t_views[name]
+        if d.ndim <= 1 and one_d == "zero":
+            d[...] = 0
+            continue
+        for dp, tp in zip(_pieces(d, norm), _pieces(t, norm)):
+            dn = backend.to_float(xp.linalg.norm(dp))
+            dp *= backend.to_float(xp.linalg.norm(tp)) / dn if dn > 0 else 0.0
+    return direction
+
+
+def random_direction(model, theta, seed, norm: str | None = "filter", one_d: str = "zero"):
+    """A Gaussian direction N(0, I) drawn from ``seed`` (NumPy's generator, so the same on CPU and GPU),
+    normalised to ``theta`` as Li et al. define it (module docstring). Same dtype and device as theta."""
+    g = np.random.default_rng(seed).standard_normal(model.layout.size)
+    xp = backend.get_xp(theta)
+    direction = xp.asarray(g, dtype=np.float64)
+    return normalize_direction(model, direction, _as64(theta), norm, one_d).astype(theta.dtype)
+
+
+def random_plane(model, theta, seed, norm: str | None = "filter", one_d: str = "zero", name="solution") -> Plane:
+    """The plane through ``theta`` along two independent normalised random directions (Li et al.'s picture)."""
+    d1 = random_direction(model, theta, [seed, 1], norm, one_d)
+    d2 = random_direction(model, theta, [seed, 2], norm, one_d)
+    plane = plane_along(theta, d1, d2, name=name)
+    plane.kind = f"random directions, {norm or 'no'} normalisation"
+    return plane
+
+
+class PCA(NamedTuple):
+    d1: object                # the leading principal direction (unit norm)
+    d2: object                # the second one (unit norm, orthogonal to d1)
+    explained: np.ndarray     # share of the variance of the centred rows along each of them
+
+
+def _stack_rows(rows):
+    return np.stack([np.asarray(backend.to_numpy(r), dtype=np.float64) for r in rows])
+
+
+def pca_directions(rows, theta_final, center: bool = True) -> PCA:
+    """The two leading principal directions of the trajectory ``rows`` around ``theta_final``.
+
+    D has rows theta_t - theta_final (centred on their mean when ``center``,
+    as a PCA does). The principal directions are D's leading right singular
+    vectors; with T rows and P >> T parameters they come from the T x T Gram
+    matrix K = D D^T = U S^2 U^T as v_k = D^T u_k / s_k (the "snapshot method").
+    The rows are held in memory on the CPU (T x P float64).
+    """
+    D = _stack_rows(rows) - np.asarray(backend.to_numpy(theta_final), dtype=np.float64)
+    if D.shape[0] < 3:
+        raise ValueError(f"a PCA plane needs at least 3 trajectory points, got {D.shape[0]}.")
+    if center:
+        D -= D.mean(axis=0)
+    K = D @ D.T
+    s2, U = np.linalg.eigh(K)
+    order = np.argsort(s2)[::-1]
+    s2, U = s2[order], U[:, order]
+    if s2[1] <= 1e-12 * max(s2[0], 1e-300):
+        raise ValueError("the trajectory spans fewer than two directions: no PCA plane.")
+    xp = backend.get_xp(theta_final)
+    dirs = [xp.asarray(D.T @ U[:, k] / np.sqrt(s2[k])).astype(theta_final.dtype) for k in (0, 1)]
+    return PCA(dirs[0], dirs[1], s2[:2] / s2.sum())
+
+
+def pca_plane(rows, theta_final, center: bool = True, name="solution") -> tuple:
+    """``(plane, pca)``: the plane through ``theta_final`` along the trajectory's two leading principal directions."""
+    pca = pca_directions(rows, theta_final, center)
+    plane = plane_along(theta_final, pca.d1, pca.d2, name=name)
+    plane.kind = "PCA of the trajectory"
+    return plane, pca
+
+
+def paper_plane(trajectory_factory, theta_init, theta_final, names=("init", "solution", "farthest epoch")) -> tuple:
+    """``(plane, epoch)``: the paper's pair of directions (its Fig. 7): the init -> solution line, and the
+    direction towards the trajectory point farthest from that line (orthogonalised); ``epoch`` is that point.
+
+    ``trajectory_factory()`` returns a fresh iterator over the trajectory (two passes are made).
+    """
+    from .trajectory import project_trajectory
+
+    projection = project_trajectory(trajectory_factory(), theta_init, theta_final)
+    epoch = int(np.argmax(projection.residual))
+    far = next(row for t, row in enumerate(trajectory_factory()) if t == epoch)
+    xp = backend.get_xp(theta_init)
+    plane = plane_through(theta_init, theta_final, xp.asarray(far, dtype=theta_init.dtype),
+                          names=(names[0], names[1], f"{names[2]} ({epoch})"))
+    plane.kind = "init -> solution and the farthest epoch"
+    return plane, epoch
+
+
+def grid_around(plane: Plane, n: int = 41, margin: float = 0.25, span: float | None = None) -> tuple:
+    """``(a_values, b_values)``, n each: ``span`` given: [-span, span] on both axes; else the box of the
+    plane's named points widened by ``margin`` times its size on every side (the points lie on the grid
+    only by chance: use an odd n and margins that make them fall on it when that matters)."""
+    if n < 2:
+        raise ValueError(f"a grid needs at least 2 values per axis, got {n}.")
+    if span is not None:
+        return np.linspace(-span, span, n), np.linspace(-span, span, n)
+    coords = np.array(list(plane.points.values()), dtype=np.float64).reshape(-1, 2)
+    lo, hi = coords.min(axis=0), coords.max(axis=0)
+    size = np.maximum(hi - lo, 1e-12)
+    size = np.maximum(size, 0.25 * size.max())  # a thin box gets some height
+    lo, hi = lo - margin * size, hi + margin * size
+    return np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
+
+
+# -------------------------------------------------------------------------------------------- grid evaluation
+@dataclass
+class PlaneResult:
+    """J (and error) on a grid: arrays of shape (len(b_values), len(a_values)); row j is b = b_values[j].
+
+    ``None`` where a quantity is not defined; NaN in rows not computed yet.
+    """
+    a_values: np.ndarray
+    b_values: np.ndarray
+    J_train: np.ndarray
+    J_valid: np.ndarray | None = None
+    error_train: np.ndarray | None = None
+    error_valid: np.ndarray | None = None
+    rows_done: np.ndarray | None = None
+    settings: dict = field(default_factory=dict)
+
+    FIELDS = ("a_values", "b_values", "J_train", "J_valid", "error_train", "error_valid", "rows_done")
+
+    def arrays(self, prefix: str = "") -> dict:
+        return {prefix + k: getattr(self, k) for k in self.FIELDS if getattr(self, k) is not None}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str = "", settings=None) -> "PlaneResult":
+        return cls(**{k: arrays.get(prefix + k) for k in cls.FIELDS}, settings=settings or {})
+
+
+def _batch_digest(batch) -> str:
+    """SHA-256 of a batch's arrays (shape, dtype and bytes): a store is resumed only for the same data."""
+    h = hashlib.sha256()
+    for a in (batch if isinstance(batch, (tuple, list)) else [batch]):
+        a = np.ascontiguousarray(backend.to_numpy(a))
+        h.update(f"{a.shape}{a.dtype}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def plane_fingerprint(model, plane, a_values, b_values, train, valid) -> str:
+    """SHA-256 of everything a grid evaluation depends on: layout, plane, grid and the data's content."""
+    h = hashlib.sha256()
+    h.update(json.dumps(model.layout.table()).encode())
+    for v in (plane.origin, plane.d1, plane.d2):
+        h.update(np.ascontiguousarray(backend.to_numpy(v)).tobytes())
+    h.update(np.asarray(a_values, dtype=np.float64).tobytes() + b"|" + np.asarray(b_values, dtype=np.float64).tobytes())
+    h.update(_batch_digest(train).encode())
+    h.update(b"-" if valid is None else _batch_digest(valid).encode())
+    return h.hexdigest()
+
+
+def _eval_chunk(model, dtype) -> int:
+    if hasattr(model, "evaluation_chunk"):
+        return int(model.evaluation_chunk(dtype))
+    return int(getattr(model, "eval_chunk", 10_000))
+
+
+class _FirstLayer:
+    """The three first-layer products of every chunk of one data set, X W_o, X D_1 and X D_2.
+
+    Kept across grid rows while they fit in ``cache_bytes``; otherwise recomputed per row.
+    """
+
+    def __init__(self, model, plane, batch, chunk, cache_bytes):
+        self.model, self.batch, self.chunk = model, batch, chunk
+        name = model.first_layer_weights
+        self.W = [model.unflatten(v)[name] for v in (plane.origin, plane.d1, plane.d2)]
+        self.cache_bytes, self.cache, self.keep = cache_bytes, {}, True
+
+    def chunks(self):
+        X, y = self.batch
+        for start in range(0, X.shape[0], self.chunk):
+            if start in self.cache:
+                yield self.cache[start]
+                continue
+            Xc = X[start:start + self.chunk]
+            item = (tuple(self.model.first_linear(Xc, W) for W in self.W), y[start:start + self.chunk])
+            if self.keep:
+                used = sum(int(p.nbytes) for (prods, _) in self.cache.values() for p in prods)
+                if used + sum(int(p.nbytes) for p in item[0]) <= self.cache_bytes:
+                    self.cache[start] = item
+                else:
+                    self.keep, self.cache = False, {}
+            yield item
+
+
+def _row_fast(model, plane, first: _FirstLayer, a_values, b):
+    """J and error at (a, b) for every a of one grid row, from the chunks' first-layer products."""
+    n = first.batch[0].shape[0]
+    nll, wrong = np.zeros(len(a_values)), np.zeros(len(a_values))
+    for (A, B, C), yc in first.chunks():
+        base = A + b * C                       # X W_o + b X D_2, once per chunk and row
+        for i, a in enumerate(a_values):
+            z = base + a * B                   # X W(a, b): the first layer's linear part on this chunk
+            s, e = model.evaluate_from_first_preactivation(plane.point(a, b), z, yc)
+            nll[i] += s
+            wrong[i] += e
+    return nll / n, wrong / n
+
+
+def _row_plain(model, plane, batch, a_values, b, classifier):
+    J, err = [], []
+    for a in a_values:
+        theta = plane.point(a, b)
+        J.append(model.loss(theta, batch))
+        if classifier:
+            err.append(model.error_rate(theta, batch))
+    return np.array(J), (np.array(err) if classifier else None)
+
+
+def _load_store(store: Path, fingerprint: str):
+    with open(store, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    saved = str(arrays.pop("fingerprint", ""))
+    if saved != fingerprint:
+        raise FileExistsError(f"{store} holds a plane evaluation with other settings (plane, grid, data or model); "
+                              "it is left as it is: remove it or choose another store to start afresh.")
+    return arrays
+
+
+def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, chunk_size: int | None = None,
+                   fast: bool = True, progress: bool = True, store=None, cache_bytes: int = CACHE_BYTES) -> PlaneResult:
+    """J (train, validation) and the error rate at every grid point theta(a, b) of ``plane``.
+
+    Parameters
+    ----------
+    model : keeps the model contract (:mod:`minilinpath.contract`).
+    train, valid : batches such as ``(X, y)``, evaluated whole, in chunks.
+    a_values, b_values : the grid; the result's arrays have shape (len(b_values), len(a_values)).
+    chunk_size : examples per pass (default: the model's own evaluation chunk).
+    fast : use the first-layer trick when the model starts with a linear layer
+        (the same numbers as the plain evaluation, to rounding).
+    store : a ``.npz`` path written (atomically) after every grid row; a later
+        call with the same model, plane, grid and data resumes from it. A store
+        written for other settings is an error, never overwritten.
+    """
+    check_model(model, "evaluate_plane")
+    a_values = np.asarray(a_values, dtype=np.float64)
+    b_values = np.asarray(b_values, dtype=np.float64)
+    for label, v in (("a_values", a_values), ("b_values", b_values)):
+        if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
+            raise ValueError(f"{label} must be a non-empty 1-D array of finite numbers.")
+    for v in (plane.origin, plane.d1, plane.d2):
+        model.layout.check(v)
+    classifier = hasattr(model, "error_rate")
+    can_fast = fast and classifier and hasattr(model, "first_layer_weights") and \
+        hasattr(model, "evaluate_from_first_preactivation") and isinstance(train, tuple)
+    if chunk_size is None:
+        chunk_size = _eval_chunk(model, plane.origin.dtype)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
+    shape = (b_values.size, a_values.size)
+    splits = [("train", train)] + ([("valid", valid)] if valid is not None else [])
+    arrays = {f"J_{s}": np.full(shape, np.nan) for s, _ in splits}
+    if classifier:
+        arrays.update({f"error_{s}": np.full(shape, np.nan) for s, _ in splits})
+    rows_done = np.zeros(b_values.size, dtype=bool)
+    fingerprint = None
+    if store is not None:
+        store = Path(store).with_suffix(".npz")
+        fingerprint = plane_fingerprint(model, plane, a_values, b_values, train, valid)
+        if store.exists():
+            saved = _load_store(store, fingerprint)
+            rows_done = saved["rows_done"].astype(bool)
+            arrays.update({k: saved[k] for k in arrays if k in saved})
+    first = {s: _FirstLayer(model, plane, batch, chunk_size, cache_bytes // len(splits))
+             for s, batch in splits} if can_fast else {}
+    todo = [j for j in range(b_values.size) if not rows_done[j]]
+    for j in progress_bar(todo, desc="plane", enabled=progress, unit="row"):
+        b = float(b_values[j])
+        for s, batch in splits:
+            if can_fast:
+                J, err = _row_fast(model, plane, first[s], [float(a) for a in a_values], b)
+            else:
+                J, err = _row_plain(model, plane, batch, a_values, b, classifier)
+            arrays[f"J_{s}"][j] = J
+            if classifier:
+                arrays[f"error_{s}"][j] = err
+        rows_done[j] = True
+        if store is not None:
+            write_npz(store, fingerprint=np.array(fingerprint), rows_done=rows_done, a_values=a_values,
+                      b_values=b_values, **arrays)
+    settings = {"model": getattr(model, "name", type(model).__name__), "plane": plane.kind,
+                "n_train": _n(train), "n_valid": None if valid is None else _n(valid), "chunk_size": chunk_size,
+                "fast": bool(can_fast)}
+    return PlaneResult(a_values, b_values, arrays["J_train"], arrays.get("J_valid"), arrays.get("error_train"),
+                       arrays.get("error_valid"), rows_done, settings)
+
+
+def _n(batch):
+    first = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return int(first.shape[0]) if hasattr(first, "shape") else None
+
+
+# --------------------------------------------------------------------------------- trajectories on the plane
+class TrajectoryOnPlane(NamedTuple):
+    a: np.ndarray            # (T,) least-squares coordinates of theta_t in the plane
+    b: np.ndarray
+    residual: np.ndarray     # (T,) ||theta_t - its projection||: how far the point is from the plane
+    J_true: np.ndarray       # (T,) J(theta_t), what training actually saw (None when not asked)
+    J_projected: np.ndarray  # (T,) J(projection), what the contour picture shows at (a_t, b_t)
+
+
+def trajectory_on_plane(rows, plane: Plane, model=None, batch=None, progress: bool = False) -> TrajectoryOnPlane:
+    """Project every trajectory point onto ``plane``; with ``model`` and ``batch`` also J at the point and at
+    its projection (both on the whole batch). Rows are read one at a time."""
+    if model is not None:
+        check_model(model, "trajectory_on_plane")
+    a, b, r, J, Jp = [], [], [], [], []
+    xp = backend.get_xp(plane.origin)
+    for row in progress_bar(rows, desc="trajectory", enabled=progress, unit="point"):
+        theta = xp.asarray(row, dtype=plane.origin.dtype)
+        ca, cb, res = plane.coordinates(theta)
+        a.append(ca)
+        b.append(cb)
+        r.append(res)
+        if model is not None and batch is not None:
+            J.append(model.loss(theta, batch))
+            Jp.append(model.loss(plane.point(ca, cb), batch))
+    arr = lambda v: np.array(v) if v else None  # noqa: E731
+    return TrajectoryOnPlane(np.array(a), np.array(b), np.array(r), arr(J), arr(Jp))
