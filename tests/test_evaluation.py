@@ -57,7 +57,7 @@ def test_forward_eval_gives_the_training_forward_logits(name, dtype):
     # loss and error from one pass = their definitions from the training forward
     nll, _ = softmax_cross_entropy(logits, y, with_grad=False)
     loss, error = model.evaluate(theta, (X, y))
-    assert loss == pytest.approx(float(nll), rel=10 * np.finfo(dtype).eps)
+    assert loss == pytest.approx(float(nll), rel=float(10 * np.finfo(dtype).eps))
     assert error == np.mean(logits.argmax(axis=1) != y)
     assert model.loss(theta, (X, y)) == loss and model.error_rate(theta, (X, y)) == error
     np.testing.assert_array_equal(model.predict(theta, X), model.forward_eval(theta, X).argmax(axis=1))
