@@ -6,11 +6,12 @@
   and max-norm constraint, exactly what ``minilinpath.train`` does per batch;
 - floor: the same 8 matrix products per batch (3 forward, 5 backward) and
   nothing else, on arrays of the same shapes;
-- torch (only if PyTorch is installed): the same model and update in PyTorch.
+- torch (CPU, only if PyTorch can be imported): the same model and update in PyTorch.
 
-The result is the ratio epoch / floor (lower is better; 1.0 would mean the
-element-wise work costs nothing). Data are random: the speed does not depend
-on pixel values. Timings are the best of ``--repeats`` runs.
+The results are the ratios epoch / floor (lower is better; 1.0 would mean the
+element-wise work costs nothing) and epoch / PyTorch. Data are random: the
+speed does not depend on pixel values. Every candidate runs ``--repeats``
+times, interleaved, and the median is reported.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from minilinpath import backend, models
 from minilinpath.optim import momentum_step
-from timing import best_time
+from timing import machine, median_times, try_torch
 
 BATCH = 100
 
@@ -97,21 +98,21 @@ def main(argv=None):
     velocity = xp.zeros_like(theta)
     X, y = make_data(args.examples, xp)
     epoch(model, theta, velocity, X[:1000], y[:1000], xp)  # warm-up
-    t_epoch = best_time(lambda: epoch(model, theta, velocity, X, y, xp), xp, args.repeats)
-    t_floor = best_time(lambda: gemm_floor(model, theta, X, xp), xp, args.repeats)
-    print(f"device {args.device}: {args.examples:,} examples, batch {BATCH}, float32, dropout on")
-    print(f"  minilinpath epoch   {t_epoch:8.3f} s")
-    print(f"  GEMM floor          {t_floor:8.3f} s")
-    print(f"  ratio epoch/floor   {t_epoch / t_floor:8.2f}")
-    if args.device == "cpu":
-        try:
-            import torch  # noqa: F401  (optional comparison, never a dependency)
-        except ImportError:
-            print("  (PyTorch not installed: no PyTorch comparison)")
-        else:
-            torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
-            t_torch = best_time(torch_epoch(args.examples), np, args.repeats)
-            print(f"  PyTorch epoch       {t_torch:8.3f} s   ratio torch/floor {t_torch / t_floor:.2f}")
+    fns = {"epoch": lambda: epoch(model, theta, velocity, X, y, xp), "floor": lambda: gemm_floor(model, theta, X, xp)}
+    torch = try_torch() if args.device == "cpu" else None
+    if torch is not None:
+        fns["torch"] = torch_epoch(args.examples)
+    t = median_times(fns, xp, args.repeats, warmup=False)
+    print(f"device {args.device}: {args.examples:,} examples, batch {BATCH}, float32, dropout on, "
+          f"median of {args.repeats}; {machine()}")
+    print(f"  minilinpath epoch   {t['epoch']:8.3f} s")
+    print(f"  GEMM floor          {t['floor']:8.3f} s")
+    print(f"  ratio epoch/floor   {t['epoch'] / t['floor']:8.2f}")
+    if torch is None:
+        print("  (PyTorch not importable" + (" or not on the CPU" if args.device != "cpu" else "") + ": no PyTorch comparison)")
+    else:
+        print(f"  PyTorch {torch.__version__} epoch {t['torch']:8.3f} s   ratio epoch/torch {t['epoch'] / t['torch']:.2f}, "
+              f"torch/floor {t['torch'] / t['floor']:.2f}")
 
 
 if __name__ == "__main__":

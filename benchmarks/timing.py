@@ -1,6 +1,9 @@
 """Timing helpers shared by the benchmarks (run them as scripts: ``python benchmarks/bench_*.py``)."""
 from __future__ import annotations
 
+import os
+import platform
+import statistics
 import time
 
 import numpy as np
@@ -22,3 +25,49 @@ def best_time(fn, xp, repeats: int = 3) -> float:
         synchronize(xp)
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def median_times(fns: dict, xp, repeats: int = 5, warmup: bool = True) -> dict:
+    """``{name: median seconds}`` of ``repeats`` rounds in which every function runs once, back to back.
+
+    Interleaving the candidates means a change in the machine's load (other
+    processes on a shared machine) hits all of them alike, so their ratios
+    stay meaningful even when the absolute times do not. Each function runs
+    once first, untimed (memory pools, BLAS threads, caches).
+    """
+    if warmup:
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            synchronize(xp)
+            started = time.perf_counter()
+            fn()
+            synchronize(xp)
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def try_torch():
+    """PyTorch if it can be imported (an optional comparison, never a dependency), using this process's CPUs; else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    return torch
+
+
+def machine() -> str:
+    """One line: CPUs, model, BLAS threads, load average, and PyTorch's version when it is there."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    return (f"{len(os.sched_getaffinity(0))} CPUs ({model}), numpy {np.__version__}, OPENBLAS_NUM_THREADS {threads}, "
+            f"load average {load}")

@@ -15,8 +15,8 @@ from lessontools import Checker, rel
 from minilinpath import layers
 from minilinpath.gradcheck import directional_check, numerical_vjp
 from minilinpath.layers import conv as conv_layer
-from minilinpath.models import MLP, MPDBM
-from minilinpath.path import interpolate, project_trajectory
+from minilinpath.models import DeepLinear, MLP, MPDBM
+from minilinpath.path import HessianOperator, interpolate, plane_through, project_trajectory
 
 NUM = 1e-7     # against central differences (float64, h = 1e-6)
 EXACT = 1e-10  # against minilinpath's own implementation
@@ -421,6 +421,94 @@ def check_expected_residual(fn):
     wrong_d = np.array([np.sqrt(d * t * (T - t) / T) for t, T, d in cases])
     if rel(mine, wrong_d) < 1e-9:
         chk.note("close: but one of the d directions is the line itself, and the residual is what is left.")
+    return chk.verdict()
+
+
+
+# ------------------------------------------------------------------------------------------------ lesson 8
+def _three_points(rng, P, far):
+    """Three points of R^P: a random origin, b some way off, c at an angle to the line a-b (``far`` scales c)."""
+    a = rng.standard_normal(P)
+    b = a + 0.3 * rng.standard_normal(P)
+    c = a + 0.8 * (b - a) + far * rng.standard_normal(P)  # a large component along b - a: unorthogonalised d2 shows
+    return a, b, c
+
+
+def check_plane_basis(fn):
+    chk, rng = Checker("plane_basis"), np.random.default_rng(18)
+    for case, (P, far) in enumerate(((40, 0.2), (300, 0.05))):
+        a, b, c = _three_points(rng, P, far)
+        d1, d2 = (np.asarray(d, np.float64) for d in _tuple(fn(a, b, c), 2, "plane_basis"))
+        want = plane_through(a, b, c)
+        if chk.shape(f"d1 (case {case})", d1, (P,)) and chk.shape(f"d2 (case {case})", d2, (P,)):
+            norms, inner = (np.linalg.norm(d1), np.linalg.norm(d2)), float(d1 @ d2)
+            if abs(inner) > 1e-10 * norms[0] * norms[1]:
+                chk.note(f"case {case}: d1 . d2 = {inner:.3g}, not 0: d2 is not orthogonal to d1. Subtract the part "
+                         "of c - a along d1, ((c - a) . d1) d1, before normalising (Gram-Schmidt).")
+            elif max(abs(n - 1.0) for n in norms) > 1e-10:
+                chk.note(f"case {case}: ||d1|| = {norms[0]:.6g}, ||d2|| = {norms[1]:.6g}: both directions must be "
+                         "unit vectors (divide each by its norm).")
+            chk.close(f"d1 (case {case})", d1, want.d1, EXACT, hint="d1 = (b - a) / ||b - a||.")
+            chk.close(f"d2 (case {case})", d2, want.d2, EXACT,
+                      hint="d2 = w / ||w|| with w = (c - a) - ((c - a) . d1) d1: it points towards c's side.")
+    return chk.verdict()
+
+
+def check_plane_coordinates(fn):
+    chk, rng = Checker("plane_coordinates"), np.random.default_rng(19)
+    a, b, c = _three_points(rng, 50, 0.2)
+    plane = plane_through(a, b, c)
+    points = [a, b, c, a + 2.0 * rng.standard_normal(50) + 10.0, 0.5 * (a + b) + 0.1 * rng.standard_normal(50)]
+    mine = np.array([[np.float64(x) for x in _tuple(fn(t, plane.origin, plane.d1, plane.d2), 3, "plane_coordinates")]
+                     for t in points])
+    want = np.array([plane.coordinates(t) for t in points])
+    chk.close("(a, b)", mine[:, :2], want[:, :2], EXACT,
+              hint="with an orthonormal basis the least-squares coordinates are two dot products, "
+                   "a = d1 . (theta - origin), b = d2 . (theta - origin).")
+    if not chk.close("residual", mine[:, 2], want[:, 2], EXACT):
+        if rel(mine[:, 2], want[:, 2] ** 2) < 1e-9:
+            chk.note("your residual is the squared distance: take the square root (a Euclidean norm).")
+        elif rel(mine[:, 2], [np.linalg.norm(t - a_ * plane.d1 - b_ * plane.d2)
+                              for t, (a_, b_, _) in zip(points, want)]) < 1e-9:
+            chk.note("the residual is measured from the origin of the plane: || (theta - origin) - a d1 - b d2 ||.")
+    return chk.verdict()
+
+
+def _deep_linear_case(rng, dims, n=20, scale=0.6):
+    model = DeepLinear(dims)
+    theta = scale * rng.standard_normal(model.size)
+    X, Y = rng.standard_normal((n, dims[0])), rng.standard_normal((n, dims[-1]))
+    H = analytic.deep_linear_hessian([np.asarray(W) for W in model.weights(theta)], X=X, Y=Y)
+    return model, theta, (X, Y), H
+
+
+def check_hvp_central(fn):
+    chk, rng = Checker("hvp_central"), np.random.default_rng(20)
+    h = 1e-4
+    for case, (dims, size) in enumerate((((3, 4, 2), 1.0), ((2, 3, 3, 2), 1.0), ((3, 4, 2), 300.0))):
+        model, theta, batch, H = _deep_linear_case(rng, dims)
+        v = rng.standard_normal(model.size)
+        v *= size / np.linalg.norm(v)
+
+        def grad(t, model=model, batch=batch):
+            return model.loss_and_grad(np.asarray(t, np.float64), batch)[1]
+
+        mine = np.asarray(fn(grad, theta.copy(), v.copy(), h), np.float64)
+        label = f"H v (depth {len(dims) - 1}, ||v|| = {size:g})"
+        if chk.close(label, mine, H @ v, NUM, hint="H v ~ ||v|| (g(theta + h u) - g(theta - h u)) / (2 h), "
+                                                  "u = v / ||v||."):
+            library = HessianOperator(model, theta, batch, eps=h, method="central").hvp(v)
+            chk.close(f"{label} vs minilinpath", mine, library, EXACT)
+            continue
+        u, n = v / np.linalg.norm(v), np.linalg.norm(v)
+        forward = (grad(theta + h * u) - grad(theta)) / h * n
+        unscaled = (grad(theta + h * v) - grad(theta - h * v)) / (2 * h)
+        if rel(mine, forward) < 1e-9 or rel(mine, (grad(theta + h * v) - grad(theta)) / h) < 1e-9:
+            chk.note("that is a forward difference (g(theta + h u) - g(theta)) / h: its error is O(h), the "
+                     "central one's O(h^2). Use g(theta + h u) - g(theta - h u) over 2 h.")
+        elif size != 1.0 and rel(mine, unscaled) < 1e-9:
+            chk.note(f"you stepped h v, a step of length h ||v|| = {h * size:g}, far from small: step h along "
+                     "the unit vector u = v / ||v|| and multiply the result by ||v||.")
     return chk.verdict()
 
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from minilinpath.gradcheck import numerical_vjp, rel_error
-from minilinpath.layers.conv import conv_backward, conv_forward, output_size
+from minilinpath.layers import conv as conv_layer
+from minilinpath.layers.conv import conv_algorithm, conv_backward, conv_forward, output_size
 from minilinpath.layers.maxout import maxout_backward, maxout_forward
 from minilinpath.layers.pool import max_pool_backward, max_pool_forward, pooled_size
 
@@ -32,6 +33,56 @@ def test_conv_matches_the_definition_and_gradients(rng, stride, pad):
     assert rel_error(dx, numerical_vjp(lambda a: conv_forward(a, W, b, stride, pad)[0], x, dout)) < 1e-8
     assert rel_error(dW, numerical_vjp(lambda a: conv_forward(x, a, b, stride, pad)[0], W, dout)) < 1e-8
     assert rel_error(db, numerical_vjp(lambda a: conv_forward(x, W, a, stride, pad)[0], b, dout)) < 1e-8
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "fft"])
+@pytest.mark.parametrize("shape, kernel, pad", [((3, 3, 7, 6), (4, 3, 3, 2), 0), ((3, 2, 6, 9), (5, 2, 4, 3), 2),
+                                                ((2, 4, 5, 5), (3, 4, 5, 5), 3)])
+def test_both_algorithms_and_image_blocks_match_the_definition_and_gradients(rng, monkeypatch, algorithm, shape,
+                                                                              kernel, pad):
+    """Stride 1, square and non-square inputs and kernels; im2col with blocks of 1 and 2 images (the last one short)."""
+    x, W, b = rng.standard_normal(shape), rng.standard_normal(kernel), rng.standard_normal(kernel[0])
+    want = naive_conv(x, W, b, 1, pad)
+    per_image = kernel[1] * kernel[2] * kernel[3] * want.shape[2] * want.shape[3] * 8
+    for images in ((1, 2) if algorithm == "im2col" else (None,)):
+        if images is not None:
+            monkeypatch.setitem(conv_layer.BLOCK_BYTES, "cpu", images * per_image)
+        out, cache = conv_forward(x, W, b, 1, pad, algorithm=algorithm)
+        assert getattr(cache, "block", images) == images
+        np.testing.assert_allclose(out, want, rtol=1e-11, atol=1e-11)
+        dout = rng.standard_normal(out.shape)
+        dx, dW, db = conv_backward(dout, cache)
+        assert rel_error(dx, numerical_vjp(lambda a: conv_forward(a, W, b, 1, pad, algorithm=algorithm)[0], x, dout)) < 1e-8
+        assert rel_error(dW, numerical_vjp(lambda a: conv_forward(x, a, b, 1, pad, algorithm=algorithm)[0], W, dout)) < 1e-8
+        assert rel_error(db, numerical_vjp(lambda a: conv_forward(x, W, a, 1, pad, algorithm=algorithm)[0], b, dout)) < 1e-8
+        assert conv_backward(dout, cache, input_grad=False)[0] is None
+
+
+def test_fft_keeps_float32_and_agrees_with_im2col(rng):
+    x = rng.standard_normal((4, 6, 9, 9)).astype(np.float32)
+    W = (0.1 * rng.standard_normal((8, 6, 5, 5))).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    out, cache = conv_forward(x, W, b, 1, 2, algorithm="fft")
+    ref, ref_cache = conv_forward(x, W, b, 1, 2, algorithm="im2col")
+    assert out.dtype == np.float32 and out.shape == ref.shape
+    np.testing.assert_allclose(out, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    for got, want in zip(conv_backward(dout, cache), conv_backward(dout, ref_cache)):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-6 * np.abs(want).max())
+
+
+def test_algorithm_choice_and_errors():
+    # CONFIGS.md section 3, batch 64: FFT counts fewer operations only for the second layer (96 -> 384, 8x8)
+    assert conv_algorithm((64, 3, 32, 32), (192, 3, 8, 8), 1, 4) == "im2col"
+    assert conv_algorithm((64, 96, 16, 16), (384, 96, 8, 8), 1, 3) == "fft"
+    assert conv_algorithm((64, 192, 7, 7), (384, 192, 5, 5), 1, 3) == "im2col"
+    assert conv_algorithm((64, 96, 16, 16), (384, 96, 8, 8), 2, 3) == "im2col"  # stride 2: im2col only
+    x, W = np.zeros((1, 2, 6, 6)), np.zeros((3, 2, 3, 3))
+    with pytest.raises(ValueError, match="stride 1 only"):
+        conv_forward(x, W, None, 2, 0, algorithm="fft")
+    with pytest.raises(ValueError, match="algorithm must be"):
+        conv_forward(x, W, None, algorithm="winograd")
 
 
 def test_cifar_network_sizes():
@@ -180,12 +231,13 @@ def test_conv_bias_dtype_and_no_bias(rng):
 def test_conv_and_pool_on_gpu_match_numpy(cupy, rng):
     x, W, b = rng.standard_normal((2, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     g = cupy.asarray
-    out, cache = conv_forward(x, W, b, 2, 1)
-    out_g, cache_g = conv_forward(g(x), g(W), g(b), 2, 1)
-    np.testing.assert_allclose(out_g.get(), out, rtol=1e-11, atol=1e-12)
-    dout = rng.standard_normal(out.shape)
-    for cpu, gpu in zip(conv_backward(dout, cache), conv_backward(g(dout), cache_g)):
-        np.testing.assert_allclose(gpu.get(), cpu, rtol=1e-10, atol=1e-12)
+    for stride, algorithm in ((2, "im2col"), (1, "im2col"), (1, "fft")):
+        out, cache = conv_forward(x, W, b, stride, 1, algorithm=algorithm)
+        out_g, cache_g = conv_forward(g(x), g(W), g(b), stride, 1, algorithm=algorithm)
+        np.testing.assert_allclose(out_g.get(), out, rtol=1e-11, atol=1e-12)
+        dout = rng.standard_normal(out.shape)
+        for cpu, gpu in zip(conv_backward(dout, cache), conv_backward(g(dout), cache_g)):
+            np.testing.assert_allclose(gpu.get(), cpu, rtol=1e-10, atol=1e-12)
     big = rng.standard_normal((1, 2, 27, 25))
     for a, pool, stride in ((x, 3, 2), (x, 1, 3), (x, 2, 4), (big, 12, 6), (big, 13, 6)):
         p, pc = max_pool_forward(a, pool, stride)

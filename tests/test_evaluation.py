@@ -81,12 +81,12 @@ def test_evaluation_chunk_follows_the_memory_budget(monkeypatch):
     model = models.get("cifar10_maxout")
     monkeypatch.delenv("MINILINPATH_EVAL_MEMORY_MB", raising=False)
     assert eval_memory_budget() == 1024 << 20
-    per = model.eval_bytes_per_example(np.float32)
-    assert model.evaluation_chunk(np.float32) == (1024 << 20) // per < model.eval_chunk
-    assert model.evaluation_chunk(np.float64) == (1024 << 20) // (2 * per)
+    per, fixed = model.eval_bytes_per_example(np.float32), model.eval_fixed_bytes
+    assert model.evaluation_chunk(np.float32) == ((1024 << 20) - fixed) // per < model.eval_chunk
+    assert model.evaluation_chunk(np.float64) == ((1024 << 20) - fixed) // (2 * per)
     assert models.get("mnist_pi").evaluation_chunk(np.float32) == 10_000  # the MLPs keep their 10,000
-    monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", "64")
-    assert model.evaluation_chunk(np.float32) == (64 << 20) // per
+    monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", "256")
+    assert model.evaluation_chunk(np.float32) == ((256 << 20) - fixed) // per
     monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", "0.001")
     assert model.evaluation_chunk(np.float32) == 1  # never less than one example
     monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", "lots")
@@ -100,7 +100,8 @@ def test_small_budget_gives_the_same_numbers_in_more_chunks(monkeypatch):
     theta = model.init(0)
     theta += np.random.default_rng(1).normal(0, 0.05, theta.size).astype(np.float32)
     whole = model.evaluate(theta, (X, y))
-    monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", str(7 * model.eval_bytes_per_example() / 2**20))
+    monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB",
+                       str((7 * model.eval_bytes_per_example() + model.eval_fixed_bytes) / 2**20))
     assert model.evaluation_chunk(np.float32) == 7
     chunked = model.evaluate(theta, (X, y))
     assert chunked[1] == whole[1] and chunked[0] == pytest.approx(whole[0], rel=1e-6)
@@ -116,7 +117,7 @@ def test_evaluation_memory_is_bounded_by_the_budget_not_the_data(monkeypatch):
     X, y = data(400, 784)
     theta = model.init(0)
     per_example = model.eval_bytes_per_example()
-    monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", str(50 * per_example / 2**20))
+    monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", str((50 * per_example + model.eval_fixed_bytes) / 2**20))
     assert model.evaluation_chunk(np.float32) == 50
     tracemalloc.start()
     model.evaluate(theta, (X, y))
@@ -125,5 +126,5 @@ def test_evaluation_memory_is_bounded_by_the_budget_not_the_data(monkeypatch):
     model.forward(theta, X)
     _, training_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert eval_peak < 50 * per_example + 2**20  # the estimate bounds the real temporaries
+    assert eval_peak < 50 * per_example + model.eval_fixed_bytes  # the estimate bounds the real temporaries
     assert training_peak > 6 * eval_peak

@@ -40,8 +40,8 @@ def stub(lesson, name):
     return namespace[name]
 
 
-def test_there_are_seven_lessons_each_with_exercises():
-    assert [name[:8] for name in LESSONS] == [f"lesson0{i}" for i in range(1, 8)]
+def test_there_are_eight_lessons_each_with_exercises():
+    assert [name[:8] for name in LESSONS] == [f"lesson0{i}" for i in range(1, 9)]
     assert all(exercises(lesson) for lesson in LESSONS)
     used = {name for lesson in LESSONS for name in exercises(lesson)}
     assert used == set(CHECKS), "every exercise has a check, every check an exercise"
@@ -103,7 +103,17 @@ def wrong_mean_field(model, theta, records, masks, d_final):
 
 
 L1, L3, L4 = "lesson01_backprop_by_hand", "lesson03_linear_path_mnist", "lesson04_bptt_language_model"
-L5, L7 = "lesson05_convolution", "lesson07_trajectory"
+L5, L7, L8 = "lesson05_convolution", "lesson07_trajectory", "lesson08_planes_and_curvature"
+
+
+def not_orthogonalised(a, b, c):
+    d1 = (b - a) / np.linalg.norm(b - a)
+    return d1, (c - a) / np.linalg.norm(c - a)  # normalised, but the part along d1 was never removed
+
+
+def forward_difference(grad, theta, v, h):
+    norm = np.linalg.norm(v)
+    return (grad(theta + h * v / norm) - grad(theta)) / h * norm
 WRONG = [  # (exercise, wrong answer, what the verdict must say)
     ("affine_backward", wrong(L1, "affine_backward", lambda r, dout, x, W: (dout @ W.T, dout.T @ x, dout.sum(0))),
      "(the transpose)"),
@@ -134,6 +144,18 @@ WRONG = [  # (exercise, wrong answer, what the verdict must say)
     ("expected_residual", lambda t, T, d: np.sqrt(d * t * (T - t) / T), "the line itself"),
     ("path_polynomial", lambda a, b: (lambda al: (1 - (a[0] + al * b[0]) * (a[1] + al * b[1])) ** 2), "w_l(alpha)"),
     ("barrier_by_hand", lambda: 0.3, "average of its two ends"),
+    ("plane_basis", not_orthogonalised, "not orthogonal to d1"),
+    ("plane_basis", wrong(L8, "plane_basis", lambda r, a, b, c: (r(a, b, c)[0], 2.0 * r(a, b, c)[1])),
+     "must be unit vectors"),
+    ("plane_coordinates", wrong(L8, "plane_coordinates", lambda r, t, o, d1, d2: r(t, o, d1, d2)[:2]
+                                + (r(t, o, d1, d2)[2] ** 2,)), "squared distance"),
+    ("plane_coordinates", wrong(L8, "plane_coordinates", lambda r, t, o, d1, d2: r(t, o, d1, d2)[:2]
+                                + (np.linalg.norm(t - r(t, o, d1, d2)[0] * d1 - r(t, o, d1, d2)[1] * d2),)),
+     "measured from the origin"),
+    ("hvp_central", forward_difference, "forward difference"),
+    ("hvp_central", wrong(L8, "hvp_central", lambda r, grad, theta, v, h: r(grad, theta, v, h) * 2 * h),
+     "times 0.0002"),
+    ("hvp_central", source_variant(L8, "hvp_central", "u = v / norm", "u, norm = v, 1.0"), "along the unit vector"),
 ]
 
 
@@ -182,6 +204,10 @@ def after_run(ns):
         "lesson05": lambda: ns["path"].J_train[2] < ns["path"].J_train[0] and ns["result"].best_valid_error < 0.8,
         "lesson06": lambda: ns["path"].J_train[2] < ns["path"].J_train[0] and np.abs(ns["mine"] - ns["library"]).max() < 1e-12,
         "lesson07": lambda: abs(ns["residual"][-1]) < 1e-6 and ns["coord"][-1] > 0,
+        "lesson08": lambda: (ns["saddle"] and ns["on_plane"].residual[[0, -1]].max() < 1e-9
+                             and ns["on_plane"].residual.max() > 0.1 and ns["lies"].max() > 1e-3
+                             and min(ns["errors_dl"]) < 1e-9 and min(ns["kink_errors"]["ReLU at theta_i"]) < 1e-6
+                             and max(ns["kink_errors"]["ReLU at theta_i"]) > 1),
     }
 
 

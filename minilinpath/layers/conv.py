@@ -28,34 +28,42 @@ output pixel (i, j) of image k; each kernel offset (p, q) fills one contiguous
 Blocks of images. ``cols`` is HH*WW times larger than the input (for the
 paper's second layer, batch 64: 354 MB), so the layer works on a few images at
 a time: ``block_images`` images whose ``cols`` fit in ``BLOCK_BYTES``
-(16 MiB on the CPU, about the size of the last-level cache; 512 MiB on a
-GPU). For each block: gather into one reused buffer, one matrix product,
-write the block's output. The product is the same for every block, so the
-result is the whole-batch formula above. The cache keeps only the padded
-input: the backward pass gathers each block's ``cols`` again (a copy, cheap
-next to the two products that use it), so a forward pass holds its output
-and one block, never the whole ``cols``. Measured on a 2-core CPU
-(benchmarks/bench_conv_layers.py), the blocks ran faster than one
-whole-batch ``cols``: the gathered block is still in cache when the product
-reads it, and no buffer of hundreds of megabytes is allocated per call.
+(64 MiB on the CPU, 512 MiB on a GPU). For each block: gather into one
+reused buffer, one matrix product, write the block's output. The product is
+the same for every block, so the result is the whole-batch formula above.
+The cache keeps only the padded input: the backward pass gathers each
+block's ``cols`` again (a copy, cheap next to the two products that use it),
+so a forward pass holds its output and one block, never the whole ``cols``.
+The block size is a trade: smaller blocks stay in cache (16 MiB ran fastest
+with one BLAS thread), but each block is three more products, and with two
+BLAS threads on a busy machine every product pays for waking the second
+thread (16 MiB was then 1.5-1.7x slower than 64 MiB on the second layer;
+benchmarks/README.md).
 
 A second algorithm (stride 1): the convolution theorem. With hats for 2-D
 discrete Fourier transforms of size S (at least the padded input, so nothing
 wraps around) and * for the complex conjugate, at every frequency k::
 
-    out^[n, f, k]   = sum_c x_pad^[n, c, k] * W^[f, c, k]*         (cross-correlation)
-    dW^[f, c, k]    = sum_n dout^[n, f, k]* x_pad^[n, c, k]
-    dx_pad^[n, c, k] = sum_f dout^[n, f, k] W^[f, c, k]            (full convolution)
+    out^[n, f, k]    = sum_c x_pad^[n, c, k] W^[f, c, k]*          (cross-correlation)
+    dW^[f, c, k]     = sum_n dout^[n, f, k]* x_pad^[n, c, k]
+    dx_pad^[n, c, k] = sum_f dout^[n, f, k] W^[f, c, k]             (full convolution)
 
 then an inverse transform, cropped to (H', W'), (HH, WW) and (H, W). Each sum
 is a small complex matrix product per frequency, (N, C) x (C, F), batched
-over the S*(S/2 + 1) frequencies of a real transform. For large kernels on
+over the SH*(SW/2 + 1) frequencies of a real transform. For large kernels on
 many channels this is several times fewer operations than im2col (the
-paper's second layer: 8x8 kernels on 96 channels), for few input channels
-it is not (the first layer: 3 channels): :func:`conv_algorithm` picks by
-counting operations (:func:`conv_algorithm`'s docstring gives the counts).
-Both give the same numbers up to rounding (float32: a few 1e-7 of the largest
-output; the tests check both in float64).
+paper's second layer: 8x8 kernels on 96 channels); for few input channels it
+is not (the first layer: 3 channels). :func:`conv_algorithm` counts both.
+The two give the same numbers up to rounding (float32: a few 1e-7 of the
+largest output; the tests check both in float64).
+
+Which one runs: ``conv_forward(..., algorithm=)``, default ``DEFAULT_ALGORITHM``
+("im2col"; "auto" picks by :func:`conv_algorithm`). Measured on the 2-core CPU
+(benchmarks/README.md): with single-threaded BLAS (OPENBLAS_NUM_THREADS=1)
+the FFT algorithm took the second layer from 2.5 s to 0.9 s; with two
+BLAS threads its hundreds of small products each pay for waking the second
+thread, and on a loaded machine that made it several times *slower*, so
+"auto" is a choice to make per machine, not the default.
 """
 from __future__ import annotations
 
@@ -68,7 +76,8 @@ import scipy.fft
 from .. import backend
 from ._checks import require_float, require_ndim, require_same_dtype
 
-BLOCK_BYTES = {"cpu": 16 * 2**20, "gpu": 512 * 2**20}  # the most bytes of one block's cols
+DEFAULT_ALGORITHM = "im2col"  # or "auto" / "fft": see the module docstring
+BLOCK_BYTES = {"cpu": 64 * 2**20, "gpu": 512 * 2**20}  # the most bytes of one block's cols
 
 
 class ConvCache(NamedTuple):
@@ -165,7 +174,8 @@ def col2im(dcols, x_shape, HH, WW, stride, pad, out_hw):
     return dx_pad[:, :, pad:pad + H, pad:pad + W] if pad else dx_pad
 
 
-FFT_OVERHEAD = 20  # cost of one operation of a Fourier transform, in matrix-product operations (measured, CPU)
+FFT_OVERHEAD = 40  # cost of one operation of a Fourier transform, in matrix-product operations (measured, CPU)
+FFT_WORKERS = 1    # threads of SciPy's FFT
 
 
 def fft_size(n: int) -> int:
@@ -185,9 +195,9 @@ def conv_algorithm(x_shape, W_shape, stride: int = 1, pad: int = 0) -> str:
       2*(N*C + N*F + F*C) transforms of about 2.5*S log2 S operations each
       (S = SH*SW), each operation counted ``FFT_OVERHEAD`` times.
 
-    The paper's CIFAR-10 layers: 3 -> 192 channels, 8x8 (im2col: 15 G against
-    24 G); 96 -> 384, 8x8 (fft: 71 G against 204 G); 192 -> 384, 5x5 (fft:
-    46 G against 57 G).
+    The paper's CIFAR-10 layers, batch 64 (fft against im2col): 3 -> 192
+    channels, 8x8: 46 G against 15 G (im2col); 96 -> 384, 8x8: 107 G against
+    204 G (fft); 192 -> 384, 5x5: 66 G against 57 G (im2col).
     """
     if stride != 1:
         return "im2col"
@@ -205,14 +215,14 @@ def _rfft2(a, size):
     """Real 2-D FFT over the last two axes, zero-padded to ``size``; float32 stays complex64 (SciPy on the CPU)."""
     xp = backend.get_xp(a)
     if xp is np:
-        return scipy.fft.rfft2(a, s=size, workers=-1)
+        return scipy.fft.rfft2(a, s=size, workers=FFT_WORKERS)
     return xp.fft.rfft2(a, s=size)
 
 
 def _irfft2(a, size):
     xp = backend.get_xp(a)
     if xp is np:
-        return scipy.fft.irfft2(a, s=size, workers=-1)
+        return scipy.fft.irfft2(a, s=size, workers=FFT_WORKERS)
     return xp.fft.irfft2(a, s=size)
 
 
@@ -256,10 +266,11 @@ def _fft_backward(dout, cache: FFTConvCache, input_grad):
     return dx, backend.get_xp(dout).ascontiguousarray(dW), dout.sum(axis=(0, 2, 3))
 
 
-def conv_forward(x, W, b, stride: int = 1, pad: int = 0, algorithm: str = "auto"):
+def conv_forward(x, W, b, stride: int = 1, pad: int = 0, algorithm: str | None = None):
     """Returns ``(out (N, F, H', W'), cache)`` for x (N, C, H, W), W (F, C, HH, WW) and b (F,) or None (no bias).
 
-    ``algorithm``: "im2col", "fft" (stride 1 only) or "auto" (:func:`conv_algorithm`).
+    ``algorithm``: "im2col", "fft" (stride 1 only), "auto" (:func:`conv_algorithm`) or None
+    (``DEFAULT_ALGORITHM``).
     """
     require_float("x", x)
     require_float("W", W)
@@ -276,6 +287,7 @@ def conv_forward(x, W, b, stride: int = 1, pad: int = 0, algorithm: str = "auto"
         require_same_dtype(x=x, W=W, b=b)
     if stride < 1 or pad < 0:
         raise ValueError(f"need stride >= 1 and pad >= 0, got stride {stride}, pad {pad}.")
+    algorithm = DEFAULT_ALGORITHM if algorithm is None else algorithm
     if algorithm not in ("auto", "im2col", "fft"):
         raise ValueError(f"algorithm must be 'auto', 'im2col' or 'fft', got {algorithm!r}.")
     if algorithm == "fft" and stride != 1:

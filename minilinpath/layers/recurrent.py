@@ -26,7 +26,6 @@ from typing import NamedTuple
 
 from .. import backend
 from ._checks import require_float, require_ndim, require_same_dtype
-from .activations import sigmoid
 
 
 class StepCache(NamedTuple):
@@ -39,11 +38,27 @@ class StepCache(NamedTuple):
     Wh: object
 
 
-def _gates(a, H):
-    """Apply sigmoid to the i, f, o blocks and tanh to the g block of a (N, 4H), in a new array."""
+def _gate_scales(H, dtype, xp):
+    """Per-column (alpha, beta) with gates = alpha * tanh(alpha * a) + beta: (1/2, 1/2) on i, f, o, (1, 0) on g.
+
+    sigmoid(a) = (1 + tanh(a/2)) / 2 (the library's sigmoid), so all four
+    blocks are one tanh; halving is exact in binary floating point, so the
+    values are bit for bit those of sigmoid and tanh applied block by block.
+    """
+    alpha = xp.full(4 * H, 0.5, dtype=dtype)
+    beta = xp.full(4 * H, 0.5, dtype=dtype)
+    alpha[2 * H:3 * H], beta[2 * H:3 * H] = 1.0, 0.0
+    return alpha, beta
+
+
+def _gates(a, H, out=None, scales=None):
+    """Sigmoid on the i, f, o blocks and tanh on the g block of a (N, 4H), into ``out`` (a new array if None)."""
     xp = backend.get_xp(a)
-    gates = sigmoid(a)
-    gates[:, 2 * H:3 * H] = xp.tanh(a[:, 2 * H:3 * H])
+    alpha, beta = _gate_scales(H, a.dtype, xp) if scales is None else scales
+    gates = xp.multiply(a, alpha, out=out)
+    xp.tanh(gates, out=gates)
+    gates *= alpha
+    gates += beta
     return gates
 
 
@@ -107,8 +122,14 @@ def lstm_step_backward(dh, dc, cache: StepCache):
 
 
 class SequenceCache(NamedTuple):
-    x: object       # (N, T, D)
-    steps: list     # one StepCache per time step
+    """Everything time-major (T, N, ...), so that step t is one contiguous block."""
+    x: object       # (N, T, D) the inputs
+    h0: object      # (N, H)
+    c0: object      # (N, H)
+    gates: object   # (T, N, 4H): i, f, g, o of every step after their non-linearities
+    cs: object      # (T, N, H): c_t
+    tanh_cs: object  # (T, N, H): tanh(c_t)
+    hs: object      # (T, N, H): h_t
     Wx: object
     Wh: object
 
@@ -118,20 +139,31 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
 
     Returns ``(hs (N, T, H), (h_T, c_T), cache)``. The input products x_t Wx of
     all steps are one matrix product (N*T, D) x (D, 4H) computed up front; only
-    h Wh has to wait for the previous step.
+    h Wh has to wait for the previous step. The steps write into arrays
+    allocated once, time-major (T, N, ...), and the gate non-linearities run
+    in place (one tanh, see ``_gates``); ``hs`` is returned as an (N, T, H)
+    view of the time-major array.
     """
     _check_inputs(x, h0, c0, Wx, Wh, b, sequence=True)
     xp = backend.get_xp(x, Wx)
     N, T, _ = x.shape
     H = h0.shape[1]
     ax = (x.reshape(N * T, -1) @ Wx).reshape(N, T, 4 * H) + b
-    hs = xp.empty((N, T, H), dtype=x.dtype)
-    h, c, steps = h0, c0, []
+    gates = xp.ascontiguousarray(ax.transpose(1, 0, 2))   # (T, N, 4H): x_t Wx + b, then the gates, in place
+    cs, tanh_cs, hs = (xp.empty((T, N, H), dtype=x.dtype) for _ in range(3))
+    scales = _gate_scales(H, x.dtype, xp)
+    hWh = xp.empty((N, 4 * H), dtype=x.dtype)
+    h, c = h0, c0
     for t in range(T):
-        h, c, cache = _step_from_preactivation(ax[:, t] + h @ Wh, x[:, t], h, c, Wx, Wh)
-        hs[:, t] = h
-        steps.append(cache)
-    return hs, (h, c), SequenceCache(x, steps, Wx, Wh)
+        a = gates[t]
+        a += xp.matmul(h, Wh, out=hWh)                    # a = x_t Wx + b + h Wh
+        _gates(a, H, out=a, scales=scales)
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        c = xp.multiply(f, c, out=cs[t])
+        c += i * g                                        # c_t = f c_{t-1} + i g
+        xp.tanh(c, out=tanh_cs[t])
+        h = xp.multiply(o, tanh_cs[t], out=hs[t])         # h_t = o tanh(c_t)
+    return hs.transpose(1, 0, 2), (h, c), SequenceCache(x, h0, c0, gates, cs, tanh_cs, hs, Wx, Wh)
 
 
 def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None):
@@ -140,20 +172,45 @@ def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None):
     ``dhs`` (N, T, H): dL/dh_t from the layers above; ``dh_T``, ``dc_T``:
     gradients arriving at the final state (e.g. from the next minibatch, or a
     check), zero if None. Returns ``(dx (N, T, D), dh0, dc0, dWx, dWh, db)``.
+
+    Walking t = T-1 ... 0, with dh = dhs_t + (dL/da_{t+1}) Wh^T and dc the
+    gradient carried to c_t::
+
+        dc   <- dc + dh * o (1 - tanh(c_t)^2)
+        da_i = dc * g i (1 - i)        da_f = dc * c_{t-1} f (1 - f)
+        da_g = dc * i (1 - g^2)        da_o = dh * tanh(c_t) o (1 - o)
+        dc   <- dc * f                 (to c_{t-1})
+
+    The factors that multiply dc and dh depend on the forward values only, so
+    they are computed for all steps at once before the loop; the loop is then
+    one small product and five element-wise operations per step. The weight
+    gradients need no loop: with A = [da_0; ...; da_{T-1}] (T*N, 4H) and the
+    previous states [h_{-1} = h0, h_0, ..., h_{T-2}] stacked the same way,
+    dWh = H_prev^T A, dWx = X^T A and db = sum of A's rows: one product each.
     """
     xp = backend.get_xp(dhs)
     N, T, H = dhs.shape
-    dh = xp.zeros((N, H), dtype=dhs.dtype) if dh_T is None else dh_T
+    x, h0, c0, gates, cs, tanh_cs, hs, Wx, Wh = cache
+    i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
+    c_prev = xp.concatenate([c0[None], cs[:-1]])                      # (T, N, H): c_{t-1}
+    # factors of dc for the i, f, g blocks, (T, N, 3, H), and of dh for the o block and for dc
+    dc_factor = xp.stack([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], axis=2)
+    do_factor = tanh_cs * o * (1.0 - o)
+    dh_to_dc = o * (1.0 - tanh_cs * tanh_cs)
+    dhs_t = dhs.transpose(1, 0, 2)                                    # (T, N, H) view
+    da = xp.empty((T, N, 4 * H), dtype=dhs.dtype)
+    dh = xp.zeros((N, H), dtype=dhs.dtype) if dh_T is None else dh_T  # carried back from step t+1
     dc = xp.zeros((N, H), dtype=dhs.dtype) if dc_T is None else dc_T
-    da_all = xp.empty((N, T, 4 * H), dtype=dhs.dtype)
-    dWh = xp.zeros_like(cache.Wh)
+    WhT = Wh.T
     for t in reversed(range(T)):
-        step = cache.steps[t]
-        da, dc = _step_backward_to_preactivation(dh + dhs[:, t], dc, step)
-        da_all[:, t] = da
-        dWh += step.h_prev.T @ da
-        dh = da @ cache.Wh.T
-    da_flat = da_all.reshape(N * T, 4 * H)
-    x_flat = cache.x.reshape(N * T, -1)
-    dx = (da_flat @ cache.Wx.T).reshape(cache.x.shape)
-    return dx, dh, dc, x_flat.T @ da_flat, dWh, da_flat.sum(axis=0)
+        dh = dh + dhs_t[t]
+        dc = dc + dh * dh_to_dc[t]
+        xp.multiply(dc[:, None, :], dc_factor[t], out=da[t, :, :3 * H].reshape(N, 3, H))
+        xp.multiply(dh, do_factor[t], out=da[t, :, 3 * H:])
+        dc = dc * f[t]
+        dh = da[t] @ WhT
+    da_flat = da.reshape(T * N, 4 * H)
+    h_prev = xp.concatenate([h0[None], hs[:-1]]).reshape(T * N, H)
+    x_t = x.transpose(1, 0, 2).reshape(T * N, -1)                      # time-major, like da (a copy)
+    dx = (da_flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2)
+    return dx, dh, dc, x_t.T @ da_flat, h_prev.T @ da_flat, da_flat.sum(axis=0)

@@ -65,7 +65,8 @@ class SoftmaxClassifier:
     def evaluation_chunk(self, dtype=np.float32) -> int:
         """Examples per evaluation pass: ``eval_chunk``, or fewer to stay within the memory budget."""
         per_example = max(int(self.eval_bytes_per_example(dtype)), 1)
-        return max(1, min(self.eval_chunk, eval_memory_budget() // per_example))
+        room = eval_memory_budget() - getattr(self, "eval_fixed_bytes", 0)  # what the chunk itself may use
+        return max(1, min(self.eval_chunk, room // per_example))
 
     def evaluate_sums(self, theta, batch):
         """``(sum of the NLL, number of errors)`` of the deterministic network over ``batch = (X, y)``, one pass.

@@ -28,6 +28,7 @@ import numpy as np
 from .. import backend
 from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward, maxout_backward, maxout_eval,
                       maxout_forward)
+from ..layers import conv as conv_layer
 from ..layers.conv import conv_backward, conv_forward, output_size
 from ..layers.dropout import draw_mask
 from ..layers.pool import max_pool_backward, max_pool_forward, pooled_size
@@ -255,10 +256,16 @@ class ConvMaxout(SoftmaxClassifier):
                 return z
             x = maxout_eval(z, self.dense_pieces)
 
+    @property
+    def eval_fixed_bytes(self) -> int:
+        """Evaluation temporaries that do not grow with the chunk: one block of im2col columns and its product."""
+        return 2 * conv_layer.BLOCK_BYTES["cpu"]
+
     def eval_bytes_per_example(self, dtype=np.float32) -> int:
-        """Temporaries of evaluating one example: the largest layer's padded input, im2col matrix (C*HH*WW
-        rows per output pixel), conv output and maxout output; plus six copies of the first conv's output,
-        which the linear path's fast sweep keeps (both ends, stacked and separate, and two working buffers)."""
+        """Temporaries of evaluating one example: the largest layer's input, padded input, conv output and
+        maxout output; plus six copies of the first conv's output, which the linear path's fast sweep keeps
+        (both ends, stacked and separate, and two working buffers). The im2col matrix is not per example:
+        the conv layer builds it block by block within a fixed size (:attr:`eval_fixed_bytes`)."""
         itemsize = np.dtype(dtype).itemsize
         c, h, w = self.input_shape
         largest = 0
@@ -266,8 +273,7 @@ class ConvMaxout(SoftmaxClassifier):
             F = spec.units * spec.pieces
             ho, wo = output_size(h, spec.kernel, 1, spec.pad), output_size(w, spec.kernel, 1, spec.pad)
             padded = c * (h + 2 * spec.pad) * (w + 2 * spec.pad)
-            cols = c * spec.kernel * spec.kernel * ho * wo
-            largest = max(largest, c * h * w + padded + cols + F * ho * wo + spec.units * ho * wo)
+            largest = max(largest, c * h * w + padded + F * ho * wo + spec.units * ho * wo)
             c, h, w = after
         d = self.n_flat
         for units in self.dense:
