@@ -84,7 +84,7 @@ def test_evaluation_chunk_follows_the_memory_budget(monkeypatch):
     per, fixed = model.eval_bytes_per_example(np.float32), model.eval_fixed_bytes
     assert model.evaluation_chunk(np.float32) == ((1024 << 20) - fixed) // per < model.eval_chunk
     assert model.evaluation_chunk(np.float64) == ((1024 << 20) - fixed) // (2 * per)
-    assert models.get("mnist_pi").evaluation_chunk(np.float32) == 10_000  # the MLPs keep their 10,000
+    assert models.get("mnist_pi").evaluation_chunk(np.float32) == 2_000  # the MLPs keep their own chunk
     monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", "256")
     assert model.evaluation_chunk(np.float32) == ((256 << 20) - fixed) // per
     monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", "0.001")
