@@ -110,6 +110,19 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
     alphas = [float(a) for a in alphas]  # Python floats keep theta's dtype
     nll_sum, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
     chunks = range(0, n, chunk_size)
+    # theta(alpha) = (1 - alpha) theta0 + alpha theta1 in one reused buffer, all but the first layer's weights:
+    # the rest of the network starts from z, so those (most of an MLP's parameters) are never read
+    entry = model.layout[w_name]
+    rest = [part for part in (slice(0, entry.offset), slice(entry.offset + entry.size, theta0.shape[0]))
+            if part.stop > part.start]
+    theta, scaled_theta = xp.array(theta0, copy=True), xp.empty_like(theta0)
+
+    def theta_at(a):
+        for part in rest:
+            xp.multiply(theta0[part], 1.0 - a, out=theta[part])
+            xp.multiply(theta1[part], a, out=scaled_theta[part])
+            theta[part] += scaled_theta[part]
+
     samples = max(mc_samples, 1)
     for start in progress_bar(chunks, desc=desc, enabled=progress, unit="chunk"):
         Xc, yc = X[start:start + chunk_size], y[start:start + chunk_size]
@@ -125,8 +138,8 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
             z, scaled = xp.empty_like(Z0), xp.empty_like(Z0)
             for i, a in enumerate(alphas):
                 # theta(alpha) is rebuilt per chunk rather than kept for every alpha: memory stays
-                # bounded by the chunk, whatever the number of alphas (one cheap pass over theta)
-                theta = (1.0 - a) * theta0 + a * theta1
+                # bounded by the chunk, whatever the number of alphas
+                theta_at(a)
                 xp.multiply(Z0, 1.0 - a, out=z)
                 xp.multiply(Z1, a, out=scaled)
                 z += scaled  # the first layer's output at theta(alpha); the model may overwrite z
