@@ -128,14 +128,16 @@ def trained(model_name: str, seed: int, profile: str, dataset: str, train_set, v
     recipe = recipe_for(preset)
     objective = fgsm_objective(model) if adversarial else None
     objective_name = "fgsm(epsilon=0.25, mix=0.5)" if adversarial else "nll"
-    labels = {"dataset": dataset_key(dataset), "profile": profile}  # where the file lies is not part of it
+    key = dataset_key(dataset)
+    labels = {"dataset": key, "profile": profile}  # where the file lies is not part of it
     description = describe_run(model, recipe, seed, train_set, valid_set, objective_name=objective_name,
                                labels=labels)
     folder = run_folder_name(f"{model_name}{'-adv' if adversarial else ''}-seed{seed}-{profile}", description)
-    run_dir = runs_root(runs_dir) / dataset_key(dataset) / folder
+    run_dir = runs_root(runs_dir) / key / folder
     log(f"{preset}{' (adversarial)' if adversarial else ''}, seed {seed}: {run_dir}")
     stage1 = train(model, train_set, valid_set, recipe, run_dir, seed=seed, objective=objective,
-                   objective_name=objective_name, progress=progress, log=log, labels=labels, retrain=retrain)
+                   objective_name=objective_name, progress=progress, log=log, labels=labels, retrain=retrain,
+                   description=description)
     result = Trained(model, stage1.theta_init, stage1.theta_best, stage1.history, [stage1.trajectory_rows()], [run_dir])
     if model_name == "mnist_pi" and profile == "paper":
         result = _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log,
@@ -205,7 +207,8 @@ def trained_language_model(model_name: str, seed: int, profile: str, dataset: st
     run_dir = runs_root(runs_dir) / dataset / run_folder_name(f"{model_name}-seed{seed}-{profile}", description)
     log(f"{preset}, seed {seed}: {run_dir}")
     result = train_language_model(model, train_data, valid_data, recipe, run_dir, seed=seed,
-                                  progress=progress, log=log, labels=labels, retrain=retrain)
+                                  progress=progress, log=log, labels=labels, retrain=retrain,
+                                  description=description)
     return Trained(model, result.theta_init, result.theta_last, result.history, [result.trajectory_rows()], [run_dir])
 
 

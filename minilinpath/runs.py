@@ -249,7 +249,7 @@ class RunFolder:
         if not isinstance(epoch, int) or epoch < 0:
             raise self.damaged("state.npz", f"its epoch counter {epoch!r} is not a count")
         theta_init, _, _ = self._load("init.npz", xp)
-        _, best_meta, _ = self._load("best.npz", xp)
+        theta_best, best_meta, _ = self._load("best.npz", xp)
         history = self._read_json("history.json")
         if not isinstance(history, list) or len(history) < epoch + 1 or \
                 not all(isinstance(h, dict) and h.get("epoch") == i for i, h in enumerate(history[:epoch + 1])):
@@ -260,7 +260,7 @@ class RunFolder:
         self._check_against_trajectory("init.npz", theta_init, history, 0)
         best_epoch = best_meta.get("epoch")
         if best_epoch == meta.get("best_epoch"):
-            self._check_against_trajectory("best.npz", self._load("best.npz", xp)[0], history, best_epoch)
+            self._check_against_trajectory("best.npz", theta_best, history, best_epoch)
         elif meta.get("stopped") or best_epoch != epoch + 1:  # epoch + 1: written just before an interruption
             raise self.damaged("best.npz", f"holds epoch {best_epoch}, but the run's best epoch is "
                                            f"{meta.get('best_epoch')}")

@@ -181,7 +181,7 @@ def check_training_data(train_set, valid_set, recipe: Recipe, dtype) -> None:
 def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, objective=None,
           objective_name: str = "nll", theta_start=None, stop_when=None, dtype=np.float32,
           trajectory_dtype: str = "float32", progress: bool = True, log=print, labels=None,
-          retrain: bool = False) -> TrainResult:
+          retrain: bool = False, description: dict | None = None) -> TrainResult:
     """Train ``model`` on ``train_set = (X, y)`` with early stopping on ``valid_set``.
 
     The arrays may be NumPy or CuPy (training runs where they live) and must
@@ -197,14 +197,17 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
     runs, checked when it already holds this run (then training resumes after
     its last finished epoch, or returns at once if it finished), refused when
     it holds another run. ``retrain`` moves an existing folder aside first.
+    ``description``: :func:`describe_run` of exactly these arguments, when the
+    caller has already computed it (to name the folder); computed here otherwise.
     """
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}.")
     check_training_data(train_set, valid_set, recipe, dtype)
     xp = backend.get_xp(train_set[0])
     log = log or (lambda *a, **k: None)
-    description = describe_run(model, recipe, seed, train_set, valid_set, dtype, trajectory_dtype, objective_name,
-                               theta_start, labels)
+    if description is None:  # a caller that named the folder from it passes it (the data are hashed once)
+        description = describe_run(model, recipe, seed, train_set, valid_set, dtype, trajectory_dtype,
+                                   objective_name, theta_start, labels)
     with RunFolder(run_dir, description, model.layout, trajectory_dtype, retrain=retrain, log=log) as folder:
         return _train_in(folder, model, train_set, valid_set, recipe, seed, objective, theta_start, stop_when,
                          dtype, progress, log, xp)

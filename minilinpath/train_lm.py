@@ -87,7 +87,7 @@ def describe_lm_run(model, recipe: LMRecipe, seed, train_data, valid_data, dtype
 
 def train_language_model(model, train_data, valid_data, recipe: LMRecipe, run_dir, seed: int = 0,
                          dtype=np.float32, progress: bool = True, log=print, labels=None,
-                         retrain: bool = False) -> TrainResult:
+                         retrain: bool = False, description: dict | None = None) -> TrainResult:
     """Train on batch-major streams ``train_data`` and ``valid_data`` (integer arrays (batch, length)).
 
     The validation stream may use any number of rows. ``best`` is the epoch of
@@ -107,7 +107,8 @@ def train_language_model(model, train_data, valid_data, recipe: LMRecipe, run_di
         raise DataError(f"the validation stream has shape {valid_data.shape}; it needs at least 2 tokens per row.")
     xp = backend.get_xp(train_data)
     log = log or (lambda *a, **k: None)
-    description = describe_lm_run(model, recipe, seed, train_data, valid_data, dtype, labels)
+    if description is None:  # a caller that named the folder from it passes it (the data are hashed once)
+        description = describe_lm_run(model, recipe, seed, train_data, valid_data, dtype, labels)
     with RunFolder(run_dir, description, model.layout, "float32", retrain=retrain, log=log) as folder:
         return _train_lm_in(folder, model, train_data, valid_data, recipe, seed, dtype, progress, log, xp)
 

@@ -66,7 +66,7 @@ positive_int.__name__ = "a whole number >= 1"
 
 
 def figure_parser(name: str, description: str) -> argparse.ArgumentParser:
-    parser = FigureArgumentParser(prog=f"python -m minilinpath.{name}", description=description,
+    parser = FigureArgumentParser(prog=f"minilinpath {name}", description=description,
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--profile", choices=("quick", "paper"), default="quick",
                         help="quick: minutes on a laptop CPU; paper: the paper's sizes")

@@ -42,7 +42,6 @@ def alpha_list(text: str) -> list:
 
 
 def add_arguments(parser):
-    parser.prog = "minilinpath curvature"
     parser.add_argument("--model", default="mnist_pi", choices=("mnist_pi", "relu", "mnist_valid", "sigmoid"),
                         help="the paper's network (maxout, ReLU without / with dropout, sigmoid)")
     parser.add_argument("--points", default="0,0.25,0.5,0.75,1", help="alphas where the eigenvalues are computed")

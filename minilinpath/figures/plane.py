@@ -36,7 +36,6 @@ KINDS = ("three", "paper", "pca", "random")
 
 
 def add_arguments(parser):
-    parser.prog = "minilinpath plane"
     parser.add_argument("--model", default="mnist_pi", choices=("mnist_pi", "relu", "mnist_valid", "sigmoid"),
                         help="the paper's network (maxout, ReLU without / with dropout, sigmoid)")
     parser.add_argument("--plane", default="three", choices=KINDS, help="which plane (see the description)")
