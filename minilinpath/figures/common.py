@@ -47,22 +47,18 @@ class FigureArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def nonnegative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def int_at_least(lowest: int):
+    """An argparse type: a whole number >= ``lowest`` (a bad one is argparse's one-line error)."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be >= {lowest}, got {value}")
+        return value
+    parse.__name__ = f"a whole number >= {lowest}"  # argparse names the type in its message
+    return parse
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-nonnegative_int.__name__ = "a whole number >= 0"  # argparse names the type in its message
-positive_int.__name__ = "a whole number >= 1"
+nonnegative_int, positive_int = int_at_least(0), int_at_least(1)
 
 
 def figure_parser(name: str, description: str) -> argparse.ArgumentParser:

@@ -9,14 +9,12 @@ such a plot says little about how an optimiser moves.
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 from .. import backend
 from ..path import project_trajectory, random_walk
 from ..progress import progress_bar
-from .common import run_figure, table
+from .common import int_at_least, run_figure, table
 
 DESCRIPTION = "Figure 11: projection vs residual norm for Gaussian random walks of growing dimension."
 N_STEPS, SOLUTION_STEP = 1000, 900
@@ -87,18 +85,8 @@ def report(summary):
                                                      f"mean gap to d={summary['dims'][-1]:,}"))])
 
 
-def smallest_dimension(text: str) -> int:
-    value = int(text)
-    if value < min(DIMS["paper"]):
-        raise argparse.ArgumentTypeError(f"must be >= {min(DIMS['paper'])} (the smallest dimension drawn), got {value}")
-    return value
-
-
-smallest_dimension.__name__ = "a whole number >= 2"
-
-
 def add_arguments(parser):
-    parser.add_argument("--max-dim", type=smallest_dimension, default=None,
+    parser.add_argument("--max-dim", type=int_at_least(min(DIMS["paper"])), default=None,
                         help="largest dimension to draw (up to 1,000,000; default: 100,000 for quick, 1e6 for paper)")
 
 
