@@ -1,6 +1,6 @@
 """Trained models for the figures, cached by (model, objective, seed, profile, data set).
 
-Two profiles:
+Three profiles:
 
 - ``paper``: the presets and recipes exactly as the pylearn2 yaml files
   (CONFIGS.md sections 1-2, 5): early stopping on the 50,000 / 10,000 split,
@@ -9,6 +9,14 @@ Two profiles:
 - ``quick``: the ``*_quick`` presets (same kinds of networks, narrower), the
   same schedules for at most 30 epochs (patience 10), on the first 10,000
   training and 2,000 validation examples. Minutes on a 2-core CPU.
+- ``paper-capped``: the paper's networks, data split and schedules, but at most
+  ``PAPER_CAPPED_EPOCHS`` epochs (stage 2 of the maxout network at most
+  ``PAPER_CAPPED_STAGE2_EPOCHS``). Early stopping with the paper's patience of 100
+  epochs runs for days on a CPU; this profile is the paper's run cut short, to
+  see on a CPU in an hour or two whether a claim appears at the paper's sizes
+  and initial scales. Its learning-rate and momentum schedules are the paper's,
+  so at the cap the momentum is still rising: it is an early stretch of the
+  paper's run, not a shortened schedule.
 
 A trained model is kept in ``<runs>/<data set>/<model>[-adv]-seed<N>-<profile>-<fingerprint>/``
 (``<runs>`` is ``--runs-dir``, ``$MINILINPATH_RUNS`` or ``~/.cache/minilinpath/runs``; the fingerprint is
@@ -34,7 +42,9 @@ from .runs import fingerprint
 from .train import Recipe, describe_run, recipe_for, train
 from .train_lm import describe_lm_run, lm_recipe_for, train_language_model
 
-PROFILES = ("quick", "paper")
+PROFILES = ("quick", "paper-capped", "paper")
+PAPER_CAPPED_EPOCHS = 40  # about 15-40 minutes per MLP on one core of this 2-core CPU (full Fashion-MNIST)
+PAPER_CAPPED_STAGE2_EPOCHS = 10
 QUICK_SIZES = (10_000, 2_000)  # training and validation examples in the quick profile
 # mnist_pi_continued.yaml (CONFIGS.md section 1): stage 2 on all 60,000 examples
 STAGE2_RECIPE = Recipe(batch_size=100, learning_rate=0.0615082606673, lr_schedule=ExponentialDecay(1.000004, 1e-6),
@@ -55,6 +65,20 @@ def dataset_key(name: str) -> str:
         path = Path(name[4:]).expanduser()
         return f"npz-{hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()[:12]}"
     return name
+
+
+def preset_name(model_name: str, profile: str) -> str:
+    """The model preset a profile trains: ``<name>_quick`` for quick, the paper's ``<name>`` otherwise."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}.")
+    return model_name + ("_quick" if profile == "quick" else "")
+
+
+def capped(recipe, profile: str, cap: int | None = None):
+    """The recipe itself, or, in the ``paper-capped`` profile, the same recipe stopped after ``cap`` epochs
+    (default ``PAPER_CAPPED_EPOCHS``)."""
+    cap = PAPER_CAPPED_EPOCHS if cap is None else cap
+    return replace(recipe, max_epochs=min(recipe.max_epochs, cap)) if profile == "paper-capped" else recipe
 
 
 def load_splits(dataset: str, data_dir=None, profile: str = "quick", xp=np):
@@ -120,12 +144,12 @@ def trained(model_name: str, seed: int, profile: str, dataset: str, train_set, v
     ``model_overrides`` go to the preset (e.g. ``input_shape`` of a conv net for the data set's images).
     ``retrain`` moves an existing run folder aside and trains again.
     """
-    preset = model_name + ("_quick" if profile == "quick" else "")
+    preset = preset_name(model_name, profile)
     if model_name == "mpdbm":  # its visible biases start at the logits of the training pixel means
         model_overrides.setdefault("pixel_means", backend.to_numpy(train_set[0].mean(axis=0)))
     model = models.get(preset, **model_overrides)
     check_data_fits(model, dataset, train_set, valid_set)
-    recipe = recipe_for(preset)
+    recipe = capped(recipe_for(preset), profile)
     objective = fgsm_objective(model) if adversarial else None
     objective_name = "fgsm(epsilon=0.25, mix=0.5)" if adversarial else "nll"
     key = dataset_key(dataset)
@@ -139,13 +163,15 @@ def trained(model_name: str, seed: int, profile: str, dataset: str, train_set, v
                    objective_name=objective_name, progress=progress, log=log, labels=labels, retrain=retrain,
                    description=description)
     result = Trained(model, stage1.theta_init, stage1.theta_best, stage1.history, [stage1.trajectory_rows()], [run_dir])
-    if model_name == "mnist_pi" and profile == "paper":
+    if model_name == "mnist_pi" and profile != "quick":
+        stage2_recipe = capped(STAGE2_RECIPE, profile, PAPER_CAPPED_STAGE2_EPOCHS)
         result = _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log,
-                               labels)
+                               labels, stage2_recipe)
     return result
 
 
-def _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log, labels):
+def _second_stage(result, stage1, train_set, valid_set, seed, objective, objective_name, progress, log, labels,
+                  recipe=STAGE2_RECIPE):
     """mnist_pi_continued.yaml: from the best stage-1 parameters, train on all 60,000 examples.
 
     pylearn2 stops this stage (MatchChannel) when the objective on the former
@@ -156,7 +182,7 @@ def _second_stage(result, stage1, train_set, valid_set, seed, objective, objecti
     xp = backend.get_xp(train_set[0])
     everything = tuple(xp.concatenate([a, b]) for a, b in zip(train_set, valid_set))
     target = stage1.history[stage1.best_epoch]["train_objective"] or float("inf")
-    stage2 = train(result.model, everything, valid_set, STAGE2_RECIPE, result.run_dirs[0] / "stage2", seed=seed,
+    stage2 = train(result.model, everything, valid_set, recipe, result.run_dirs[0] / "stage2", seed=seed,
                    objective=objective, objective_name=objective_name, theta_start=stage1.theta_best,
                    stop_when=lambda h: f"matched stage 1's training objective {target:.4f}"
                    if h["train_objective"] is not None and h["train_objective"] <= target else None,
@@ -199,9 +225,11 @@ def load_text_streams(dataset: str, data_dir=None, profile: str = "quick", batch
 def trained_language_model(model_name: str, seed: int, profile: str, dataset: str, train_data, valid_data,
                            vocab_size: int, runs_dir=None, progress=True, log=print, retrain=False) -> Trained:
     """Train (or reuse) a PTB language model; the solution is the last epoch's parameters (as in the paper)."""
-    preset = model_name + ("_quick" if profile == "quick" else "")
+    preset = preset_name(model_name, profile)
     model = models.get(preset, vocab_size=vocab_size)
     recipe = lm_recipe_for(preset)
+    if profile == "paper-capped":  # the paper's LSTM schedules are 13-55 epochs: the cap only shortens large
+        recipe = replace(recipe, max_max_epoch=min(recipe.max_max_epoch, PAPER_CAPPED_EPOCHS))
     labels = {"dataset": dataset_key(dataset), "profile": profile}  # where the file lies is not part of it
     description = describe_lm_run(model, recipe, seed, train_data, valid_data, labels=labels)
     run_dir = runs_root(runs_dir) / dataset / run_folder_name(f"{model_name}-seed{seed}-{profile}", description)

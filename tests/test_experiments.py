@@ -46,3 +46,26 @@ def test_keys_shapes_and_profiles(tmp_path):
         image_shape("npz:x", 10)
     with pytest.raises(ValueError, match="profile"):
         load_splits("mnist", profile="fast")
+
+
+def test_paper_capped_profile_is_the_paper_run_cut_short(tmp_path, monkeypatch):
+    """paper-capped: the paper's preset and schedules (not the quick ones), both stages stopped at their caps."""
+    from minilinpath.figures.common import TRAINING_PROFILES
+
+    assert TRAINING_PROFILES == experiments.PROFILES
+    monkeypatch.setattr(experiments, "PAPER_CAPPED_EPOCHS", 2)
+    monkeypatch.setattr(experiments, "PAPER_CAPPED_STAGE2_EPOCHS", 1)
+    assert experiments.preset_name("mnist_pi", "paper-capped") == "mnist_pi"
+    train_set, valid_set = digits(300, 1), digits(100, 2)
+    run = trained("mnist_pi", 0, "paper-capped", "toy", train_set, valid_set, runs_dir=tmp_path, log=lambda *a: None)
+    assert run.model.hidden == (240, 240)  # the paper's network, not the quick one (120, 120)
+    assert [h["epoch"] for h in run.history] == [0, 1, 2, 1]  # stage 1: epochs 0-2, stage 2: one epoch
+    import json
+    described = json.loads((run.run_dirs[0] / "run.json").read_text())["description"]
+    paper = train_module.MNIST_PI_RECIPE
+    assert described["recipe"]["max_epochs"] == 2 and described["recipe"]["learning_rate"] == paper.learning_rate
+    assert described["recipe"]["momentum_schedule"] == json.loads(json.dumps(
+        train_module.schedule_to_dict(paper.momentum_schedule)))
+    assert described["labels"]["profile"] == "paper-capped"
+    with pytest.raises(ValueError, match="profile must be one of"):
+        experiments.preset_name("mnist_pi", "fast")

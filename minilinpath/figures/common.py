@@ -61,11 +61,17 @@ def int_at_least(lowest: int):
 nonnegative_int, positive_int = int_at_least(0), int_at_least(1)
 
 
-def figure_parser(name: str, description: str) -> argparse.ArgumentParser:
+TRAINING_PROFILES = ("quick", "paper-capped", "paper")  # = minilinpath.experiments.PROFILES (tested)
+
+
+def figure_parser(name: str, description: str, profiles=("quick", "paper")) -> argparse.ArgumentParser:
     parser = FigureArgumentParser(prog=f"minilinpath {name}", description=description,
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--profile", choices=("quick", "paper"), default="quick",
-                        help="quick: minutes on a laptop CPU; paper: the paper's sizes")
+    help_text = "quick: minutes on a laptop CPU; paper: the paper's sizes"
+    if "paper-capped" in profiles:
+        help_text += ("; paper-capped: the paper's networks and schedules stopped after "
+                      "40 epochs (an hour or two on a CPU)")
+    parser.add_argument("--profile", choices=profiles, default="quick", help=help_text)
     parser.add_argument("--device", choices=backend.DEVICES, default=None,
                         help="cpu (NumPy) or gpu (CuPy); default: $MINILINPATH_DEVICE or cpu")
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the PNG and the numbers")
@@ -161,6 +167,9 @@ def select_device(args, devices) -> str:
     return device
 
 
+TRAINING_FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig13", "plane", "curvature")
+
+
 def run_figure(name: str, description: str, compute, plot, report, add_arguments=None, argv=None,
                devices=backend.DEVICES) -> int:
     """Parse the command line, check it, compute (or load with ``--replot``), save, draw, report.
@@ -170,7 +179,7 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
     is one line on stderr and exit status 2, found before any computing where
     it can be. Only a bug gives a traceback.
     """
-    parser = figure_parser(name, description)
+    parser = figure_parser(name, description, TRAINING_PROFILES if name in TRAINING_FIGURES else ("quick", "paper"))
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
