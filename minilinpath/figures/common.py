@@ -70,7 +70,7 @@ def figure_parser(name: str, description: str, profiles=("quick", "paper")) -> a
     help_text = "quick: minutes on a laptop CPU; paper: the paper's sizes"
     if "paper-capped" in profiles:
         help_text += ("; paper-capped: the paper's networks and schedules stopped after "
-                      "40 epochs (an hour or two on a CPU)")
+                      "60 epochs (an hour or two on a CPU)")
     parser.add_argument("--profile", choices=profiles, default="quick", help=help_text)
     parser.add_argument("--device", choices=backend.DEVICES, default=None,
                         help="cpu (NumPy) or gpu (CuPy); default: $MINILINPATH_DEVICE or cpu")
