@@ -17,6 +17,8 @@ import sys
 from . import __version__
 
 ANALYSES = {
+    "headline": ("figures.headline", "the test-set error (or perplexity) of a figure's trained model beside the "
+                                     "paper's headline number"),
     "plane": ("figures.plane", "J on a plane (init, solution, second solution; PCA / random / the paper's "
                                "directions), with the SGD trajectory and its distance from the plane"),
     "curvature": ("figures.curvature", "d2J/dalpha2 along the init -> solution line and the top / most negative "

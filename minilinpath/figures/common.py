@@ -167,7 +167,8 @@ def select_device(args, devices) -> str:
     return device
 
 
-TRAINING_FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig13", "plane", "curvature")
+TRAINING_FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig13", "plane", "curvature",
+                    "headline", "curve", "instability", "study")
 
 
 def run_figure(name: str, description: str, compute, plot, report, add_arguments=None, argv=None,
