@@ -23,6 +23,12 @@ ANALYSES = {
                                "directions), with the SGD trajectory and its distance from the plane"),
     "curvature": ("figures.curvature", "d2J/dalpha2 along the init -> solution line and the top / most negative "
                                        "Hessian eigenvalues at chosen points"),
+    "curve": ("figures.curves", "a Bézier curve and a polygonal chain with trained bends between two solutions "
+                                "(Garipov et al. 2018), beside the straight line and its barrier"),
+    "instability": ("figures.instability", "linear mode connectivity (Frankle et al. 2020): the barrier between "
+                                           "two children branched at epoch k, against k"),
+    "study": ("figures.study", "many runs over a grid of settings x seeds on Dask: how often the init -> solution "
+                               "line is monotone, bump heights, distance travelled (Lucas et al. 2021)"),
 }
 
 

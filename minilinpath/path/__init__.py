@@ -1,5 +1,6 @@
 """The paper's technique: straight lines through parameter space, and trajectories around them;
 planes through parameter space (:mod:`.plane`) and curvature along the line (:mod:`.curvature`)."""
+from .curves import Curve, CurveFit, curve_path, line_curve, train_curve
 from .curvature import HessianOperator, hessian_eigenvalues, hutchinson_trace, hvp, line_curvature
 from .linear import PathResult, alpha_grid, linear_path, random_point
 from .metrics import barrier_height, distance_travelled, is_monotone, largest_bump, local_minima, summarize
@@ -19,4 +20,4 @@ __all__ = ["HessianOperator", "PathResult", "Plane", "PlaneResult", "Projection"
            "pca_directions", "pca_plane", "plane_along", "plane_through", "random_direction", "random_plane",
            "trajectory_on_plane", "alpha_grid", "barrier_height", "distance_travelled", "interpolate",
            "is_monotone", "largest_bump", "linear_path", "local_minima", "project_trajectory", "random_point",
-           "random_walk", "summarize"]
+           "random_walk", "summarize", "Curve", "CurveFit", "curve_path", "line_curve", "train_curve"]
