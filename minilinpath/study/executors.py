@@ -1,0 +1,146 @@
+"""Where a study's tasks run: in this process, or on Dask (an embedded LocalCluster or a running cluster).
+
+Both executors offer one method, ``run(function, tasks)``, which yields ``(task, result, error)`` for every
+task as it finishes (``error`` is the exception a task raised, ``result`` then None). A task that fails does
+not stop the others: a study reports its failures at the end, and everything that finished is kept.
+
+Dask is imported only here, and only when a Dask executor is made, so minilinpath works without it. Tasks go
+through Dask's futures API (``Client.submit`` and ``as_completed``), nothing home-made:
+
+- ``DaskExecutor()`` starts a LocalCluster on this machine: ``n_workers`` worker *processes* (default 2), one
+  thread each, and one BLAS thread each (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
+  ``MKL_NUM_THREADS`` = 1 in the workers' environment), so two workers use two cores and no more. It is shut
+  down when the executor is closed.
+- ``DaskExecutor(scheduler="tcp://host:8786")`` sends the tasks to a running cluster (e.g. one that
+  dask-jobqueue's SLURMCluster started). Its workers must have minilinpath installed, see the data under the
+  same path and share the run cache's folder with this machine.
+"""
+from __future__ import annotations
+
+import os
+
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+INSTALL_HINT = 'pip install "minilinpath[study]"'
+
+
+class ExecutorError(RuntimeError):
+    """An executor that cannot start (Dask missing, a scheduler that cannot be reached): one line."""
+
+
+class LocalExecutor:
+    """Runs the tasks one after another in this process (no Dask): for tests, debugging, and small studies."""
+    name = "local"
+
+    def run(self, function, tasks):
+        for task in tasks:
+            try:
+                result = function(task)
+            except Exception as exc:  # noqa: BLE001 - reported with the task; KeyboardInterrupt stops the study
+                yield task, None, exc
+            else:
+                yield task, result, None
+
+    def describe(self) -> str:
+        return "in this process"
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def import_distributed():
+    """``dask.distributed``, or ExecutorError saying how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ExecutorError(f"the Dask executor needs dask.distributed, which is not installed: {INSTALL_HINT} "
+                            "(or run in this process with --executor local).") from None
+    return distributed
+
+
+class DaskExecutor:
+    """Runs the tasks on Dask workers: a LocalCluster started here (default), or the cluster at ``scheduler``."""
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, n_workers: int = 2, silence_logs: bool = True):
+        distributed = import_distributed()
+        self.scheduler, self.cluster = scheduler, None
+        try:
+            if scheduler is None:
+                self.cluster = distributed.LocalCluster(
+                    n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                    # no dashboard; the scheduler's small HTTP server on any free port (never a clash on 8787)
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"},
+                    env=dict(ONE_BLAS_THREAD), silence_logs=_log_level(silence_logs))
+                self.client = distributed.Client(self.cluster)
+            else:
+                self.client = distributed.Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            self.close()
+            where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
+            raise ExecutorError(f"could not connect to {where} ({type(exc).__name__}: {exc}); check the address "
+                                "and that the scheduler is running.") from None
+        self._as_completed = distributed.as_completed
+
+    def run(self, function, tasks):
+        futures = {}
+        for task in tasks:
+            futures[self.client.submit(function, task, key=task.key, pure=False)] = task
+        try:
+            for future in self._as_completed(futures):
+                task = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - the task's own error, raised again here by Dask
+                    yield task, None, exc
+                else:
+                    yield task, result, None
+        finally:  # an interrupted study: tasks not started are dropped; finished ones are in the run cache
+            self.client.cancel([f for f in futures if not f.done()])
+
+    def describe(self) -> str:
+        workers = self.client.scheduler_info().get("workers", {})
+        where = f"the Dask scheduler at {self.scheduler}" if self.scheduler else "a local Dask cluster"
+        return f"{where} ({len(workers)} worker{'s' if len(workers) != 1 else ''})"
+
+    def close(self) -> None:
+        client, self.client = getattr(self, "client", None), None
+        if client is not None:
+            client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _log_level(silence: bool):
+    import logging
+    return logging.ERROR if silence else logging.WARNING
+
+
+def worker_environment(keys=tuple(ONE_BLAS_THREAD)) -> dict:
+    """The BLAS thread settings of the process that runs this (a task to check the workers' environment)."""
+    return {k: os.environ.get(k) for k in keys}
+
+
+def make_executor(kind: str = "dask", scheduler: str | None = None, n_workers: int = 2):
+    """``"local"``: :class:`LocalExecutor`; ``"dask"``: :class:`DaskExecutor` (LocalCluster, or ``scheduler``)."""
+    if kind == "local":
+        if scheduler is not None:
+            raise ExecutorError("--scheduler sends the tasks to a Dask cluster; it does not go with --executor local.")
+        return LocalExecutor()
+    if kind == "dask":
+        if n_workers < 1:
+            raise ExecutorError(f"n_workers must be >= 1, got {n_workers}.")
+        return DaskExecutor(scheduler, n_workers)
+    raise ExecutorError(f"unknown executor {kind!r}; choose dask or local.")
