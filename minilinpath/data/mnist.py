@@ -80,6 +80,7 @@ DATASETS = {
     },
 }
 N_TRAIN = 50_000  # pylearn2: examples 0-49,999 train, 50,000-59,999 valid
+MNIST_TEST_SPLIT_SEED = 20150101  # the seed of the mnist-test split's permutation (load_mnist_test_only)
 
 
 def parse_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
@@ -263,6 +264,12 @@ def load_mnist_test_only(data_dir=None, download: bool = True, dtype=np.float32,
 
     Looks in ``data_dir`` (only there, if given), else the cache, else downloads
     the two test files. Not the paper's split: use it where full MNIST is not at hand.
+
+    The split is a fixed random permutation, ``np.random.default_rng(MNIST_TEST_SPLIT_SEED).permutation(10_000)``:
+    its first ``n_train`` indices train, the rest validate, so that both come from the same distribution.
+    The file itself is not in random order: its first 5,000 digits come from NIST's training set and its
+    last 5,000 from NIST's test set, written by other people (LeCun, Cortes & Burges, "The MNIST database
+    of handwritten digits"), so a cut without shuffling validates on the second population only.
     """
     spec = DATASETS["mnist"]
     roles = ("test_images", "test_labels")
@@ -283,4 +290,11 @@ def load_mnist_test_only(data_dir=None, download: bool = True, dtype=np.float32,
     X, y = _checked_pair(spec, found, "test", dtype)
     if not 0 < n_train < X.shape[0]:
         raise DataError(f"n_train must be between 1 and {X.shape[0] - 1}, got {n_train}.")
-    return {"train": (X[:n_train], y[:n_train]), "valid": (X[n_train:], y[n_train:])}
+    order = mnist_test_order(X.shape[0])
+    train, valid = order[:n_train], order[n_train:]
+    return {"train": (X[train], y[train]), "valid": (X[valid], y[valid])}
+
+
+def mnist_test_order(n: int = 10_000) -> np.ndarray:
+    """The fixed order in which :func:`load_mnist_test_only` splits the test set: a permutation of ``0..n-1``."""
+    return np.random.default_rng(MNIST_TEST_SPLIT_SEED).permutation(n)
