@@ -51,7 +51,7 @@ def test_reports_the_test_error_beside_the_papers(tmp_path, fake_training, capsy
     assert summary["measured"] == pytest.approx(expected, abs=1e-12)
     assert summary["paper"] == 0.0108 and summary["comparable"] is False  # quick profile: not the paper's run
     out = capsys.readouterr().out
-    assert "not comparable with the paper" in out and "1.08%" in out
+    assert "not comparable with the paper: only the paper profile" in out and "1.08%" in out
 
 
 def test_without_a_test_split_the_validation_split_is_used_and_said(tmp_path, fake_training, capsys):
@@ -59,7 +59,18 @@ def test_without_a_test_split_the_validation_split_is_used_and_said(tmp_path, fa
                           "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "headline.json").read_text())["summary"]
     assert summary["split"] == "valid" and summary["quantity"] == "validation error" and not summary["comparable"]
-    assert "no test split" in capsys.readouterr().out
+    assert "the paper's number is on mnist, not mnist-test" in capsys.readouterr().out
+
+
+def test_the_paper_profile_on_the_papers_data_set_is_comparable(tmp_path, fake_training, capsys):
+    assert headline.main(["--model", "mnist_pi", "--adversarial", "--dataset", "mnist", "--profile", "paper",
+                          "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "headline.json").read_text())["summary"]
+    assert summary["comparable"] is True and summary["paper"] == 0.00782 and summary["split"] == "test"
+    assert "not comparable" not in capsys.readouterr().out
+    assert headline.main(["--model", "sigmoid", "--dataset", "fashion-mnist", "--profile", "paper",
+                          "--out", str(tmp_path / "f")]) == 0
+    assert "the paper's number is on mnist, not fashion-mnist" in capsys.readouterr().out
 
 
 def test_adversarial_only_with_maxout(tmp_path, capsys):

@@ -34,6 +34,9 @@ PAPER = {
     ("cifar10_maxout", False): (0.1168, "test error", "maxout paper (ICML 2013), CONFIGS.md section 3"),
     ("ptb_medium", False): (82.7, "test perplexity", "Zaremba et al. 2014, Table 1 (CONFIGS.md section 6)"),
 }
+# the data set each of those numbers was measured on
+PAPER_DATASETS = {"mnist_pi": "mnist", "mnist_valid": "mnist", "sigmoid": "mnist", "cifar10_maxout": "cifar10",
+                  "ptb_medium": "ptb"}
 MODELS = sorted({name for name, _ in PAPER} | {"relu", "mpdbm"})
 DESCRIPTION = "The paper's headline test-set numbers, for the models the figures train."
 
@@ -52,11 +55,14 @@ def compute(args):
     else:
         measured, kind, split, n, best_epoch = classifier_number(args)
     paper = PAPER.get((args.model, args.adversarial))
-    comparable = split == "test" and args.profile == "paper" and paper is not None
+    paper_dataset = PAPER_DATASETS.get(args.model)
+    comparable = (split == "test" and args.profile == "paper" and paper is not None
+                  and args.dataset == paper_dataset)
     return {}, {"model": args.model, "adversarial": args.adversarial, "dataset": args.dataset,
                 "profile": args.profile, "quantity": kind, "split": split, "examples": n, "measured": measured,
                 "best_epoch": best_epoch, "paper": paper[0] if paper else None,
-                "paper_source": paper[2] if paper else None, "comparable": comparable}
+                "paper_source": paper[2] if paper else None, "paper_dataset": paper_dataset,
+                "comparable": comparable}
 
 
 def classifier_number(args):
@@ -125,9 +131,13 @@ def report(summary):
     if summary["paper"] is not None:
         lines.append(f"the paper: {show(summary['paper'])} ({summary['paper_source']})")
         if not summary["comparable"]:
-            lines.append("not comparable with the paper: " + (
-                "this data set has no test split, so the validation split was used" if summary["split"] != "test"
-                else "only the paper profile trains the paper's network with its recipe"))
+            if summary["dataset"] != summary["paper_dataset"]:
+                why = f"the paper's number is on {summary['paper_dataset']}, not {summary['dataset']}"
+            elif summary["split"] != "test":
+                why = "this data set has no test split, so the validation split was used"
+            else:
+                why = "only the paper profile trains the paper's network with its recipe"
+            lines.append("not comparable with the paper: " + why)
     return lines
 
 
