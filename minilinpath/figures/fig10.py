@@ -123,7 +123,9 @@ def plot(arrays, summary):
     axes[1, 1].set_ylim(1e-6, 2 * arrays["random/J_train"].max())  # the exact zero at a solution is off-scale
     axes[1, 1].set_ylabel(r"$J(\theta(\alpha))$ (log scale)")
     axes[1, 1].legend(fontsize=8, loc="lower left")
-    fig.suptitle("Figure 10 — deep linear regression $y = w_1 w_2 x$", fontsize=12)
+    fig.suptitle("Figure 10 — J along lines between two solutions and from a far point: the toy network "
+                 "$y = w_1 w_2 x$\n(deep linear, depth 2), one example x = 1, y = 1 (exact: the same for every profile)",
+                 fontsize=11.5)
     fig.tight_layout()
     return fig
 

@@ -7,16 +7,16 @@ validation J along alpha = i/9, i = 0..19.
 from __future__ import annotations
 
 from .common import run_figure
-from .mnist import Experiment, add_data_arguments, metrics_table, plot_curve
+from .mnist import Experiment, add_data_arguments, figure_title, metrics_table, model_words, plot_curve
 
 DESCRIPTION = "Figure 2: linear paths of sigmoid and ReLU networks (with dropout) on MNIST."
-PANELS = (("sigmoid", "sigmoid units"), ("mnist_valid", "ReLU units"))
+PANELS = ("sigmoid", "mnist_valid")  # model presets: the sigmoid and the ReLU network
 
 
 def compute(args):
     exp = Experiment(args)
     arrays, metrics = {}, {}
-    for name, _title in PANELS:
+    for name in PANELS:
         exp.init_to_solution(name, arrays, metrics)
     return arrays, {**exp.settings(), "metrics": metrics}
 
@@ -25,16 +25,17 @@ def plot(arrays, summary):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), layout="constrained")
-    for ax, (name, title) in zip(axes, PANELS):
+    for ax, name in zip(axes, PANELS):
         plot_curve(ax, arrays, name, color="C0")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(model_words(name), fontsize=10)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Figure 2 — {summary['dataset']} ({summary['profile']} profile)", fontsize=12)
+    fig.suptitle(figure_title("Figure 2", "J (mean NLL, deterministic network) along the line from init to solution",
+                          "sigmoid + dropout MLP and ReLU + dropout MLP", summary), fontsize=11.5)
     return fig
 
 
 def report(summary):
-    return metrics_table(summary["metrics"])
+    return metrics_table({model_words(name): m for name, m in summary["metrics"].items()})
 
 
 def main(argv=None):

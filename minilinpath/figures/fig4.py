@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ..path import alpha_grid
 from .common import run_figure
-from .mnist import Experiment, add_data_arguments, curve_metrics, metrics_table, plot_curve, store_curve
+from .mnist import (Experiment, add_data_arguments, curve_metrics, figure_title, metrics_table, plot_curve,
+                    store_curve)
 
 DESCRIPTION = "Figure 4: 200-point linear paths of the ReLU network without dropout, and zooms."
 WINDOWS = (("fine", "a) [0, 1], 200 points"), ("start", "c) [0, 0.01], 200 points"),
@@ -47,13 +48,13 @@ def plot(arrays, summary):
         ax.ticklabel_format(axis="y", useOffset=False)
     for ax in axes.flat:
         ax.get_legend() and ax.get_legend().remove()
-    fig.suptitle(f"Figure 4 — ReLU network without dropout, {summary['dataset']} ({summary['profile']} profile): "
-                 "training J", fontsize=12)
+    fig.suptitle(figure_title("Figure 4", "training J (mean NLL) along the line from init to solution, 200 points "
+                              "per window", "ReLU MLP without dropout", summary), fontsize=11.5)
     return fig
 
 
 def report(summary):
-    return metrics_table({f"relu {k}": v for k, v in summary["metrics"].items()})
+    return metrics_table({f"ReLU MLP without dropout, {k}": v for k, v in summary["metrics"].items()})
 
 
 def main(argv=None):

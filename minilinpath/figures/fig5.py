@@ -13,7 +13,8 @@ import numpy as np
 
 from ..path import alpha_grid, random_point
 from .common import run_figure
-from .mnist import Experiment, add_data_arguments, curve_metrics, metrics_table, plot_curve, store_curve
+from .mnist import (Experiment, add_data_arguments, curve_metrics, figure_title, metrics_table, plot_curve,
+                    store_curve)
 
 DESCRIPTION = "Figure 5: maxout network, solution-to-solution and random-point-to-solution lines."
 BETWEEN = np.linspace(-0.25, 1.25, 31)  # steps of 0.05, both solutions on the grid
@@ -45,7 +46,8 @@ def plot(arrays, summary):
     plot_curve(right, arrays, "random", color="C0", log=True)
     right.set_title("from a random point (every parameter N(0, 1)) to a solution", fontsize=10)
     right.legend(fontsize=8)
-    fig.suptitle(f"Figure 5 — maxout, {summary['dataset']} ({summary['profile']} profile)", fontsize=12)
+    fig.suptitle(figure_title("Figure 5", "J (mean NLL) along lines between two solutions and from a random point",
+                              "maxout + dropout MLP", summary), fontsize=11.5)
     return fig
 
 

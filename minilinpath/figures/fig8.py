@@ -16,7 +16,7 @@ from ..data.ptb import stream_pairs
 from ..experiments import load_text_streams, trained_language_model
 from ..path import alpha_grid, linear_path
 from .common import run_figure
-from .mnist import add_retrain_argument, curve_metrics, metrics_table, plot_curve, store_curve
+from .mnist import add_retrain_argument, curve_metrics, data_words, metrics_table, plot_curve, store_curve
 
 DESCRIPTION = "Figure 8: linear path of a dropout LSTM language model on the Penn Treebank."
 MODEL = "ptb_medium"
@@ -74,8 +74,9 @@ def plot(arrays, summary):
     nice = [v * 10 ** k for k in range(0, 6) for v in (1, 2, 5)]
     right.set_yticks([v for v in nice if low <= v <= high])
     ax.legend(fontsize=8)
-    ax.set_title(f"Figure 8 — dropout LSTM, {summary['dataset']} ({summary['profile']} profile, "
-                 f"{summary['train_tokens']:,} training tokens)", fontsize=11)
+    ax.set_title(f"Figure 8 — J (mean per-token NLL) along the line from init to solution\n"
+                 f"dropout LSTM language model, {data_words(summary)} ({summary['train_tokens']:,} training tokens), "
+                 f"{summary['profile']} profile", fontsize=10.5)
     return fig
 
 

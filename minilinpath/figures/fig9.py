@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..path import project_trajectory
 from .common import run_figure, table
 from .toy import draw_weight_space, line_curves, stationary_summary, toy_model, train_to_solution
 
@@ -39,6 +40,8 @@ def compute(args):
         "stationary_points": stationary_summary(poly, *ALPHA_RANGE),
         "max_abs_closed_form_minus_sampled": float(np.max(np.abs(poly(sampled_alphas) - sampled))),
         "flat_until_alpha": flat_until(alphas, J),
+        # how far gradient descent strays from the straight line (the residual of Appendix B): near 0 here
+        "gd_max_distance_from_line": float(project_trajectory(gd_path, theta0, solution).residual.max()),
     }
     arrays = {"alphas": alphas, "J_train": J, "sampled_alphas": sampled_alphas, "sampled_J": sampled,
               "theta0": theta0, "theta1": solution, "gd_path": gd_path, "gd_loss": gd_loss,
@@ -53,10 +56,13 @@ def plot(arrays, summary):
     theta0, theta1 = arrays["theta0"], arrays["theta1"]
     draw_weight_space(
         left, extent=1.6,
-        lines=[(theta0, theta1, dict(color="C3", lw=2, ls="--", label="straight line"))],
-        paths=[(arrays["gd_path"], dict(color="C1", lw=1.5, label="gradient descent"))],
-        points=[(theta0, dict(marker="o", color="k", ms=6, label=r"$\theta_{init}$")),
-                (theta1, dict(marker="*", color="C3", ms=13, label=r"$\theta_{solution}$"))])
+        # the two nearly coincide: the path is drawn as dots (one per step) under a thin dashed line on top
+        lines=[(theta0, theta1, dict(color="k", lw=1.3, ls=(0, (4, 3)), zorder=4, label="straight line"))],
+        paths=[(arrays["gd_path"], dict(color="C1", ls="none", marker="o", ms=3.5, zorder=3,
+                                         label=f"gradient descent: a dot per step, "
+                                               f"≤ {summary['gd_max_distance_from_line']:.2g} from the line"))],
+        points=[(theta0, dict(marker="o", color="k", ms=6, zorder=5, label=r"$\theta_{init}$")),
+                (theta1, dict(marker="*", color="C3", ms=13, zorder=5, label=r"$\theta_{solution}$"))])
     left.set_title("Weight space: contours of $\\log_{10} J$")
 
     alphas, J = arrays["alphas"], arrays["J_train"]
@@ -75,7 +81,9 @@ def plot(arrays, summary):
     right.set_ylim(bottom=-0.02 * J.max())
     right.legend(fontsize=8, loc="upper center")
     right.set_title("Along the line: one smooth descent, one minimum")
-    fig.suptitle("Figure 9 — deep linear regression of depth 2, small random initialisation", fontsize=12)
+    fig.suptitle("Figure 9 — J along the line from init to solution: the toy network $y = w_1 w_2 x$ (deep linear, "
+                 "depth 2),\none example x = 1, y = 1; small random initialisation (exact: the same for every "
+                 "profile)", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -83,7 +91,8 @@ def plot(arrays, summary):
 def report(summary):
     w0, w1 = summary["theta_init"], summary["theta_solution"]
     lines = [f"init (w1, w2) = ({w0[0]:+.4f}, {w0[1]:+.4f}) -> solution ({w1[0]:+.4f}, {w1[1]:+.4f}) "
-             f"after {summary['gd_steps']} gradient descent steps",
+             f"after {summary['gd_steps']} gradient descent steps, at most "
+             f"{summary['gd_max_distance_from_line']:.2g} away from the straight line between them",
              f"J along the line is flat (within 1% of J(0)) for alpha < {summary['flat_until_alpha']:.3f}",
              f"closed form vs numerical model: max |difference| = {summary['max_abs_closed_form_minus_sampled']:.1e}",
              f"stationary points of J(alpha) on alpha in [{summary['alpha_range'][0]}, {summary['alpha_range'][1]}]:"]

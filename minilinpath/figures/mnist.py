@@ -9,6 +9,35 @@ from ..path import alpha_grid, barrier_height, linear_path, summarize
 from .common import positive_int, table
 
 
+# what each model preset is, in words (titles and reports name models this way, never by preset name alone)
+MODEL_WORDS = {"mnist_pi": "maxout + dropout MLP", "mnist_valid": "ReLU + dropout MLP",
+               "relu": "ReLU MLP without dropout", "sigmoid": "sigmoid + dropout MLP",
+               "cifar10_maxout": "convolutional maxout network (+ dropout)", "mpdbm": "MP-DBM",
+               "ptb_medium": "dropout LSTM language model"}
+DATASET_WORDS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+                 "mnist-test": "the MNIST test set", "ptb": "Penn Treebank", "ptb-valid": "the Penn Treebank validation text"}
+
+
+def model_words(name: str) -> str:
+    """A model preset in words, e.g. 'ReLU + dropout MLP' for ``mnist_valid`` (unknown names as they are)."""
+    return MODEL_WORDS.get(name, name)
+
+
+def data_words(summary: dict) -> str:
+    """The data set of a figure's summary in words, with its sizes when known: 'Fashion-MNIST, 10,000 / 2,000'."""
+    dataset = summary["dataset"]
+    words = f"npz file {dataset[4:].rsplit('/', 1)[-1]}" if dataset.startswith("npz:") else \
+        DATASET_WORDS.get(dataset, dataset)
+    if "n_train" in summary and "n_valid" in summary:
+        words += f" ({summary['n_train']:,} training / {summary['n_valid']:,} validation examples)"
+    return words
+
+
+def figure_title(figure: str, quantity: str, model: str, summary: dict) -> str:
+    """A figure's title: what is plotted, of which model, on which data, with which training profile."""
+    return f"{figure} — {quantity}\n{model}, {data_words(summary)}, {summary['profile']} profile"
+
+
 def add_data_arguments(parser):
     parser.add_argument("--dataset", default="mnist",
                         help="mnist, fashion-mnist, cifar10, mnist-test (the official MNIST test set alone, "
@@ -55,7 +84,8 @@ class Experiment:
                       self.train, self.valid, adversarial=adversarial, runs_dir=self.args.runs_dir,
                       retrain=self.args.retrain, **overrides)
         errors = [h["valid_error"] for h in run.history if h.get("valid_error") is not None]
-        label = f"{name}{' (adversarial)' if adversarial else ''}, seed {self.args.seed if seed is None else seed}"
+        label = (f"{model_words(name)}{' with adversarial training' if adversarial else ''} ({name}), "
+                 f"seed {self.args.seed if seed is None else seed}")
         warning = chance_warning(label, min(errors), run.model.n_classes) if errors else None
         if warning and warning not in self.warnings:
             self.warnings.append(warning)
@@ -122,7 +152,7 @@ def metrics_table(named_metrics: dict) -> list:
                      f"{m['J_first']:.4g} at {m['alpha_first']:.3g}", f"{m['min_J']:.4g} at {m['argmin_alpha']:.3g}",
                      f"{m['barrier_chord']:.3g}" if "barrier_chord" in m else "-",
                      f"{m['valid_error_at_1']:.2%}" if "valid_error_at_1" in m else "-"))
-    header = ("curve", "monotone on [0,1]", "largest bump", "local minima at alpha", "J at start", "lowest J",
+    header = ("curve", "monotone on [0,1]", "largest bump", "sampled local minima at alpha", "J at start", "lowest J",
               "barrier above chord", "valid error at 1")
     return ["metrics of the training objective along each line (definitions: minilinpath.path.metrics):"] + \
         ["  " + line for line in table(rows, header)]
