@@ -69,3 +69,29 @@ def test_paper_capped_profile_is_the_paper_run_cut_short(tmp_path, monkeypatch):
     assert described["labels"]["profile"] == "paper-capped"
     with pytest.raises(ValueError, match="profile must be one of"):
         experiments.preset_name("mnist_pi", "fast")
+
+
+def test_figures_say_the_second_stage_trained_on_the_validation_examples(tmp_path, monkeypatch, capsys):
+    """paper / paper-capped maxout: stage 2 trains on the validation examples, so the figure must not present its
+    validation numbers as held out; the quick profile has no stage 2 and no such warning."""
+    from minilinpath.figures import fig13
+    from minilinpath.figures.mnist import STAGE2_WARNING
+
+    from minilinpath import models
+
+    monkeypatch.setattr(experiments, "PAPER_CAPPED_EPOCHS", 2)
+    monkeypatch.setattr(experiments, "PAPER_CAPPED_STAGE2_EPOCHS", 1)
+    # a larger init than the paper's U(+-0.005), so that two epochs leave the plateau around theta = 0
+    monkeypatch.setitem(models.PRESETS, "mnist_pi", {**models.PRESETS["mnist_pi"], "init_ranges": (0.05,) * 3})
+    (Xt, yt), (Xv, yv) = digits(300, 1), digits(100, 2)
+    data = tmp_path / "d.npz"
+    np.savez(data, X_train=Xt, y_train=yt, X_valid=Xv, y_valid=yv)
+    for profile, expected in (("paper-capped", True), ("quick", False)):
+        monkeypatch.setattr(train_module, "QUICK", {"max_epochs": 2, "patience": None})
+        out = tmp_path / profile
+        assert fig13.main(["--dataset", f"npz:{data}", "--profile", profile, "--runs-dir", str(tmp_path / "runs"),
+                           "--out", str(out)]) == 0
+        import json
+        warnings = json.loads((out / "fig13.json").read_text())["summary"]["warnings"]
+        assert (STAGE2_WARNING in warnings) is expected, (profile, warnings)
+    assert "not held out" in capsys.readouterr().out

@@ -18,6 +18,12 @@ DATASET_WORDS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": 
                  "mnist-test": "the MNIST test set", "ptb": "Penn Treebank", "ptb-valid": "the Penn Treebank validation text"}
 
 
+# mnist_pi_continued.yaml trains its second stage on the training *and* validation examples (the paper's recipe)
+STAGE2_WARNING = ("the maxout network's second training stage (the paper's recipe) trains on the validation "
+                  "examples too, so its validation J and error here are not held out; for a held-out number use "
+                  "minilinpath headline (the test split).")
+
+
 def model_words(name: str) -> str:
     """A model preset in words, e.g. 'ReLU + dropout MLP' for ``mnist_valid`` (unknown names as they are)."""
     return MODEL_WORDS.get(name, name)
@@ -89,6 +95,8 @@ class Experiment:
         warning = chance_warning(label, min(errors), run.model.n_classes) if errors else None
         if warning and warning not in self.warnings:
             self.warnings.append(warning)
+        if len(run.run_dirs) > 1 and STAGE2_WARNING not in self.warnings:
+            self.warnings.append(STAGE2_WARNING)
         return run
 
     def path(self, model, theta0, theta1, alphas, valid=True):
