@@ -1,5 +1,8 @@
 """Planes through parameter space: exact on deep linear regression, the first-layer trick equals a plain
-evaluation, directions are normalised as documented, resumable stores, trajectories on the plane."""
+evaluation, directions are normalised as documented, resumable stores, trajectories on the plane, grid rows
+as tasks (in-process and on a Dask LocalCluster, bit for bit the same)."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -8,6 +11,7 @@ from minilinpath.models import MLP, ConvMaxout, ConvSpec, DeepLinear
 from minilinpath.path import plane as plane_mod
 from minilinpath.path import (evaluate_plane, grid_around, paper_plane, pca_directions, plane_along, plane_through,
                               random_direction, random_plane, trajectory_on_plane)
+from minilinpath.study.executors import ExecutorError, make_executor
 
 
 def toy_points():
@@ -194,3 +198,166 @@ def test_paper_plane_uses_the_farthest_epoch(rng):
     assert epoch == 2
     np.testing.assert_allclose(plane.d2, [0, 0, 1.0, 0, 0], atol=1e-15)
     assert plane.points["farthest epoch (2)"] == pytest.approx((0.5, 0.9))
+
+
+# ------------------------------------------------------------------------- grid rows as tasks on an executor
+GRID_KEYS = ("J_train", "J_valid", "error_train", "error_valid")
+
+
+def test_row_blocks_cut_the_rows_not_done_into_consecutive_blocks():
+    done = np.array([True, False, False, False, True, False, False, False, False])
+    blocks = plane_mod.row_blocks(done, 2, "token")
+    assert [block.rows for block in blocks] == [(1, 2), (3,), (5, 6), (7, 8)]
+    assert len({block.key for block in blocks}) == 4 and all("token" in block.key for block in blocks)
+    assert [block.rows for block in plane_mod.row_blocks(np.zeros(3, dtype=bool), 5, "t")] == [(0, 1, 2)]
+    assert plane_mod.row_blocks(np.ones(3, dtype=bool), 1, "t") == []
+
+
+def plane_problem(seed, dtype=np.float64):
+    """A small maxout MLP, train and validation sets, a plane through three points and a 6 x 5 grid."""
+    rng = np.random.default_rng(seed)
+    model = small_mlp()
+    train = rng.standard_normal((23, 6)).astype(dtype), rng.integers(0, 3, size=23)
+    valid = rng.standard_normal((9, 6)).astype(dtype), rng.integers(0, 3, size=9)
+    plane = plane_through(*[(model.init(s, dtype=np.float64) + 0.3 * rng.standard_normal(model.size)).astype(dtype)
+                            for s in range(3)])
+    return model, plane, train, valid, np.linspace(-0.5, 1.5, 5), np.linspace(-0.3, 1.2, 6)
+
+
+def assert_same_bits(result, expected):
+    for key in GRID_KEYS:
+        got, want = getattr(result, key), getattr(expected, key)
+        assert got.dtype == want.dtype and got.shape == want.shape, key
+        assert got.tobytes() == want.tobytes(), key  # bit for bit, not only close
+
+
+def failing_row(b_value):
+    """A stand-in for _row_fast that raises on the grid row b = ``b_value`` (in this process only)."""
+    real_row = plane_mod._row_fast
+
+    def row(model, plane, first, a_values, b):
+        if b == b_value:
+            raise FloatingPointError(f"overflow at b = {b:.3g}")
+        return real_row(model, plane, first, a_values, b)
+    return row
+
+
+class Recording:
+    """An executor that passes the blocks on to ``inner`` and records which rows it was given."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.rows = inner, inner.name, []
+
+    def run(self, function, tasks, *shared):
+        tasks = list(tasks)
+        self.rows += [task.rows for task in tasks]
+        return self.inner.run(function, tasks, *shared)
+
+
+def test_a_failed_block_keeps_the_others_and_only_it_is_redone(tmp_path, monkeypatch):
+    model, plane, train, valid, a_values, b_values = plane_problem(6)
+    whole = evaluate_plane(model, plane, train, a_values, b_values, valid=valid, progress=False)
+    store = tmp_path / "grid.npz"
+    monkeypatch.setattr(plane_mod, "_row_fast", failing_row(b_values[2]))
+    with pytest.raises(plane_mod.PlaneIncomplete) as caught:
+        evaluate_plane(model, plane, train, a_values, b_values, valid=valid, progress=False, store=store,
+                       block_rows=2)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("1 of 3 blocks of grid rows failed (first: rows 2-3: "
+                                                      "FloatingPointError: overflow at b = ")
+    assert f"the 4 rows done are kept in {store}" in message
+    done = [True, True, False, False, True, True]
+    assert caught.value.result.rows_done.tolist() == done and np.isnan(caught.value.result.J_train[2:4]).all()
+    with np.load(store) as saved:  # the blocks after the failed one finished and were stored
+        assert saved["rows_done"].tolist() == done
+        np.testing.assert_array_equal(saved["J_valid"][[0, 1, 4, 5]], whole.J_valid[[0, 1, 4, 5]])
+
+    monkeypatch.undo()
+    recording = Recording(make_executor("local"))
+    resumed = evaluate_plane(model, plane, train, a_values, b_values, valid=valid, progress=False, store=store,
+                             block_rows=2, executor=recording)
+    assert recording.rows == [(2, 3)]  # the failed block only: no finished row is computed again
+    assert_same_bits(resumed, whole)
+    again = evaluate_plane(model, plane, train, a_values, b_values, valid=valid, progress=False, store=store,
+                           executor=recording)
+    assert recording.rows == [(2, 3)] and again.rows_done.all()  # complete: nothing left to send
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """One 2-worker LocalCluster for the tests below (no dashboard; about 5-10 s to start)."""
+    pytest.importorskip("distributed")
+    with make_executor("dask", n_workers=2) as executor:
+        yield executor
+
+
+@pytest.mark.parametrize("dtype, fast, chunk, block_rows", [(np.float32, True, 7, 2), (np.float64, False, None, 4)],
+                         ids=["float32-first-layer-trick-chunks", "float64-plain"])
+def test_a_local_dask_cluster_gives_the_same_numbers_bit_for_bit(dask_cluster, tmp_path, dtype, fast, chunk,
+                                                                 block_rows):
+    model, plane, train, valid, a_values, b_values = plane_problem(5, dtype)
+    local = evaluate_plane(model, plane, train, a_values, b_values, valid=valid, chunk_size=chunk, fast=fast,
+                           progress=False)
+    store = tmp_path / "grid.npz"
+    dask = evaluate_plane(model, plane, train, a_values, b_values, valid=valid, chunk_size=chunk, fast=fast,
+                          progress=False, store=store, executor=dask_cluster, block_rows=block_rows)
+    assert local.settings["fast"] is dask.settings["fast"] is fast and dask.settings["executor"] == "dask"
+    assert dask.rows_done.all() and np.isfinite(dask.J_train).all() and np.ptp(dask.J_train) > 0
+    assert_same_bits(dask, local)
+    with np.load(store) as saved:
+        assert saved["rows_done"].all() and saved["J_train"].tobytes() == local.J_train.tobytes()
+
+
+def test_a_store_left_by_a_failed_local_run_is_finished_on_dask(dask_cluster, tmp_path, monkeypatch):
+    model, plane, train, valid, a_values, b_values = plane_problem(7)
+    whole = evaluate_plane(model, plane, train, a_values, b_values, valid=valid, progress=False)
+    store = tmp_path / "grid.npz"
+    monkeypatch.setattr(plane_mod, "_row_fast", failing_row(b_values[4]))
+    with pytest.raises(plane_mod.PlaneIncomplete):
+        evaluate_plane(model, plane, train, a_values, b_values, valid=valid, progress=False, store=store)
+    monkeypatch.undo()
+    recording = Recording(dask_cluster)
+    resumed = evaluate_plane(model, plane, train, a_values, b_values, valid=valid, progress=False, store=store,
+                             executor=recording, block_rows=3)
+    assert recording.rows == [(4,)]
+    assert_same_bits(resumed, whole)
+
+
+def test_bad_executor_settings_are_one_line_errors(monkeypatch):
+    model, plane, train, _, a_values, b_values = plane_problem(8)
+    with pytest.raises(ExecutorError, match="unknown executor 'spark'"):
+        evaluate_plane(model, plane, train, a_values, b_values, progress=False, executor="spark")
+    with pytest.raises(ExecutorError, match="does not go with --executor local"):
+        evaluate_plane(model, plane, train, a_values, b_values, progress=False, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="block_rows must be a whole number >= 1, got 0"):
+        evaluate_plane(model, plane, train, a_values, b_values, progress=False, block_rows=0)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ExecutorError) as caught:
+        evaluate_plane(model, plane, train, a_values, b_values, progress=False, executor="dask")
+    assert 'pip install "minilinpath[study]"' in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--executor", "local", "--scheduler", "tcp://127.0.0.1:1"],
+     "error: --scheduler is an option of the Dask executor; it does not go with --executor local"),
+    (["--executor", "local", "--workers", "3"], "error: --workers is an option of the Dask executor"),
+    (["--workers", "3", "--scheduler", "tcp://127.0.0.1:1"], "error: --workers sizes the LocalCluster started here"),
+    (["--workers", "0"], "error: argument --workers: "),
+    (["--block-rows", "0"], "error: argument --block-rows: "),
+    (["--executor", "spark"], "error: argument --executor: invalid choice: 'spark'"),
+    (["--executor", "dask", "NO-DASK"], "error: the Dask executor needs dask.distributed, which is not installed"),
+])
+def test_the_command_reports_bad_executor_options_in_one_line(argv, message, tmp_path, capsys, monkeypatch):
+    from minilinpath.cli import main
+
+    if "NO-DASK" in argv:
+        argv = [a for a in argv if a != "NO-DASK"]
+        monkeypatch.setitem(sys.modules, "distributed", None)
+    try:  # errors found before any data is read or model trained
+        code = main(["plane", *argv, "--out", str(tmp_path / "out"), "--runs-dir", str(tmp_path / "runs"),
+                     "--dataset", "npz:/nonexistent/data.npz"])
+    except SystemExit as exit:  # argparse's own errors
+        code = exit.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(message) and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

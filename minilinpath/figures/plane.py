@@ -17,6 +17,17 @@ trajectory's projection on the plane coloured by its distance from the plane,
 and, beside it, J along the trajectory (what training saw) against J of its
 projection (what the contours show there). Grid rows are saved as they are
 computed: an interrupted command, run again, resumes.
+
+Where the grid rows run (the same executors as ``minilinpath study``; default:
+this process, one block of rows after another):
+
+    minilinpath plane ... --executor dask                  # a LocalCluster: 2 worker processes, 1 BLAS thread each
+    minilinpath plane ... --workers 4                      # the same with 4 workers (implies --executor dask)
+    minilinpath plane ... --scheduler tcp://host:8786      # a running Dask cluster (implies --executor dask)
+
+Blocks of ``--block-rows`` grid rows are the tasks; each finished block is
+stored at once, so a resumed run redoes no finished block, and the numbers are
+the same, bit for bit, whichever executor computed them.
 """
 from __future__ import annotations
 
@@ -26,7 +37,9 @@ import numpy as np
 
 from ..path import evaluate_plane, grid_around, paper_plane, pca_plane, plane_through, random_plane, \
     trajectory_on_plane
-from ..path.plane import NORMALIZATIONS, plane_fingerprint
+from .. import backend
+from ..path.plane import NORMALIZATIONS, PlaneIncomplete, plane_fingerprint
+from ..study.executors import ExecutorError, import_distributed, make_executor
 from .common import UsageError, positive_int, run_figure, table
 from .mnist import Experiment, add_data_arguments
 
@@ -49,6 +62,40 @@ def add_arguments(parser):
                         help="random plane: biases (1-D parameters) stay put (zero) or are normalised as one piece")
     parser.add_argument("--no-valid", action="store_true", help="evaluate the training set only")
     add_data_arguments(parser)
+    where = parser.add_argument_group("where the grid rows run")
+    where.add_argument("--executor", choices=("local", "dask"), default=None,
+                       help="local: this process (the default); dask: a LocalCluster on this machine, or the "
+                            "cluster at --scheduler")
+    where.add_argument("--workers", type=positive_int, default=None,
+                       help="worker processes of the LocalCluster (one thread and one BLAS thread each; "
+                            "default 2); implies --executor dask")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; implies --executor dask")
+    where.add_argument("--block-rows", type=positive_int, default=1,
+                       help="grid rows per task; each finished block is stored at once")
+
+
+def executor_kind(args) -> str:
+    """``"local"`` or ``"dask"`` from --executor, --workers and --scheduler; contradictions are a UsageError
+    (found before any training)."""
+    dask_options = [flag for flag, value in (("--workers", args.workers), ("--scheduler", args.scheduler))
+                    if value is not None]
+    kind = args.executor or ("dask" if dask_options else "local")
+    if kind == "local" and dask_options:
+        raise UsageError(f"{dask_options[0]} is an option of the Dask executor; it does not go with --executor "
+                         "local (drop one of them).")
+    if args.workers is not None and args.scheduler is not None:
+        raise UsageError("--workers sizes the LocalCluster started here; with --scheduler the running cluster's "
+                         "own workers do the work (drop one of them).")
+    if kind == "dask":
+        if backend.current() == "gpu":
+            raise UsageError("the Dask executor evaluates the grid on CPU worker processes; with --device gpu "
+                             "the grid runs in this process (drop --executor/--workers/--scheduler).")
+        try:
+            import_distributed()
+        except ExecutorError as exc:
+            raise UsageError(str(exc)) from None
+    return kind
 
 
 def compute(args):
@@ -56,6 +103,19 @@ def compute(args):
         raise UsageError(f"--grid {args.grid}: a plane needs at least 2 points per axis.")
     if not (args.margin >= 0 and args.span > 0):
         raise UsageError("--margin must be >= 0 and --span > 0.")
+    kind = executor_kind(args)
+    try:  # started first, so that a scheduler that cannot be reached is found before any training
+        executor = make_executor(kind, args.scheduler, args.workers or 2)
+    except ExecutorError as exc:
+        raise UsageError(str(exc)) from None
+    with executor:
+        if kind == "dask":
+            print(f"plane: the grid rows go in blocks of {args.block_rows} to {executor.describe()}")
+        return compute_plane(args, executor)
+
+
+def compute_plane(args, executor):
+    """The plane, its grid (blocks of rows on ``executor``) and the trajectory on it: (arrays, summary)."""
     exp = Experiment(args)
     run = exp.model(args.model)
     model, summary = run.model, {}
@@ -84,8 +144,11 @@ def compute(args):
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / f".plane-{plane_fingerprint(model, plane, a_values, b_values, exp.train, valid)[:16]}.partial.npz"
     started = time.perf_counter()
-    result = evaluate_plane(model, plane, exp.train, a_values, b_values, valid=valid, chunk_size=args.chunk_size,
-                            store=store)
+    try:
+        result = evaluate_plane(model, plane, exp.train, a_values, b_values, valid=valid, chunk_size=args.chunk_size,
+                                store=store, executor=executor, block_rows=args.block_rows)
+    except PlaneIncomplete as exc:  # the rows that finished are in the store: the same command resumes
+        raise UsageError(str(exc)) from None
     grid_seconds = time.perf_counter() - started
     store.unlink(missing_ok=True)  # complete: the figure's own .npz holds everything now
     arrays = {**result.arrays("grid/"), **plane.arrays("plane/"), "trajectory/a": trajectory.a,
@@ -96,6 +159,7 @@ def compute(args):
     gap = np.abs(trajectory.J_true - trajectory.J_projected)
     summary.update({**exp.settings(), "model": args.model, "plane": args.plane, "plane_kind": plane.kind,
                     "grid": [int(b_values.size), int(a_values.size)], "grid_seconds": round(grid_seconds, 2),
+                    "executor": executor.describe(), "block_rows": args.block_rows,
                     "fast": result.settings["fast"], "points": {k: list(v) for k, v in plane.points.items()},
                     "lowest_J": float(J[j, i]), "lowest_at": [float(a_values[i]), float(b_values[j])],
                     "J_range": [float(np.nanmin(J)), float(np.nanmax(J))],
@@ -148,9 +212,11 @@ def plot(arrays, summary):
 
 
 def report(summary):
+    where = summary.get("executor", "in this process")
+    where = where if where.startswith("in ") else f"on {where}"
     rows = [("plane", summary["plane_kind"]), ("grid", f"{summary['grid'][0]} x {summary['grid'][1]}"
-                                                        f" in {summary['grid_seconds']:.1f} s"
-                                                        f"{' (first-layer trick)' if summary['fast'] else ''}"),
+                                                        f" in {summary['grid_seconds']:.1f} s {where}"
+                                                        f"{', first-layer trick' if summary['fast'] else ''}"),
             ("lowest training J on the grid", f"{summary['lowest_J']:.4g} at (a, b) = "
                                               f"({summary['lowest_at'][0]:.3g}, {summary['lowest_at'][1]:.3g})"),
             ("trajectory: largest distance from the plane", f"{summary['trajectory_max_residual']:.4g}"),

@@ -55,8 +55,16 @@ with a linear layer the first-layer trick of the linear path extends to planes:
 
 so for each chunk the three products are computed once for the *whole* grid
 (kept in memory up to a budget), and only the rest of the network runs per
-grid point. Results are written after every grid row (``store``), so an
-interrupted evaluation resumes where it stopped.
+grid point.
+
+The grid is cut into blocks of consecutive rows (``block_rows``), the tasks of
+an executor of :mod:`minilinpath.study.executors`: this process (the default),
+or Dask workers (a LocalCluster, or a running cluster), which get the model,
+plane and data once and keep their first-layer products from block to block.
+Every finished block is written to the ``store`` at once, so an interrupted
+evaluation resumes where it stopped, redoing no finished block. Every row is
+computed on its own in the same way, so the numbers do not depend on the
+executor, the block size or the order in which blocks finish.
 
 Where the contour picture lies (:func:`trajectory_on_plane`): a trajectory
 point theta_t is generally *not* in the plane. Its projection
@@ -438,8 +446,98 @@ def _load_store(store: Path, fingerprint: str):
     return arrays
 
 
+# ------------------------------------------------------------------------------ grid rows as executor tasks
+@dataclass(frozen=True)
+class PlaneJob:
+    """Everything a block of grid rows needs; sent once to every worker (the data included).
+
+    ``splits`` is ``(("train", batch), ("valid", batch))`` (valid only when given);
+    ``token`` names this evaluation, so a worker keeps its first-layer products
+    (:class:`_FirstLayer`) from one block to the next of the same evaluation only.
+    """
+    model: object
+    plane: Plane
+    splits: tuple
+    a_values: np.ndarray
+    b_values: np.ndarray
+    chunk_size: int
+    fast: bool
+    classifier: bool
+    cache_bytes: int
+    token: str
+
+
+@dataclass(frozen=True)
+class RowBlock:
+    """One task: the grid rows ``rows`` (indices into ``b_values``, consecutive) of one evaluation."""
+    rows: tuple
+    key: str  # the task's name on Dask, unique within a session
+
+    def label(self) -> str:
+        return f"rows {self.rows[0]}-{self.rows[-1]}" if len(self.rows) > 1 else f"row {self.rows[0]}"
+
+
+_FIRST_LAYERS: dict = {}  # token -> {split: _FirstLayer}: this process's products for the evaluation it works on
+
+
+def _first_layers(job: PlaneJob) -> dict:
+    if job.token not in _FIRST_LAYERS:
+        _FIRST_LAYERS.clear()  # one evaluation at a time: the products of an earlier one are dropped
+        _FIRST_LAYERS[job.token] = {s: _FirstLayer(job.model, job.plane, batch, job.chunk_size,
+                                                   job.cache_bytes // len(job.splits)) for s, batch in job.splits}
+    return _FIRST_LAYERS[job.token]
+
+
+def evaluate_rows(block: RowBlock, job: PlaneJob) -> dict:
+    """J (and the error rate) on the grid rows of ``block``: ``{"J_train": (len(rows), len(a_values)), ...}``.
+
+    What an executor runs, in this process or on a Dask worker. A row's numbers are the
+    same whichever block it is in and whichever process computes it: every row is
+    computed on its own, from the same first-layer products (kept or recomputed, the
+    same bytes either way).
+    """
+    first = _first_layers(job) if job.fast else {}
+    a_list = [float(a) for a in job.a_values]
+    out = {}
+    for s, batch in job.splits:
+        J_rows, err_rows = [], []
+        for j in block.rows:
+            b = float(job.b_values[j])
+            if job.fast:
+                J, err = _row_fast(job.model, job.plane, first[s], a_list, b)
+            else:
+                J, err = _row_plain(job.model, job.plane, batch, job.a_values, b, job.classifier)
+            J_rows.append(J)
+            err_rows.append(err)
+        out[f"J_{s}"] = np.array(J_rows, dtype=np.float64)
+        if job.classifier:
+            out[f"error_{s}"] = np.array(err_rows, dtype=np.float64)
+    return out
+
+
+def row_blocks(rows_done: np.ndarray, block_rows: int, token: str) -> list:
+    """The rows not done yet, in order, cut into blocks of at most ``block_rows`` consecutive rows."""
+    blocks = []
+    for j in np.flatnonzero(~rows_done):
+        if blocks and j == blocks[-1][-1] + 1 and len(blocks[-1]) < block_rows:
+            blocks[-1].append(int(j))
+        else:
+            blocks.append([int(j)])
+    return [RowBlock(tuple(rows), f"minilinpath-plane-{token}-rows-{rows[0]}-{rows[-1]}") for rows in blocks]
+
+
+class PlaneIncomplete(RuntimeError):
+    """Blocks of grid rows raised; the rows that finished are in the store. ``.result`` holds them (NaN elsewhere)."""
+
+    def __init__(self, message: str, result: "PlaneResult"):
+        super().__init__(message)
+        self.result = result
+
+
 def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, chunk_size: int | None = None,
-                   fast: bool = True, progress: bool = True, store=None, cache_bytes: int = CACHE_BYTES) -> PlaneResult:
+                   fast: bool = True, progress: bool = True, store=None, cache_bytes: int = CACHE_BYTES,
+                   executor="local", scheduler: str | None = None, n_workers: int = 2,
+                   block_rows: int = 1) -> PlaneResult:
     """J (train, validation) and the error rate at every grid point theta(a, b) of ``plane``.
 
     Parameters
@@ -450,10 +548,26 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
     chunk_size : examples per pass (default: the model's own evaluation chunk).
     fast : use the first-layer trick when the model starts with a linear layer
         (the same numbers as the plain evaluation, to rounding).
-    store : a ``.npz`` path written (atomically) after every grid row; a later
-        call with the same model, plane, grid and data resumes from it. A store
-        written for other settings is an error, never overwritten.
+    store : a ``.npz`` path written (atomically) after every finished block of
+        grid rows; a later call with the same model, plane, grid and data resumes
+        from it, computing only the rows not stored. A store written for other
+        settings is an error, never overwritten.
+    executor : where the blocks of rows run (:mod:`minilinpath.study.executors`):
+        ``"local"`` (this process, one block after another; the default),
+        ``"dask"`` (a LocalCluster of ``n_workers`` processes with one BLAS thread
+        each, or the running cluster at ``scheduler``), or an executor object (not
+        closed here). The model, plane and data are sent to each worker once.
+        The numbers are the same, bit for bit, whichever executor computes them
+        (on workers with the same NumPy/BLAS and environment as this process).
+    block_rows : grid rows per task (and per store write).
+
+    A block that raises does not stop the others: every finished block is stored,
+    then :class:`PlaneIncomplete` says which failed (run again to do only those).
     """
+    import uuid
+
+    from ..study.executors import make_executor  # here: minilinpath.study imports minilinpath.path
+
     check_model(model, "evaluate_plane")
     a_values = np.asarray(a_values, dtype=np.float64)
     b_values = np.asarray(b_values, dtype=np.float64)
@@ -462,6 +576,8 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
             raise ValueError(f"{label} must be a non-empty 1-D array of finite numbers.")
     for v in (plane.origin, plane.d1, plane.d2):
         model.layout.check(v)
+    if not (isinstance(block_rows, (int, np.integer)) and block_rows >= 1):
+        raise ValueError(f"block_rows must be a whole number >= 1, got {block_rows!r}.")
     classifier = hasattr(model, "error_rate")
     can_fast = fast and classifier and hasattr(model, "first_layer_weights") and \
         hasattr(model, "evaluate_from_first_preactivation") and isinstance(train, tuple)
@@ -470,7 +586,7 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
     shape = (b_values.size, a_values.size)
-    splits = [("train", train)] + ([("valid", valid)] if valid is not None else [])
+    splits = (("train", train),) + ((("valid", valid),) if valid is not None else ())
     arrays = {f"J_{s}": np.full(shape, np.nan) for s, _ in splits}
     if classifier:
         arrays.update({f"error_{s}": np.full(shape, np.nan) for s, _ in splits})
@@ -483,28 +599,45 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
             saved = _load_store(store, fingerprint)
             rows_done = saved["rows_done"].astype(bool)
             arrays.update({k: saved[k] for k in arrays if k in saved})
-    first = {s: _FirstLayer(model, plane, batch, chunk_size, cache_bytes // len(splits))
-             for s, batch in splits} if can_fast else {}
-    todo = [j for j in range(b_values.size) if not rows_done[j]]
-    for j in progress_bar(todo, desc="plane", enabled=progress, unit="row"):
-        b = float(b_values[j])
-        for s, batch in splits:
-            if can_fast:
-                J, err = _row_fast(model, plane, first[s], [float(a) for a in a_values], b)
-            else:
-                J, err = _row_plain(model, plane, batch, a_values, b, classifier)
-            arrays[f"J_{s}"][j] = J
-            if classifier:
-                arrays[f"error_{s}"][j] = err
-        rows_done[j] = True
-        if store is not None:
-            write_npz(store, fingerprint=np.array(fingerprint), rows_done=rows_done, a_values=a_values,
-                      b_values=b_values, **arrays)
+    owned = isinstance(executor, str)
+    kind = executor if owned else getattr(executor, "name", None)
+    if kind == "dask" and backend.is_cupy_array(plane.origin):
+        raise ValueError("the Dask executor runs the grid on CPU worker processes; a plane on the GPU is "
+                         "evaluated in this process (executor='local').")
+    token = uuid.uuid4().hex[:12]  # only a name: a block run again in the same Dask session is a new task
+    job = PlaneJob(model, plane, splits, a_values, b_values, chunk_size, bool(can_fast), classifier, cache_bytes,
+                   token)
+    blocks = row_blocks(rows_done, int(block_rows), token)
+    runner = make_executor(executor, scheduler, n_workers) if owned else executor
+    failures = []
+    try:
+        outcomes = runner.run(evaluate_rows, blocks, job) if blocks else iter(())
+        for block, rows, error in progress_bar(outcomes, desc="plane", enabled=progress, total=len(blocks),
+                                               unit="block"):
+            if error is not None:
+                failures.append((block.label(), f"{type(error).__name__}: {'; '.join(str(error).splitlines())}"))
+                continue
+            for name, values in rows.items():
+                arrays[name][list(block.rows)] = values
+            rows_done[list(block.rows)] = True
+            if store is not None:
+                write_npz(store, fingerprint=np.array(fingerprint), rows_done=rows_done, a_values=a_values,
+                          b_values=b_values, **arrays)
+    finally:
+        _FIRST_LAYERS.pop(token, None)  # this process's products (the in-process executor's)
+        if owned:
+            runner.close()
     settings = {"model": getattr(model, "name", type(model).__name__), "plane": plane.kind,
                 "n_train": _n(train), "n_valid": None if valid is None else _n(valid), "chunk_size": chunk_size,
-                "fast": bool(can_fast)}
-    return PlaneResult(a_values, b_values, arrays["J_train"], arrays.get("J_valid"), arrays.get("error_train"),
-                       arrays.get("error_valid"), rows_done, settings)
+                "fast": bool(can_fast), "block_rows": int(block_rows), "executor": runner.name}
+    result = PlaneResult(a_values, b_values, arrays["J_train"], arrays.get("J_valid"), arrays.get("error_train"),
+                         arrays.get("error_valid"), rows_done, settings)
+    if failures:
+        kept = f"the {int(rows_done.sum())} rows done are kept in {store}" if store is not None else \
+            "no store was given, so nothing is kept"
+        raise PlaneIncomplete(f"{len(failures)} of {len(blocks)} blocks of grid rows failed (first: {failures[0][0]}: "
+                              f"{failures[0][1]}); {kept}: run again to compute only the rows not done.", result)
+    return result
 
 
 def _n(batch):

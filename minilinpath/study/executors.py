@@ -3,6 +3,8 @@
 Both executors offer one method, ``run(function, tasks)``, which yields ``(task, result, error)`` for every
 task as it finishes (``error`` is the exception a task raised, ``result`` then None). A task that fails does
 not stop the others: a study reports its failures at the end, and everything that finished is kept.
+``run(function, tasks, *shared)`` calls ``function(task, *shared)``: objects every task needs (a plane's model
+and data, see minilinpath.path.plane) are sent to each Dask worker once (``Client.scatter``), not per task.
 
 Dask is imported only here, and only when a Dask executor is made, so minilinpath works without it. Tasks go
 through Dask's futures API (``Client.submit`` and ``as_completed``), nothing home-made:
@@ -20,6 +22,12 @@ from __future__ import annotations
 import os
 
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which also pins glibc's mmap threshold at 128 KiB:
+# every large NumPy temporary is then a fresh mmap, zero-filled page by page (a plane's grid row took twice the
+# CPU time). These are glibc's own upper limits for its dynamic thresholds on 64-bit Linux; glibc reads them
+# when a process starts, so they go into Dask's pre-spawn environment.
+WORKER_MALLOC = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 64 << 20,
+                 "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 << 20}
 INSTALL_HINT = 'pip install "minilinpath[study]"'
 
 
@@ -31,10 +39,10 @@ class LocalExecutor:
     """Runs the tasks one after another in this process (no Dask): for tests, debugging, and small studies."""
     name = "local"
 
-    def run(self, function, tasks):
+    def run(self, function, tasks, *shared):
         for task in tasks:
             try:
-                result = function(task)
+                result = function(task, *shared)
             except Exception as exc:  # noqa: BLE001 - reported with the task; KeyboardInterrupt stops the study
                 yield task, None, exc
             else:
@@ -72,11 +80,13 @@ class DaskExecutor:
         self.scheduler, self.cluster = scheduler, None
         try:
             if scheduler is None:
-                self.cluster = distributed.LocalCluster(
-                    n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                    # no dashboard; the scheduler's small HTTP server on any free port (never a clash on 8787)
-                    scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"},
-                    env=dict(ONE_BLAS_THREAD), silence_logs=_log_level(silence_logs))
+                import dask
+                with dask.config.set(WORKER_MALLOC):
+                    self.cluster = distributed.LocalCluster(
+                        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        # no dashboard; the scheduler's small HTTP server on any free port (never a clash on 8787)
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"},
+                        env=dict(ONE_BLAS_THREAD), silence_logs=_log_level(silence_logs))
                 self.client = distributed.Client(self.cluster)
             else:
                 self.client = distributed.Client(scheduler, timeout="20s")
@@ -87,10 +97,11 @@ class DaskExecutor:
                                 "and that the scheduler is running.") from None
         self._as_completed = distributed.as_completed
 
-    def run(self, function, tasks):
+    def run(self, function, tasks, *shared):
+        shared = self.client.scatter(list(shared), broadcast=True, hash=False) if shared else []
         futures = {}
         for task in tasks:
-            futures[self.client.submit(function, task, key=task.key, pure=False)] = task
+            futures[self.client.submit(function, task, *shared, key=task.key, pure=False)] = task
         try:
             for future in self._as_completed(futures):
                 task = futures[future]
