@@ -248,28 +248,39 @@ def test_the_command_reports_bad_input_in_one_line(argv, message, tmp_path, caps
     assert err.startswith(message) and err.count("\n") == 1
 
 
-def test_the_command_keeps_the_table_of_the_runs_that_finished(blobs, tmp_path, capsys, monkeypatch):
+def test_a_failed_run_writes_no_partial_table_and_a_rerun_retries_only_it(blobs, tmp_path, capsys, monkeypatch):
+    """A study with a failed run exits 2 and leaves --out as it was (a complete table is never replaced by a
+    partial one); the finished runs stay in the cache, and the rerun trains only the one that failed."""
     from minilinpath.cli import main
     from minilinpath.train import TrainingDiverged
 
     real_train = tasks.train
+    trained = []
 
     def diverging_for_relu(model, *args, **kwargs):
+        trained.append(model.activation)
         if model.activation == "relu":
             raise TrainingDiverged("the training loss became nan in epoch 1 (update 3).")
         return real_train(model, *args, **kwargs)
 
     monkeypatch.setattr(tasks, "train", diverging_for_relu)
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "study.csv").write_text("a complete table from before\n")
     argv = ["study", "--executor", "local", "--activation", "relu", "maxout", "--width", "6", "--dataset", blobs,
             "--epochs", "1", "--alphas", "5", "--runs-dir", str(tmp_path / "runs"), "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 1 of 2 runs failed, so no table was written") and "loss became nan" in err
+    assert "run the same command again" in err and len(err.strip().splitlines()) == 1
+    assert (out / "study.csv").read_text() == "a complete table from before\n" and not (out / "study.json").exists()
+    monkeypatch.setattr(tasks, "train", lambda model, *a, **k: (trained.append(model.activation),
+                                                                 real_train(model, *a, **k))[1])
+    trained.clear()
     assert main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "warning: " in printed and "relu" in printed and "loss became nan" in printed
+    assert trained == ["relu"]  # the maxout run finished the first time: not redone
     lines = (out / "study.csv").read_text().splitlines()
-    assert len(lines) == 2 and ",maxout," in lines[1]
-    saved = json.loads((out / "study.json").read_text())["summary"]
-    assert len(saved["failures"]) == 1 and "TrainingDiverged" in saved["failures"][0][1]
+    assert len(lines) == 3 and "study.csv" in capsys.readouterr().out
 
 
 def test_command_line_options_replace_the_spec_files(tmp_path):

@@ -14,6 +14,7 @@ into ``--out``, and prints the report.
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import os
 import sys
@@ -61,6 +62,44 @@ def int_at_least(lowest: int):
 nonnegative_int, positive_int = int_at_least(0), int_at_least(1)
 
 
+def int_between(lowest: int, highest: int):
+    """An argparse type: a whole number in [lowest, highest] (the upper bound keeps a typo from asking for
+    more memory than any machine has)."""
+    at_least = int_at_least(lowest)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > highest:
+            raise argparse.ArgumentTypeError(f"must be <= {highest:,}, got {value:,}")
+        return value
+    parse.__name__ = f"a whole number from {lowest} to {highest}"
+    return parse
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (no inf, no nan)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+finite_float.__name__ = "a finite number"
+
+
+def folder_path(text: str) -> Path:
+    """An argparse type for ``--out``: a non-empty path (an empty one would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a folder (e.g. out)")
+    return Path(text)
+
+
+folder_path.__name__ = "a folder"
+
+
 TRAINING_PROFILES = ("quick", "paper-capped", "paper")  # = minilinpath.experiments.PROFILES (tested)
 
 
@@ -74,7 +113,7 @@ def figure_parser(name: str, description: str, profiles=("quick", "paper")) -> a
     parser.add_argument("--profile", choices=profiles, default="quick", help=help_text)
     parser.add_argument("--device", choices=backend.DEVICES, default=None,
                         help="cpu (NumPy) or gpu (CuPy); default: $MINILINPATH_DEVICE or cpu")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the PNG and the numbers")
+    parser.add_argument("--out", type=folder_path, default=Path("out"), help="folder for the PNG and the numbers")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice")
     parser.add_argument("--replot", action="store_true",
                         help="redraw the PNG from the numbers saved in --out, computing nothing")
@@ -172,7 +211,7 @@ TRAINING_FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig
 
 
 def run_figure(name: str, description: str, compute, plot, report, add_arguments=None, argv=None,
-               devices=backend.DEVICES) -> int:
+               devices=backend.DEVICES, extras=None) -> int:
     """Parse the command line, check it, compute (or load with ``--replot``), save, draw, report.
 
     Every user error -- a bad argument or setting, a device that is missing,
@@ -213,6 +252,7 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
             if not args.replot:
                 save_numbers(out, name, arrays, settings)
             io.atomic_write(png, lambda f: fig.savefig(f, dpi=130, bbox_inches="tight", format="png"))
+            extra_files = extras(out, summary) if extras else []  # e.g. a CSV of the table, from the same run
     except USER_ERRORS as exc:  # a problem the user can fix: say what and how, without a traceback
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -231,7 +271,8 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
     for line in report(summary):  # (a replot's summary was checked by drawing it)
         print(line)
     note = " (replaced the previous files of this figure)" if replaced and not args.replot else ""
-    print(f"wrote {png}" + ("" if args.replot else f", {name}.npz and {name}.json") + f" in {out}{note} "
+    listed = "".join(f", {Path(f).name}" for f in extra_files)
+    print(f"wrote {png}" + ("" if args.replot else f", {name}.npz and {name}.json") + listed + f" in {out}{note} "
           f"[{time.perf_counter() - started:.1f}s]")
     return 0
 

@@ -27,7 +27,10 @@ from ..experiments import image_shape, preset_name
 from ..path import barrier_height
 from ..path.curves import curve_path, line_curve, train_curve
 from ..train import recipe_for
-from .common import UsageError, int_at_least, positive_int, run_figure, table
+from .common import UsageError, int_at_least, int_between, positive_int, run_figure, table
+
+MAX_BENDS = 16  # each bend is a copy of theta trained alongside: more is slow and says nothing new
+MAX_POINTS = 10_001  # points along t: beyond this a typo would only ask for more memory
 from .mnist import Experiment, add_data_arguments, store_curve
 
 DESCRIPTION = ("Curves between two solutions (Garipov et al. 2018): a Bézier curve and a polygonal chain with "
@@ -39,7 +42,7 @@ PATHS = (("line", "straight line", "C0"), ("bezier", "Bézier curve", "C3"), ("c
 def add_arguments(parser):
     parser.add_argument("--model", default="mnist_pi", choices=MODELS,
                         help="the network whose two solutions are joined (mnist_pi: Figure 5's maxout network)")
-    parser.add_argument("--bends", type=positive_int, default=1,
+    parser.add_argument("--bends", type=int_between(1, MAX_BENDS), default=1,
                         help="trainable bend points of each curve (Bézier degree = bends + 1)")
     parser.add_argument("--curve-epochs", type=positive_int, default=10,
                         help="passes over the training set while training each curve")
@@ -47,7 +50,7 @@ def add_arguments(parser):
                         help="learning rate of the bends (default: half the initial learning rate of the model's "
                              "own training recipe)")
     parser.add_argument("--momentum", type=float, default=0.9, help="momentum of the bends, in [0, 1)")
-    parser.add_argument("--points", type=int_at_least(3), default=41,
+    parser.add_argument("--points", type=int_between(3, MAX_POINTS), default=41,
                         help="evaluation points along t in [0, 1] (the chain's bend points are always added)")
     add_data_arguments(parser)
 

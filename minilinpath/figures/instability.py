@@ -31,7 +31,7 @@ from .. import io, models
 from ..experiments import check_data_fits, dataset_key, preset_name, runs_root
 from ..path.instability import instability
 from ..train import recipe_for
-from .common import (UsageError, figure_lock, figure_parser, int_at_least, nonnegative_int, positive_int,
+from .common import (UsageError, figure_lock, figure_parser, int_at_least, int_between, nonnegative_int, positive_int,
                      run_figure, table)
 from .mnist import Experiment, add_data_arguments, chance_warning, store_curve
 
@@ -55,7 +55,7 @@ def add_arguments(parser):
                              "the parent's data order")
     parser.add_argument("--epochs", type=positive_int, default=40,
                         help="every child trains to this epoch, without early stopping (the end of training)")
-    parser.add_argument("--alphas", type=int_at_least(3), default=25, help="points of each line on [0, 1]")
+    parser.add_argument("--alphas", type=int_between(3, 10_001), default=25, help="points of each line on [0, 1]")
     add_data_arguments(parser)
 
 

@@ -40,7 +40,7 @@ from ..path import evaluate_plane, grid_around, paper_plane, pca_plane, plane_th
 from .. import backend
 from ..path.plane import NORMALIZATIONS, PlaneIncomplete, plane_fingerprint
 from ..study.executors import ExecutorError, import_distributed, make_executor
-from .common import UsageError, positive_int, run_figure, table
+from .common import UsageError, finite_float, int_between, positive_int, run_figure, table
 from .mnist import Experiment, add_data_arguments
 
 DESCRIPTION = "J on a plane through parameter space (init, solution, second solution; or PCA / random / the " \
@@ -52,10 +52,10 @@ def add_arguments(parser):
     parser.add_argument("--model", default="mnist_pi", choices=("mnist_pi", "relu", "mnist_valid", "sigmoid"),
                         help="the paper's network (maxout, ReLU without / with dropout, sigmoid)")
     parser.add_argument("--plane", default="three", choices=KINDS, help="which plane (see the description)")
-    parser.add_argument("--grid", type=positive_int, default=41, help="grid points per axis")
+    parser.add_argument("--grid", type=int_between(2, 1001), default=41, help="grid points per axis (2 to 1001)")
     parser.add_argument("--margin", type=float, default=0.25,
                         help="three/paper/pca planes: the grid spans the points widened by this share on each side")
-    parser.add_argument("--span", type=float, default=1.0, help="random plane: coordinates in [-span, span]")
+    parser.add_argument("--span", type=finite_float, default=1.0, help="random plane: coordinates in [-span, span]")
     parser.add_argument("--norm", default="filter", choices=[n for n in NORMALIZATIONS if n] + ["none"],
                         help="random plane: normalisation of the directions (Li et al.)")
     parser.add_argument("--one-d", default="zero", choices=("zero", "normalize"),

@@ -27,7 +27,7 @@ from .. import io
 from ..study import ExecutorError, SpecError, StudyFailed, StudySpec, read_spec, run_study
 from ..study.spec import ACTIVATIONS
 from ..study.table import COLUMNS, SETTINGS, fraction_monotone, to_csv, varied_axes
-from .common import UsageError, positive_int, run_figure, table
+from .common import UsageError, int_at_least, positive_int, run_figure, table
 
 DESCRIPTION = ("Many runs over a grid of settings x seeds on Dask (a LocalCluster by default): each run's "
                "init -> solution line, monotone or not, its largest bump and the distance travelled "
@@ -58,8 +58,8 @@ def add_arguments(parser):
     runs.add_argument("--seeds", type=positive_int, default=SUPPRESS,
                       help="seeds per setting, counting from --seed (default: 1, from 0)")
     runs.add_argument("--epochs", type=positive_int, default=SUPPRESS, help="epochs every run trains (default: 10)")
-    runs.add_argument("--alphas", type=positive_int, default=SUPPRESS,
-                      help="points of the line on [0, 1] (default: 51)")
+    runs.add_argument("--alphas", type=int_at_least(3), default=SUPPRESS,
+                      help="points of the line on [0, 1], at least 3 (2 points are always 'monotone') (default: 51)")
     runs.add_argument("--data-dir", default=SUPPRESS, help="read the data files from this folder, never downloading")
     runs.add_argument("--runs-dir", default=None,
                       help="where trained models are cached (default $MINILINPATH_RUNS or ~/.cache/minilinpath/runs)")
@@ -94,9 +94,9 @@ def spec_from_args(args) -> StudySpec:
 
 def check_data(spec: StudySpec) -> None:
     """Load every data set once here, so that a missing one is one error before any worker starts."""
-    from ..study.tasks import load_data
+    from ..study.tasks import load_data, n_classes_of
     for dataset in spec.dataset:
-        load_data(dataset, spec.data_dir, spec.profile)
+        n_classes_of(*load_data(dataset, spec.data_dir, spec.profile))  # labels the networks can take
 
 
 def compute(args):
@@ -108,13 +108,15 @@ def compute(args):
                            runs_dir=args.runs_dir, limit=getattr(args, "limit", None))
     except (SpecError, ExecutorError) as exc:
         raise UsageError(str(exc)) from None
-    except StudyFailed as exc:  # the table of the runs that finished, and a warning naming the others
-        if not exc.result.rows:
-            raise UsageError(str(exc)) from None
-        result = exc.result
+    except StudyFailed as exc:  # no table of a part of the study: what finished stays in the run cache
+        failures = "; ".join(f"{label}: {error}" for label, error in exc.result.failures[:3])
+        more = f" (and {len(exc.result.failures) - 3} more)" if len(exc.result.failures) > 3 else ""
+        raise UsageError(
+            f"{len(exc.result.failures)} of {exc.result.n_runs} runs failed, so no table was written: {failures}"
+            f"{more}. The {len(exc.result.rows)} runs that finished are kept in the run cache: run the same command "
+            "again to retry only the failed ones. A run folder reported damaged: remove that folder (rm -r) first "
+            "(the study has no --retrain); a run that diverged: lower its learning rate or init scale.") from None
     rows = result.rows
-    args.out.mkdir(parents=True, exist_ok=True)
-    io.write_text(args.out / "study.csv", to_csv(rows))
     arrays = {f"table/{c}": np.array([row[c] for row in rows]) for c in COLUMNS}
     axes = varied_axes(rows)
     summary = {"spec": spec.to_dict(), "executor": args.executor if args.scheduler is None else args.scheduler,
@@ -127,11 +129,7 @@ def compute(args):
     warnings = [f"{label} failed: {error}" for label, error in result.failures[:5]]
     if len(result.failures) > 5:
         warnings.append(f"... and {len(result.failures) - 5} more runs failed.")
-    if result.failures:
-        warnings.append(f"the table holds the {len(rows)} runs that finished; run the same command again to retry "
-                        "the failed ones (finished runs are not redone). A run that diverged will diverge again: "
-                        "lower its learning rate or init scale.")
-    elif not result.complete:
+    if not result.complete:
         warnings.append(f"partial study: {len(rows)} of {result.n_runs} runs (--limit {getattr(args, 'limit', None)}); "
                         "run the command again without --limit for the rest.")
     summary["failures"] = [list(f) for f in result.failures]
@@ -222,6 +220,12 @@ def report(summary):
     return lines
 
 
+def write_csv(out, summary) -> list:
+    """``study.csv``: the table of ``study.json``, written under the figure's lock with the other three files."""
+    return [io.write_text(out / "study.csv", to_csv(summary["rows"]))]
+
+
 def main(argv=None):
-    return run_figure("study", DESCRIPTION, compute, plot, report, add_arguments, argv=argv, devices=("cpu",))
+    return run_figure("study", DESCRIPTION, compute, plot, report, add_arguments, argv=argv, devices=("cpu",),
+                      extras=write_csv)
 

@@ -125,7 +125,7 @@ class StudySpec:
         _each(self.dropout, "dropout", lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)")
         _each(self.adversarial, "adversarial", lambda v: isinstance(v, bool), "true or false")
         _each(self.dataset, "dataset", lambda v: isinstance(v, str) and v != "", "a data set name")
-        for name, lowest in (("seeds", 1), ("first_seed", 0), ("epochs", 1), ("alphas", 2)):
+        for name, lowest in (("seeds", 1), ("first_seed", 0), ("epochs", 1), ("alphas", 3)):
             if not _whole(getattr(self, name), lowest):
                 raise SpecError(f"{name} must be a whole number >= {lowest}, got {getattr(self, name)!r}.")
         if self.profile not in PROFILES:

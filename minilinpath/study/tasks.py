@@ -28,6 +28,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import filelock
 import numpy as np
 
 from .. import backend, io, models
@@ -100,8 +101,16 @@ def recipe_of(settings: RunSettings, epochs: int) -> Recipe:
 
 
 def n_classes_of(train_set, valid_set) -> int:
-    """The number of classes the labels name (labels 0..K-1), at least 2."""
-    return max(2, int(max(backend.to_float(train_set[1].max()), backend.to_float(valid_set[1].max()))) + 1)
+    """The number of classes the training labels name (labels 0..K-1), at least 2; validation labels outside
+    0..K-1 are an error (a network cannot learn a class it never sees)."""
+    from ..data import DataError
+
+    n_classes = max(2, int(backend.to_float(train_set[1].max())) + 1)
+    high = int(backend.to_float(valid_set[1].max())) if valid_set[1].size else 0
+    if high >= n_classes:
+        raise DataError(f"the validation labels run up to {high}, but the training labels only to {n_classes - 1}: "
+                        "every class must appear in the training set (labels 0..K-1 in both); renumber them.")
+    return n_classes
 
 
 # ------------------------------------------------------------------------------- the line record
@@ -218,7 +227,11 @@ def run_task(task: Task) -> dict:
     objective = fgsm_objective(model) if settings.adversarial else None
     run = train(model, train_set, valid_set, recipe, run_dir, seed=settings.seed, objective=objective,
                 objective_name=objective_name, progress=False, log=None, labels=labels, description=description)
-    io.write_json(path, compute_line(task, model, run, train_set, valid_set, key, run_fingerprint))
+    record = compute_line(task, model, run, train_set, valid_set, key, run_fingerprint)
+    # written under the run folder's lock: a process that opens the run meanwhile removes the temporaries of
+    # writers that do not hold it (minilinpath.runs), which would take this record's half-written file away
+    with filelock.FileLock(run_dir.parent / f".{run_dir.name}.lock"):
+        io.write_json(path, record)
     record, reread = read_line_record(path, key, task.alphas)  # the row comes from what was stored
     if record is None:
         raise OSError(f"{path}: the line record just written does not read back ({reread}).")
