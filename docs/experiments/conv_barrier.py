@@ -40,30 +40,24 @@ sweeps per initial range. The numbers of docs/experiments/fig6_init_scale.png co
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from minilinpath import io, models
-from minilinpath.data import DataError, load_dataset
+from minilinpath import models
+from minilinpath.data import load_dataset
 from minilinpath.experiments import image_shape, run_folder_name, runs_root
 from minilinpath.path import alpha_grid, linear_path
 from minilinpath.train import describe_run, recipe_for, train
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_io.py lies beside this script
+from script_io import positive, run_experiment  # noqa: E402
+
 ZOOM = np.linspace(0.0, 0.25, 51)  # Fig. 6 (right): near the initial point
 
 
-def positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-    parse.__name__ = f"a positive {kind.__name__}"
-    return parse
 
 
 def parse_args(argv=None):
@@ -189,26 +183,7 @@ def report(summary):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    out = args.out.expanduser()
-    try:
-        if args.replot:
-            with open(out / "conv_barrier.npz", "rb") as fh, np.load(fh, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-            summary = json.loads((out / "conv_barrier.json").read_text())
-        else:
-            arrays, summary = compute(args)
-            out.mkdir(parents=True, exist_ok=True)
-            io.write_npz(out / "conv_barrier.npz", **arrays)
-            io.write_json(out / "conv_barrier.json", summary)
-    except (DataError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    fig = plot(arrays, summary)
-    io.atomic_write(out / "conv_barrier.png", lambda f: fig.savefig(f, dpi=130, format="png"))
-    report(summary)
-    print(f"wrote {out / 'conv_barrier.png'}")
-    return 0
+    return run_experiment("conv_barrier", parse_args(argv), compute, plot, report)
 
 
 if __name__ == "__main__":

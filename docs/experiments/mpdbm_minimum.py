@@ -33,30 +33,24 @@ project's notes come from
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from minilinpath import io, models
-from minilinpath.data import DataError, load_dataset
+from minilinpath import models
+from minilinpath.data import load_dataset
 from minilinpath.experiments import run_folder_name, runs_root
 from minilinpath.path import linear_path, local_minima
 from minilinpath.train import describe_run, recipe_for, train
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_io.py lies beside this script
+from script_io import positive, run_experiment  # noqa: E402
+
 MINIMUM_TOL = 1e-4  # rises smaller than this fraction of J's range along the line are rounding, not minima
 
 
-def positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-    parse.__name__ = f"a positive {kind.__name__}"
-    return parse
 
 
 def parse_args(argv=None):
@@ -161,26 +155,7 @@ def report(summary):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    out = args.out.expanduser()
-    try:
-        if args.replot:
-            with open(out / "mpdbm_minimum.npz", "rb") as fh, np.load(fh, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-            summary = json.loads((out / "mpdbm_minimum.json").read_text())
-        else:
-            arrays, summary = compute(args)
-            out.mkdir(parents=True, exist_ok=True)
-            io.write_npz(out / "mpdbm_minimum.npz", **arrays)
-            io.write_json(out / "mpdbm_minimum.json", summary)
-    except (DataError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    fig = plot(arrays, summary)
-    io.atomic_write(out / "mpdbm_minimum.png", lambda f: fig.savefig(f, dpi=130, format="png"))
-    report(summary)
-    print(f"wrote {out / 'mpdbm_minimum.png'}")
-    return 0
+    return run_experiment("mpdbm_minimum", parse_args(argv), compute, plot, report)
 
 
 if __name__ == "__main__":

@@ -57,24 +57,18 @@ from pathlib import Path
 
 import numpy as np
 
-from minilinpath import io, models
-from minilinpath.data import DataError
+from minilinpath import models
 from minilinpath.experiments import (PROFILES, capped, dataset_key, load_splits, preset_name, run_folder_name,
                                      runs_root, trained)
 from minilinpath.path import linear_path
 from minilinpath.train import describe_run, recipe_for, train
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # script_io.py lies beside this script
+from script_io import positive, run_experiment  # noqa: E402
+
 ALPHAS = np.linspace(0.0, 0.25, 26)  # steps of 0.01 from the initial point
 
 
-def positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-    parse.__name__ = f"a positive {kind.__name__}"
-    return parse
 
 
 def parse_args(argv=None):
@@ -246,26 +240,7 @@ def report(summary):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    out = args.out.expanduser()
-    try:
-        if args.replot:
-            with open(out / "sigmoid_rise.npz", "rb") as fh, np.load(fh, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-            summary = json.loads((out / "sigmoid_rise.json").read_text())
-        else:
-            arrays, summary = compute(args)
-            out.mkdir(parents=True, exist_ok=True)
-            io.write_npz(out / "sigmoid_rise.npz", **arrays)
-            io.write_json(out / "sigmoid_rise.json", summary)
-    except (DataError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    fig = plot(arrays, summary)
-    io.atomic_write(out / "sigmoid_rise.png", lambda f: fig.savefig(f, dpi=130, format="png"))
-    report(summary)
-    print(f"wrote {out / 'sigmoid_rise.png'}" + ("" if args.replot else ", .npz and .json"))
-    return 0
+    return run_experiment("sigmoid_rise", parse_args(argv), compute, plot, report)
 
 
 if __name__ == "__main__":
