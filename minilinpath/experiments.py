@@ -46,7 +46,7 @@ from .train import Recipe, describe_run, recipe_for, train
 from .train_lm import describe_lm_run, lm_recipe_for, train_language_model
 
 PROFILES = ("quick", "paper-capped", "paper")
-PAPER_CAPPED_EPOCHS = 60  # 5-15 minutes per MLP on one core of this 2-core CPU (full Fashion-MNIST, 50k/10k)
+PAPER_CAPPED_EPOCHS = 60  # 10-20 minutes per MLP on one idle core of a 2-core CPU (Fashion-MNIST, 50k/10k)
 PAPER_CAPPED_STAGE2_EPOCHS = 10
 QUICK_SIZES = (10_000, 2_000)  # training and validation examples in the quick profile
 # mnist_pi_continued.yaml (CONFIGS.md section 1): stage 2 on all 60,000 examples
