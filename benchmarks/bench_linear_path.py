@@ -1,6 +1,6 @@
 """The linear path's fast sweep against the plain one, measured in one run.
 
-    python benchmarks/bench_linear_path.py [--device cpu|gpu] [--examples 60000] [--alphas 50]
+    python benchmarks/bench_linear_path.py [--device cpu|gpu] [--examples 60000] [--alphas 50] [--repeats 3]
 
 - plain: for each alpha, set theta(alpha) and run the whole network over the data set;
 - fast: ``linear_path`` as shipped: X W0 and X W1 once per chunk of data, reused for every alpha;
@@ -19,7 +19,7 @@ import numpy as np
 
 from minilinpath import backend, models
 from minilinpath.path import linear_path
-from timing import best_time, machine, try_torch
+from timing import machine, median_times, try_torch
 
 
 def torch_sweep(torch, model, theta0, theta1, X, y, alphas, chunk=10_000):
@@ -55,6 +55,7 @@ def main(argv=None):
     parser.add_argument("--device", choices=backend.DEVICES, default="cpu")
     parser.add_argument("--examples", type=int, default=60_000)
     parser.add_argument("--alphas", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; each candidate's median is reported")
     args = parser.parse_args(argv)
     xp = backend.xp_for(args.device)
     model = models.get("mnist_pi")
@@ -69,25 +70,26 @@ def main(argv=None):
     def sweep(fast):
         curves[fast] = linear_path(model, theta0, theta1, (X, y), alphas, fast=fast, progress=False)
 
-    sweep(True)  # warm-up (memory pools, BLAS threads)
-    t_fast = best_time(lambda: sweep(True), xp, repeats=1)
-    t_plain = best_time(lambda: sweep(False), xp, repeats=1)
+    fns = {"fast": lambda: sweep(True), "plain": lambda: sweep(False)}
+    torch = try_torch() if args.device == "cpu" else None
+    if torch is not None:
+        run = torch_sweep(torch, model, theta0, theta1, X, y, alphas)
+        fns["torch"] = lambda: curves.setdefault("torch", run())
+    sweep(True)  # warm-up (memory pools, BLAS threads); the rounds below interleave the candidates
+    t = median_times(fns, xp, args.repeats, warmup=False)
     fast, plain = curves[True], curves[False]
     agree = float(np.max(np.abs(fast.J_train - plain.J_train) / np.abs(plain.J_train)))
-    print(f"device {args.device}: mnist_pi, {args.examples:,} examples, {args.alphas} alphas, float32; {machine()}")
-    print(f"  plain sweep   {t_plain:8.2f} s")
-    print(f"  fast sweep    {t_fast:8.2f} s")
-    print(f"  speed-up      {t_plain / t_fast:8.2f}x   (curves agree to {agree:.1e} relative)")
-    torch = try_torch() if args.device == "cpu" else None
+    print(f"device {args.device}: mnist_pi, {args.examples:,} examples, {args.alphas} alphas, float32, "
+          f"median of {args.repeats}; {machine()}")
+    print(f"  plain sweep   {t['plain']:8.2f} s")
+    print(f"  fast sweep    {t['fast']:8.2f} s")
+    print(f"  speed-up      {t['plain'] / t['fast']:8.2f}x   (curves agree to {agree:.1e} relative)")
     if torch is None:
         print("  (PyTorch not importable" + (" or not on the CPU" if args.device != "cpu" else "") + ": no PyTorch comparison)")
         return
-    run = torch_sweep(torch, model, theta0, theta1, X, y, alphas)
-    torch_curve = {}
-    t_torch = best_time(lambda: torch_curve.setdefault("J", run()), np, repeats=1)
-    agree_t = float(np.max(np.abs(torch_curve["J"] - fast.J_train) / np.abs(fast.J_train)))
-    print(f"  PyTorch {torch.__version__} naive loop {t_torch:8.2f} s   fast sweep is {t_torch / t_fast:.2f}x faster "
-          f"(curves agree to {agree_t:.1e} relative)")
+    agree_t = float(np.max(np.abs(curves["torch"] - fast.J_train) / np.abs(fast.J_train)))
+    print(f"  PyTorch {torch.__version__} naive loop {t['torch']:8.2f} s   fast sweep is {t['torch'] / t['fast']:.2f}x "
+          f"faster (curves agree to {agree_t:.1e} relative)")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,12 @@ import time
 
 import numpy as np
 
+from minilinpath.allocator import keep_freed_memory
+
+# The benchmarks time what the package's commands run, and every command starts by letting malloc keep freed
+# memory (minilinpath.allocator); so do they. machine() says whether it took effect.
+KEPT_FREED_MEMORY = keep_freed_memory()
+
 
 def synchronize(xp) -> None:
     """Wait for the GPU to finish queued work (a no-op with NumPy), so timings measure the work itself."""
@@ -70,4 +76,4 @@ def machine() -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
     return (f"{len(os.sched_getaffinity(0))} CPUs ({model}), numpy {np.__version__}, OPENBLAS_NUM_THREADS {threads}, "
-            f"load average {load}")
+            f"malloc keeps freed memory: {'yes' if KEPT_FREED_MEMORY else 'no'}, load average {load}")

@@ -6,7 +6,7 @@ from minilinpath.gradcheck import numerical_vjp, rel_error
 from minilinpath.layers import conv as conv_layer
 from minilinpath.layers.conv import conv_algorithm, conv_backward, conv_forward, output_size
 from minilinpath.layers.maxout import maxout_backward, maxout_forward
-from minilinpath.layers.pool import max_pool_backward, max_pool_forward, pooled_size
+from minilinpath.layers.pool import max_pool_backward, max_pool_eval, max_pool_forward, pooled_size
 
 
 def naive_conv(x, W, b, stride, pad):
@@ -114,6 +114,17 @@ def test_pool_ties_route_to_the_first_maximum():
     np.testing.assert_array_equal(dx[0, 0], [[0, 1], [0, 0]])
 
 
+@pytest.mark.parametrize("H, W, pool, stride", [(9, 8, 3, 2), (33, 15, 4, 2), (7, 9, 2, 4), (28, 28, 3, 2)])
+def test_pool_many_ties_route_to_the_first_maximum_in_raster_order(rng, H, W, pool, stride):
+    """Values from {0, 1, 2}: most windows hold several maxima; each gradient goes to the first one row by row."""
+    x = rng.integers(0, 3, size=(2, 3, H, W)).astype(np.float64)
+    out, cache = max_pool_forward(x, pool, stride)
+    dout = rng.standard_normal(out.shape)
+    want, want_dx = naive_max_pool(x, pool, stride, dout)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_allclose(max_pool_backward(dout, cache), want_dx, rtol=1e-14, atol=1e-15)
+
+
 def window_starts(size, pool, stride):
     """Where the windows start, by the rule stated in words: march by stride from 0; stop at the first window that
     reaches the last pixel, or before a window that would start past the edge."""
@@ -150,6 +161,11 @@ def test_pool_matches_naive_loops(rng, H, W, pool, stride):
     want, want_dx = naive_max_pool(x, pool, stride, dout)
     np.testing.assert_array_equal(out, want)
     np.testing.assert_allclose(max_pool_backward(dout, cache), want_dx, rtol=1e-14, atol=1e-15)
+    # the evaluation pool (two separable passes, no padding, no winners): the same maxima, float32 too
+    np.testing.assert_array_equal(max_pool_eval(x, pool, stride), want)
+    x32 = x.astype(np.float32)
+    np.testing.assert_array_equal(max_pool_eval(x32, pool, stride), want.astype(np.float32))
+    assert max_pool_eval(x32, pool, stride).dtype == np.float32
 
 
 @pytest.mark.parametrize("pool", [12, 13])

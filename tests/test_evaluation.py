@@ -37,6 +37,8 @@ MODELS = {
     "maxout mlp": lambda: models.MLP(n_in=20, hidden=(9, 7), activation="maxout", pieces=3, n_classes=4,
                                      init_ranges=(0.5, 0.5, 0.5)),
     "relu mlp": lambda: models.MLP(n_in=20, hidden=(9,), activation="relu", n_classes=4, init_ranges=(0.5, 0.5)),
+    "one-piece maxout mlp": lambda: models.MLP(n_in=20, hidden=(9, 7), activation="maxout", pieces=1, n_classes=4,
+                                               init_ranges=(0.5, 0.5, 0.5)),  # a linear network
     "sigmoid mlp": lambda: models.MLP(n_in=20, hidden=(9,), activation="sigmoid", n_classes=4,
                                       init_ranges=(0.5, 0.5)),
     "conv maxout": lambda: models.get("cifar10_maxout_quick", input_shape=(1, 10, 10), n_classes=4),
@@ -63,12 +65,16 @@ def test_forward_eval_gives_the_training_forward_logits(name, dtype):
     np.testing.assert_array_equal(model.predict(theta, X), model.forward_eval(theta, X).argmax(axis=1))
 
 
-def test_piece_major_order_round_trips_and_the_sweep_layout_is_consistent():
+def test_pieces_first_order_round_trips_and_the_sweep_layout_is_consistent():
     model = MODELS["maxout mlp"]()
-    z = np.arange(2 * 27, dtype=np.float64).reshape(2, 27)
-    pm = model.piece_major(0, z)
-    assert pm[0, :9].tolist() == [0, 3, 6, 9, 12, 15, 18, 21, 24]  # piece 0 of units 0..8
-    np.testing.assert_array_equal(model.unit_major(0, pm), z)
+    z = np.arange(2 * 27, dtype=np.float64).reshape(2, 27)  # 9 units x 3 pieces, column j*3 + p
+    pf = model.pieces_first(0, z)
+    assert pf.shape == (3, 2, 9) and pf.flags.c_contiguous
+    assert pf[0, 0].tolist() == [0, 3, 6, 9, 12, 15, 18, 21, 24]  # piece 0 of units 0..8, example 0
+    assert pf[2, 1].tolist() == [29, 32, 35, 38, 41, 44, 47, 50, 53]  # piece 2, example 1
+    np.testing.assert_array_equal(model.unit_major(0, pf), z)
+    b = np.arange(27.0)
+    assert model.pieces_first(0, b).shape == (3, 1, 9) and model.pieces_first(0, b)[1, 0, 2] == 7  # unit 2, piece 1
     theta = model.init(0, dtype=np.float64)
     X, y = data(11, 20, classes=4)
     X = X.astype(np.float64)

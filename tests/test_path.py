@@ -9,8 +9,8 @@ from minilinpath.path import (PathResult, alpha_grid, barrier_height, distance_t
                               linear_path, local_minima, random_point, summarize)
 
 
-def setup(dtype=np.float32, dropout=False, activation="maxout"):
-    model = MLP(n_in=12, hidden=(10, 8), activation=activation, pieces=3 if activation == "maxout" else 1,
+def setup(dtype=np.float32, dropout=False, activation="maxout", pieces=3):
+    model = MLP(n_in=12, hidden=(10, 8), activation=activation, pieces=pieces if activation == "maxout" else 1,
                 n_classes=4, init_ranges=(0.3, 0.3, 0.3), max_col_norms=(None,) * 3,
                 **(dict(input_include=0.8, input_scale=1.25, hidden_include=0.5, hidden_scale=2.0) if dropout else {}))
     rng = np.random.default_rng(0)
@@ -34,9 +34,12 @@ def test_endpoints_reproduce_model_loss_exactly(fast):
     np.testing.assert_allclose(small_chunks.J_train, r.J_train[[0, 2]], rtol=1e-6)  # float32 sums, other order
 
 
-@pytest.mark.parametrize("activation", ["maxout", "relu", "sigmoid"])
+@pytest.mark.parametrize("activation", ["maxout", "relu", "sigmoid", "one-piece maxout"])
 def test_fast_sweep_equals_plain_sweep(activation):
-    model, train, valid, theta0, theta1 = setup(np.float64, activation=activation)
+    if activation == "one-piece maxout":  # maxout with k = 1 is a linear layer
+        model, train, valid, theta0, theta1 = setup(np.float64, activation="maxout", pieces=1)
+    else:
+        model, train, valid, theta0, theta1 = setup(np.float64, activation=activation)
     alphas = np.linspace(-0.5, 2.0, 11)
     fast = linear_path(model, theta0, theta1, train, alphas, valid, chunk_size=70, progress=False)
     plain = linear_path(model, theta0, theta1, train, alphas, valid, fast=False, progress=False)

@@ -26,6 +26,7 @@ import filelock
 import numpy as np
 
 from .. import __version__, backend, io
+from ..allocator import keep_freed_memory
 from ..data import DataError
 from ..params import LayoutMismatchError
 from ..runs import DamagedRunError, RunMismatchError
@@ -223,6 +224,7 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
+    keep_freed_memory()  # large temporaries reuse freed memory instead of page-faulting (minilinpath.allocator)
     out: Path = args.out.expanduser()
     started = time.perf_counter()
     try:

@@ -66,28 +66,76 @@ def max_pool_forward(x, pool: int, stride: int):
 
     out[n, c, i, j] = max of x[n, c, i*stride + p, j*stride + q] over 0 <= p, q < pool
     (and inside the input), with Ho = pooled_size(H, pool, stride) (see the module docstring).
+
+    Separable, like :func:`max_pool_eval`: first along the columns, keeping for every row r and output
+    column j the first q that attains max_q x[r, j*stride + q]; then along the rows, keeping the first p.
+    The winner is p*pool + q(row i*stride + p): the first maximum of the window in raster order (row p
+    before row p + 1, and the first q within the winning row), as the backward pass needs.
     """
     require_float("x", x)
     require_ndim("x", x, 4, "(N, C, H, W)")
     if pool < 1 or stride < 1:
         raise ValueError(f"need pool >= 1 and stride >= 1, got {pool}, {stride}.")
-    xp = backend.get_xp(x)
-    N, C, H, W = x.shape
+    H, W = x.shape[2:]
     Ho, Wo = pooled_size(H, pool, stride), pooled_size(W, pool, stride)
-    Hp, Wp = _padded_size(H, Ho, pool, stride), _padded_size(W, Wo, pool, stride)
-    x_pad = xp.full((N, C, Hp, Wp), -np.inf, dtype=x.dtype)
-    x_pad[:, :, :H, :W] = x
-    windows = [(p, q, x_pad[:, :, p:p + stride * Ho:stride, q:q + stride * Wo:stride])
-               for p in range(pool) for q in range(pool)]  # strided views, one per offset
-    out = xp.full((N, C, Ho, Wo), -np.inf, dtype=x.dtype)
-    for _p, _q, window in windows:
-        xp.maximum(out, window, out=out)
-    # the winner: the first offset (in raster order) equal to the maximum; walking the offsets backwards,
-    # each earlier match overwrites the later ones
-    winner = xp.full((N, C, Ho, Wo), pool * pool - 1, dtype=_index_dtype(pool * pool))
-    for p, q, window in reversed(windows[:-1]):
-        winner[window == out] = p * pool + q
+    index_dtype = _index_dtype(pool * pool)
+    columns, q_first = _max_along(x, 3, pool, stride, Wo, index_dtype)          # (N, C, H, Wo) each
+    out, p_first = _max_along(columns, 2, pool, stride, Ho, index_dtype)        # (N, C, Ho, Wo) each
+    # q of the winning row: q_first at row i*stride + p_first[i, j], gathered row offset by row offset
+    winner = p_first * index_dtype(pool)
+    for p in range(pool):
+        rows = q_first[:, :, p:p + stride * (Ho - 1) + 1:stride]                 # rows i*stride + p (those that exist)
+        m = rows.shape[2]
+        winner[:, :, :m] += (p_first[:, :, :m] == p).astype(index_dtype) * rows  # q where row p won, else 0
     return out, PoolCache(winner, x.shape, pool, stride)
+
+
+def max_pool_eval(x, pool: int, stride: int):
+    """The forward value of :func:`max_pool_forward` without the winners (for evaluation): out (N, C, Ho, Wo).
+
+    The window's maximum is separable, max over (p, q) = max over q of (max over p), so it is taken in two
+    passes, along the rows and then along the columns: 2 (pool - 1) element-wise maxima of strided views
+    instead of pool^2 - 1, no padded copy (a last window that hangs over the edge takes the maximum over the
+    pixels that exist) and no winner search. Measured on the quick conv net's 28x28 maps, pool 3, stride 2:
+    several times faster than the forward pass with winners.
+    """
+    require_float("x", x)
+    require_ndim("x", x, 4, "(N, C, H, W)")
+    if pool < 1 or stride < 1:
+        raise ValueError(f"need pool >= 1 and stride >= 1, got {pool}, {stride}.")
+    H, W = x.shape[2:]
+    Ho, Wo = pooled_size(H, pool, stride), pooled_size(W, pool, stride)
+    # rows first: that pass reads whole contiguous rows and halves the data the strided column pass then reads
+    # (20% faster on the quick conv net's maps than columns first; without winners the order does not matter)
+    rows, _ = _max_along(x, 2, pool, stride, Ho)                 # (N, C, Ho, W): max over p
+    return _max_along(rows, 3, pool, stride, Wo)[0]              # (N, C, Ho, Wo): then over q
+
+
+def _max_along(x, axis: int, pool: int, stride: int, n_out: int, index_dtype=None):
+    """``(out, first)``: out[..., j, ...] = max of x[..., j*stride + o, ...] over the offsets 0 <= o < pool that lie
+    inside x (along ``axis``), and, given ``index_dtype``, the first offset o attaining it (else None)."""
+    xp = backend.get_xp(x)
+    size = x.shape[axis]
+
+    def along(offset, count, step, a):  # a at positions offset, offset + step, ... (count of them) along the axis
+        index = [slice(None)] * a.ndim
+        index[axis] = slice(offset, offset + step * (count - 1) + 1, step)
+        return a[tuple(index)]
+
+    out = xp.array(along(0, n_out, stride, x))                  # every window starts inside x
+    first = None if index_dtype is None else xp.zeros(out.shape, dtype=index_dtype)
+    for offset in range(1, pool):
+        count = min(n_out, max(0, -(-(size - offset) // stride)))  # windows whose offset-th pixel exists
+        if not count:
+            continue
+        best, candidate = along(0, count, 1, out), along(offset, count, stride, x)  # the first `count` windows
+        if first is not None:
+            # strictly greater: a tie keeps the earlier offset. Offsets grow, so "first becomes offset where
+            # better" is first = max(first, better * offset): no branches (a masked copy ran 10x slower here)
+            later = along(0, count, 1, first)
+            xp.maximum(later, (candidate > best).astype(index_dtype) * index_dtype(offset), out=later)
+        xp.maximum(best, candidate, out=best)
+    return out, first
 
 
 def max_pool_backward(dout, cache: PoolCache):

@@ -80,7 +80,7 @@ class SoftmaxClassifier:
         chunk = self.evaluation_chunk(theta.dtype)
         for start in range(0, X.shape[0], chunk):
             logits = self.forward_eval(theta, X[start:start + chunk])
-            nll, errors = _nll_and_errors(logits, y[start:start + chunk])
+            nll, errors = nll_and_errors(logits, y[start:start + chunk])
             total += nll
             wrong += errors
         return total, wrong
@@ -143,10 +143,10 @@ class SoftmaxClassifier:
             logits = self.forward_eval(theta, None, z0=z0)
         else:
             logits, _ = self.forward(theta, None, masks, z0=z0)
-        return _nll_and_errors(logits, y)
+        return nll_and_errors(logits, y)
 
 
-def _nll_and_errors(logits, y):
+def nll_and_errors(logits, y):
     """(chunk mean NLL as a float x chunk size, number of wrong argmax predictions) of one chunk."""
     nll, _ = softmax_cross_entropy(logits, y, with_grad=False)
     errors = (logits.argmax(axis=1) != y).sum()

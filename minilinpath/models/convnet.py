@@ -31,7 +31,7 @@ from ..layers import (affine_backward, affine_forward, dropout_backward, dropout
 from ..layers import conv as conv_layer
 from ..layers.conv import conv_backward, conv_forward, output_size
 from ..layers.dropout import draw_mask
-from ..layers.pool import max_pool_backward, max_pool_forward, pooled_size
+from ..layers.pool import max_pool_backward, max_pool_eval, max_pool_forward, pooled_size
 from ..params import Layout
 from .classifier import SoftmaxClassifier, limit_column_norms
 
@@ -246,7 +246,7 @@ class ConvMaxout(SoftmaxClassifier):
         x = None if X is None else self._as_images(X)
         for i, (name, spec) in enumerate(zip(self.conv_names, self.conv)):
             z = z0 if i == 0 and z0 is not None else conv_forward(x, p[f"{name}.W"], p[f"{name}.b"], 1, spec.pad)[0]
-            x = max_pool_forward(maxout_eval(z, spec.pieces), spec.pool, spec.pool_stride)[0]
+            x = max_pool_eval(maxout_eval(z, spec.pieces), spec.pool, spec.pool_stride)
             del z
         x = x.reshape(x.shape[0], -1)
         for name in self.dense_names:

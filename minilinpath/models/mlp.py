@@ -24,10 +24,10 @@ import numpy as np
 
 from .. import backend
 from ..layers import (ACTIVATIONS, EVAL_ACTIVATIONS, affine_backward, affine_forward, dropout_backward,
-                      dropout_forward, maxout_backward, maxout_eval, maxout_forward)
+                      dropout_forward, maxout_backward, maxout_forward)
 from ..layers.dropout import draw_mask
 from ..params import Layout
-from .classifier import SoftmaxClassifier, limit_column_norms
+from .classifier import SoftmaxClassifier, nll_and_errors, limit_column_norms
 
 
 class MLP(SoftmaxClassifier):
@@ -194,63 +194,86 @@ class MLP(SoftmaxClassifier):
                 h, act_cache = ACTIVATIONS[self.activation][0](z)
             caches.append((drop_cache, aff_cache, act_cache))
 
+    # ------------------------------------------- evaluation: no caches, pieces first
     def forward_eval(self, theta, X, z0=None):
         """Logits (N, n_classes) of the deterministic network, keeping nothing for a backward pass.
 
-        The same values as ``forward(theta, X)[0]``, with in-place activations
-        and maxout without winner masks. A maxout layer's pre-activations are
-        computed *piece-major* (see :meth:`piece_major`): piece p of every unit
-        forms one contiguous block of columns, so the maximum over pieces is
-        k - 1 element-wise maxima of blocks. With ``z0`` (the first layer's
-        output in that order, as :meth:`first_linear` and :meth:`first_bias`
-        give it; it may be overwritten) X is not used.
+        The same values as ``forward(theta, X)[0]``, computed in the *pieces-first* layout (see
+        :meth:`pieces_first`): a maxout layer's pre-activation is a (k, N, U) array whose block p holds
+        piece p of every unit, so each block is a contiguous product h W_p and the maximum over pieces is
+        k - 1 element-wise maxima of contiguous blocks (no winner masks). With ``z0`` (the first layer's
+        output in that layout, as :meth:`first_linear` and :meth:`first_bias` give it; it may be
+        overwritten) X is not used.
         """
-        p = self.layout.unflatten(theta)
-        h = X
-        for i, name in enumerate(self.layer_names):
-            if i == 0 and z0 is not None:
-                z = z0
-            else:
-                W, b = self.piece_major(i, p[f"{name}.W"]), self.piece_major(i, p[f"{name}.b"])
-                z = h @ W                         # (N, d_out), piece-major for maxout layers
-                z += b
-            if name == "y":
-                return z
-            h = self._maxout_blocks(z) if self._is_maxout(i) else EVAL_ACTIVATIONS[self.activation](z)
+        layers = self.eval_params(theta, first_weights=z0 is None)
+        if z0 is None:
+            W, b = layers[0]
+            z0 = self._affine_eval(X, W, b)
+        return self._logits_from_hidden(layers, self._activate_eval(0, z0))
 
     def _is_maxout(self, layer_index) -> bool:
         return self.activation == "maxout" and self.pieces > 1 and self.layer_names[layer_index] != "y"
 
-    def piece_major(self, layer_index, a):
-        """Columns (or entries, for a bias) of a maxout layer reordered piece-major, as a copy:
-        column j*k + p (unit j, piece p) moves to p*U + j. Other layers' arrays are returned as they are."""
+    def pieces_first(self, layer_index, a):
+        """A maxout layer's array in the evaluation layout, as a copy; other layers' arrays as they are.
+
+        Unit j's piece p is column j*k + p of W (d, U*k), entry j*k + p of b and of a pre-activation row.
+        Pieces first: W -> (k, d, U), b -> (k, 1, U), z (N, U*k) -> (k, N, U), with [p, ..., j] = that piece.
+        """
         if not self._is_maxout(layer_index):
             return a
-        k = self.pieces
+        xp, k = backend.get_xp(a), self.pieces
         U = a.shape[-1] // k
-        return a.reshape(*a.shape[:-1], U, k).swapaxes(-1, -2).reshape(a.shape)
+        if a.ndim == 1:                                                   # a bias (U*k,)
+            return xp.ascontiguousarray(a.reshape(U, k).T).reshape(k, 1, U)
+        return xp.ascontiguousarray(xp.moveaxis(a.reshape(a.shape[0], U, k), 2, 0))   # (k, rows, U)
 
     def unit_major(self, layer_index, z):
-        """The inverse of :meth:`piece_major` on the columns of z (N, U*k): back to column j*k + p."""
+        """The inverse of :meth:`pieces_first` on a pre-activation: (k, N, U) -> (N, U*k), column j*k + p."""
         if not self._is_maxout(layer_index):
             return z
-        k = self.pieces
-        U = z.shape[-1] // k
-        return z.reshape(z.shape[0], k, U).swapaxes(1, 2).reshape(z.shape)
+        k, n, U = z.shape
+        return backend.get_xp(z).moveaxis(z, 0, 2).reshape(n, U * k)
 
-    def _maxout_blocks(self, z):
-        """max over the k contiguous piece blocks of a piece-major z (N, k*U) -> (N, U)."""
+    def eval_params(self, theta, first_weights=True) -> list:
+        """``[(W, b), ...]`` per layer in the evaluation layout (:meth:`pieces_first`).
+
+        ``first_weights=False`` leaves the first layer's W out (``None``): the linear path's fast sweep
+        has that layer's output already, and an MLP's first W is most of its parameters."""
+        p = self.layout.unflatten(theta)
+        return [(self.pieces_first(i, p[f"{name}.W"]) if i or first_weights else None,
+                 self.pieces_first(i, p[f"{name}.b"])) for i, name in enumerate(self.layer_names)]
+
+    def _affine_eval(self, h, W, b, out=None):
+        """h (N, d) times W: (N, d_out), or (k, N, U) for a maxout layer's pieces-first W (k, d, U); plus b.
+        ``out``: an array of that shape to write into (a fresh one is allocated otherwise)."""
+        z = backend.get_xp(h).matmul(h, W, out=out)  # a maxout layer: one product h W_p per piece, stacked
+        z += b
+        return z
+
+    def _activate_eval(self, layer_index, z):
+        """Hidden layer output from its pre-activation (overwritten): max over the k pieces, or in place."""
+        if not self._is_maxout(layer_index):  # maxout with one piece is the identity
+            return z if self.activation == "maxout" else EVAL_ACTIVATIONS[self.activation](z)
         xp = backend.get_xp(z)
-        U = z.shape[1] // self.pieces
-        out = xp.maximum(z[:, :U], z[:, U:2 * U])
+        out = xp.maximum(z[0], z[1])                                      # (N, U)
         for piece in range(2, self.pieces):
-            xp.maximum(out, z[:, piece * U:(piece + 1) * U], out=out)
+            xp.maximum(out, z[piece], out=out)
         return out
+
+    def _logits_from_hidden(self, layers, h, buffers=None):
+        """The network after its first hidden layer: h = h_1 (N, units_0) -> logits (N, n_classes).
+        ``buffers``: one array per layer to hold its pre-activation (None: allocate)."""
+        for i in range(1, len(layers)):
+            z = self._affine_eval(h, *layers[i], out=None if buffers is None else buffers[i])
+            if i == len(layers) - 1:
+                return z
+            h = self._activate_eval(i, z)
 
     def eval_bytes_per_example(self, dtype=np.float32) -> int:
         """Temporaries of evaluating one example: the widest layer's input, pre-activation and output, plus
-        four copies of the first layer's output, which the linear path's fast sweep keeps (both ends and two
-        working buffers)."""
+        four copies of the first layer's output, which bound what the linear path's fast sweep keeps (both
+        ends, their difference, and the next layer's pre-activation)."""
         widths = [self.n_in] + [self.layout[f"{n}.W"].shape[1] for n in self.layer_names]
         largest = max(d_in + d_out + d_out // max(self.pieces, 1) for d_in, d_out in zip(widths, widths[1:]))
         return (largest + 4 * widths[1]) * np.dtype(dtype).itemsize
@@ -259,9 +282,9 @@ class MLP(SoftmaxClassifier):
     first_layer_weights = "h0.W"  # the network starts with an affine layer: X W(alpha) is affine in alpha
 
     def first_linear(self, X, W):
-        """The first layer's linear part, X W (the bias is added later), with its columns piece-major
-        for a maxout network (the order :meth:`forward_eval` works in)."""
-        return X @ self.piece_major(0, W)
+        """The first layer's linear part, X W (the bias is added later), in the evaluation layout
+        (:meth:`pieces_first`) that :meth:`forward_eval` works in."""
+        return backend.get_xp(X).matmul(X, self.pieces_first(0, W))
 
     def drop_input(self, X, masks=None):
         """The input as the first affine layer sees it: X, or X * mask * scale under dropout masks."""
@@ -270,8 +293,74 @@ class MLP(SoftmaxClassifier):
         return dropout_forward(X, self.input_include, self.input_scale, mask=masks[0])[0]
 
     def first_bias(self, theta, z_linear):
-        """The first pre-activation from its linear part: X W + b (piece-major, as first_linear)."""
-        return z_linear + self.piece_major(0, self.layout.unflatten(theta)["h0.b"])
+        """The first pre-activation from its linear part: X W + b (in the layout of first_linear)."""
+        return z_linear + self.pieces_first(0, self.layout.unflatten(theta)["h0.b"])
+
+    def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y):
+        """``(NLL sums, error counts)``, one per alpha, of the deterministic network at theta(alpha) over
+        one chunk whose first-layer outputs at the two ends are Z0 and Z1 (from :meth:`first_bias`).
+
+        Per alpha: every later layer's parameters (1 - alpha) P0 + alpha P1, built once in reused buffers
+        in the evaluation layout, and the first hidden layer straight from the two ends,
+
+            h_1 = max_p [Z0_p + alpha (Z1_p - Z0_p)]        (maxout; an activation otherwise),
+
+        piece by piece, so the combined (k, N, U) pre-activation is never written out (D = Z1 - Z0 is
+        formed once per chunk: two operations per piece and alpha instead of three). At alpha = 0 and 1
+        every number is the one :meth:`forward_eval` computes at theta0 and theta1 (Z0 + 0 D = Z0, alpha = 1
+        takes Z1 itself, and x * 1 + y * 0 = x for the parameters), so the sweep's endpoints are
+        ``model.loss`` to the last bit.
+        """
+        xp = backend.get_xp(Z0)
+        ends = [self.eval_params(t, first_weights=False)[1:] for t in (theta0, theta1)]
+        layers = [[None] + [tuple(xp.empty_like(a) for a in pair) for pair in ends[0]],
+                  [tuple(xp.empty_like(a) for a in pair) for pair in ends[0]]]  # theta(alpha), and scratch
+        # each layer's pre-activation and the first hidden layer's working arrays, written again for every
+        # alpha (allocating ~10 MB arrays anew costs page faults: 10% of the sweep's time, measured)
+        n, dtype = y.shape[0], Z0.dtype
+        buffers = [None] + [xp.empty((self.pieces, n, W.shape[-1]) if self._is_maxout(i) else (n, W.shape[-1]),
+                                     dtype=dtype) for i, (W, _) in enumerate(ends[0], start=1)]
+        work = [xp.empty(Z0.shape[1:] if self._is_maxout(0) else Z0.shape, dtype=dtype) for _ in range(2)]
+        D = Z1 - Z0
+        nll, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
+        for i, a in enumerate(alphas):
+            for (W0, b0), (W1, b1), (W, b), (sW, sb) in zip(*ends, layers[0][1:], layers[1]):
+                for end0, end1, out, scratch in ((W0, W1, W, sW), (b0, b1, b, sb)):
+                    xp.multiply(end0, 1.0 - a, out=out)
+                    xp.multiply(end1, a, out=scratch)
+                    out += scratch
+            h = self._first_hidden_on_line(Z0, D, a, work) if a != 1.0 else self._first_hidden_at(Z1, work)
+            nll[i], wrong[i] = nll_and_errors(self._logits_from_hidden(layers[0], h, buffers), y)
+        return nll, wrong
+
+    def _first_hidden_on_line(self, Z0, D, a, work):
+        """h_1 at theta(alpha) from the first layer's output at theta0 and its change D = Z1 - Z0 (neither is
+        changed), written into ``work``: two arrays of one piece's shape (N, U), or of Z0's otherwise."""
+        xp = backend.get_xp(Z0)
+        out, piece = work
+        if not self._is_maxout(0):
+            xp.multiply(D, a, out=out)
+            out += Z0
+            return self._activate_eval(0, out)
+        for p in range(self.pieces):
+            target = out if p == 0 else piece
+            xp.multiply(D[p], a, out=target)
+            target += Z0[p]
+            if p:
+                xp.maximum(out, piece, out=out)
+        return out
+
+    def _first_hidden_at(self, Z, work):
+        """h_1 from a first-layer output Z itself (the line's far end), into ``work[0]``, Z unchanged."""
+        xp = backend.get_xp(Z)
+        out = work[0]
+        if not self._is_maxout(0):
+            out[...] = Z
+            return self._activate_eval(0, out)
+        xp.maximum(Z[0], Z[1], out=out)
+        for p in range(2, self.pieces):
+            xp.maximum(out, Z[p], out=out)
+        return out
 
     def backward(self, dlogits, caches, grad, input_grad=False):
         """Fill the flat ``grad`` from dL/dlogits; with ``input_grad`` return dL/dX (N, n_in), else None."""

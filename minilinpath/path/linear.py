@@ -100,7 +100,8 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
 
     Per chunk: Z0 = X W0 + b0 and Z1 = X W1 + b1 (the expensive products, once); per alpha
     z = (1 - alpha) Z0 + alpha Z1 = X W(alpha) + b(alpha), written into one reused buffer (exactly Z0 at
-    alpha = 0 and Z1 at alpha = 1), then the rest of the network.
+    alpha = 0 and Z1 at alpha = 1), then the rest of the network. A model with ``evaluate_line_chunk`` (the
+    MLP) runs that loop over alpha itself, in its own layout, without masks.
     """
     X, y = batch
     xp = backend.get_xp(theta0, X)
@@ -135,6 +136,11 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
             A, B = first_linear_pair(model, Xin, W0, W1)  # the two expensive products
             Z0, Z1 = model.first_bias(theta0, A), model.first_bias(theta1, B)
             del A, B
+            if masks is None and hasattr(model, "evaluate_line_chunk"):  # the model's own loop over alpha
+                nll, errors = model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, yc)
+                nll_sum += nll / samples
+                wrong += errors / samples
+                continue
             z, scaled = xp.empty_like(Z0), xp.empty_like(Z0)
             for i, a in enumerate(alphas):
                 # theta(alpha) is rebuilt per chunk rather than kept for every alpha: memory stays
