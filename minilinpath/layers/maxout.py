@@ -6,10 +6,10 @@ The gradient goes to the *first* piece that attains the maximum (ties are
 broken toward the lowest index, like ``argmax``), so exactly one piece per
 unit and example receives it.
 
-Implementation note: the pieces are first laid out as k contiguous (N, U)
-slabs, so the maximum and the "first winner" masks are a handful of
-element-wise operations on contiguous memory; NumPy's ``argmax`` over a short
-last axis is several times slower.
+Implementation note: the maximum and the "first winner" masks are a handful
+of element-wise operations on the k strided views z[:, p::k] (no copy of z);
+NumPy's ``argmax`` over a short last axis is several times slower, and first
+copying the pieces into k contiguous slabs cost more than it saved.
 """
 from __future__ import annotations
 
@@ -36,22 +36,28 @@ def maxout_forward(z, k: int):
         raise ValueError(f"maxout needs the width {z.shape[1]} to be a multiple of the piece count k={k}.")
     xp = backend.get_xp(z)
     n, rest = z.shape[0], z.shape[2:]
-    grouped = z.reshape(n, z.shape[1] // k, k, *rest)                       # (N, U, k, ...)
-    pieces = xp.ascontiguousarray(xp.moveaxis(grouped, 2, 0))               # (k, N, U, ...)
-    out = pieces.max(axis=0)                                                # (N, U, ...)
-    first = pieces == out                                                   # every piece equal to the max
-    seen = first[0].copy()
-    for p in range(1, k):            # keep a piece only if no earlier piece was already a maximum
-        first[p] &= ~seen
-        seen |= pieces[p] == out
+    grouped = z.reshape(n, z.shape[1] // k, k, *rest)                       # (N, U, k, ...), a view
+    out = grouped[:, :, 0].copy()                                           # (N, U, ...)
+    for p in range(1, k):
+        xp.maximum(out, grouped[:, :, p], out=out)
+    first = xp.empty((k,) + out.shape, dtype=bool)                          # (k, N, U, ...)
+    seen = xp.zeros(out.shape, dtype=bool)
+    for p in range(k):               # piece p wins if it equals the max and no earlier piece did
+        xp.equal(grouped[:, :, p], out, out=first[p])
+        if p:
+            first[p] &= ~seen
+        seen |= first[p]
     return out, MaxoutCache(first)
 
 
 def maxout_backward(dout, cache: MaxoutCache):
     """dz (N, U*k, ...): dout[n, j] placed at the winning piece of unit j, zeros elsewhere."""
     xp = backend.get_xp(dout)
-    dz = cache.first * dout                               # (k, N, U, ...), dout broadcast over pieces
-    dz = xp.moveaxis(dz, 0, 2)                            # (N, U, k, ...)
+    first = cache.first                                   # (k, N, U, ...)
+    k = first.shape[0]
+    dz = xp.empty(dout.shape[:2] + (k,) + dout.shape[2:], dtype=dout.dtype)   # (N, U, k, ...)
+    for p in range(k):
+        xp.multiply(first[p], dout, out=dz[:, :, p])
     return dz.reshape(dout.shape[0], -1, *dout.shape[2:])
 
 
