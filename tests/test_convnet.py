@@ -79,6 +79,20 @@ def test_fast_sweep_equals_plain_sweep(rng):
     assert mc.J_train.shape == (7,) and not np.allclose(mc.J_train, plain.J_train)
 
 
+def test_fast_sweep_endpoints_are_model_loss_exactly(rng, monkeypatch):
+    """float32, blocks of a few images in the sweep's first layer: alpha = 0 and 1 reproduce model.loss bit for bit."""
+    model = small(True)
+    monkeypatch.setattr(type(model), "LINE_BLOCK_BYTES", 11_000)  # 3 images per block (40 = 13 x 3 + 1)
+    X, y = data(rng, model, n=40)
+    X = X.astype(np.float32)
+    theta0, theta1 = model.init(0), model.init(1) * 3
+    r = linear_path(model, theta0, theta1, (X, y), [0.0, 0.4, 1.0], progress=False)
+    assert r.J_train[0] == model.loss(theta0, (X, y)) and r.J_train[-1] == model.loss(theta1, (X, y))
+    assert r.error_train[-1] == model.error_rate(theta1, (X, y))
+    plain = linear_path(model, theta0, theta1, (X, y), [0.4], fast=False, progress=False)
+    np.testing.assert_allclose(r.J_train[1], plain.J_train[0], rtol=1e-5)
+
+
 @pytest.mark.gpu
 def test_convnet_on_gpu_matches_numpy(cupy, rng):
     model = small(True)

@@ -155,6 +155,10 @@ def test_embedding_with_repeated_ids(rng):
     np.testing.assert_allclose(dW[1], dout[0, 0] + dout[0, 2] + dout[1, 0], rtol=1e-14)  # three uses of id 1
     assert rel_error(dW, numerical_vjp(lambda a: embedding_forward(ids, a)[0], W, dout)) < 1e-9
     assert not dW[[2, 3, 5]].any()
+    # into a given array (the model's flat gradient): stale values there are cleared first, not added to
+    out = np.full((7, 3), 99.0)
+    assert embedding_backward(dout, cache, out=out) is out
+    np.testing.assert_array_equal(out, dW)
 
 
 def test_embedding_bad_ids():

@@ -22,14 +22,19 @@ def embedding_forward(ids, W):
     return W[ids], EmbeddingCache(ids, W.shape[0])
 
 
-def embedding_backward(dout, cache: EmbeddingCache):
+def embedding_backward(dout, cache: EmbeddingCache, out=None):
     """dW (V, D): the sum of dout over every position where each id occurs.
 
     A word that appears several times in the batch collects all of its
     gradients: a scatter-*add* (``backend.add_at``), not an assignment, which
-    would keep only one of them.
+    would keep only one of them. ``out``: a (V, D) array to write dW into
+    (e.g. its place in a flat gradient), instead of a new one.
     """
     xp = backend.get_xp(dout)
-    dW = xp.zeros((cache.V, dout.shape[-1]), dtype=dout.dtype)
+    if out is None:
+        dW = xp.zeros((cache.V, dout.shape[-1]), dtype=dout.dtype)
+    else:
+        dW = out
+        dW[...] = 0
     backend.add_at(dW, cache.ids.reshape(-1), dout.reshape(-1, dout.shape[-1]))
     return dW

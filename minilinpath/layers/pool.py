@@ -14,13 +14,16 @@ dropped, as PyTorch's ``ceil_mode`` does (size 5 -> 2 there). Pixels between
 windows (stride > pool) are never seen and get no gradient.
 
 The gradient goes to the first maximum of each window in raster order (row by
-row), so ties never split it. Implementation: pad the input on the bottom and
-right with -inf so every window is full, then take the maximum over the
-pool*pool offsets, each a strided slice of the whole batch (no loop over pixels).
-The winning offset p*pool + q of each window is kept in the smallest integer
-type that holds pool*pool - 1 (int8 up to 11x11 windows, int16 up to 181x181):
-int8 and int32 ran equally fast here (NumPy, CIFAR-10 sizes), so the smaller
-type only saves memory.
+row), so ties never split it. Implementation: the maximum over a window is
+separable (the maximum over its rows of the maximum along each row), so the
+forward pass takes two passes of ``pool - 1`` element-wise maxima of strided
+slices of the whole batch (no loop over pixels, no padded copy: a window that
+hangs over the edge only compares the offsets that exist). The training pass
+also keeps, per pass, the first offset that attains the maximum; the winning
+offset p*pool + q of each window is kept in the smallest integer type that
+holds pool*pool - 1 (int8 up to 11x11 windows, int16 up to 181x181). The
+backward pass pads the gradient's image on the bottom and right so every
+window fits, and adds each window's gradient at its winner, offset by offset.
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from ..layers.conv import conv_backward, conv_forward, output_size
 from ..layers.dropout import draw_mask
 from ..layers.pool import max_pool_backward, max_pool_eval, max_pool_forward, pooled_size
 from ..params import Layout
-from .classifier import SoftmaxClassifier, limit_column_norms
+from .classifier import SoftmaxClassifier, limit_column_norms, nll_and_errors
 
 
 @dataclass(frozen=True)
@@ -238,14 +238,23 @@ class ConvMaxout(SoftmaxClassifier):
 
         The same values as ``forward(theta, X)[0]``; each layer's cache (the
         im2col matrix above all) is dropped as soon as the layer is done, and
-        maxout runs without winner masks, so memory is that of one layer at a
-        time. With ``z0`` (the first conv's output, bias included; may be
+        maxout and pooling run without winners, so memory is that of one layer
+        at a time. With ``z0`` (the first conv's output, bias included; may be
         overwritten) the first convolution is skipped.
         """
         p = self.layout.unflatten(theta)
         x = None if X is None else self._as_images(X)
-        for i, (name, spec) in enumerate(zip(self.conv_names, self.conv)):
-            z = z0 if i == 0 and z0 is not None else conv_forward(x, p[f"{name}.W"], p[f"{name}.b"], 1, spec.pad)[0]
+        if not self.conv:
+            return self._eval_from(p, 0, x.reshape(x.shape[0], -1))
+        spec = self.conv[0]
+        z = z0 if z0 is not None else conv_forward(x, p["h0.W"], p["h0.b"], 1, spec.pad)[0]
+        return self._eval_from(p, 1, max_pool_eval(maxout_eval(z, spec.pieces), spec.pool, spec.pool_stride))
+
+    def _eval_from(self, p, first_conv, x):
+        """The deterministic network from conv layer ``first_conv`` on (``len(self.conv)``: the dense part),
+        given that layer's input x; ``p`` are the unflattened parameters."""
+        for name, spec in zip(self.conv_names[first_conv:], self.conv[first_conv:]):
+            z = conv_forward(x, p[f"{name}.W"], p[f"{name}.b"], 1, spec.pad)[0]
             x = max_pool_eval(maxout_eval(z, spec.pieces), spec.pool, spec.pool_stride)
             del z
         x = x.reshape(x.shape[0], -1)
@@ -255,6 +264,56 @@ class ConvMaxout(SoftmaxClassifier):
             if name == "y":
                 return z
             x = maxout_eval(z, self.dense_pieces)
+
+    # images of the first conv's output per block in the sweep below: a block's Z0 and D (and the pieces being
+    # combined) stay in the CPU's cache while every element-wise pass runs over them
+    LINE_BLOCK_BYTES = 8 << 20
+
+    def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y):
+        """``(NLL sums, error counts)``, one per alpha, of the deterministic network at theta(alpha) over
+        one chunk whose first conv outputs at the two ends are Z0 and Z1 (bias included, (n, F, H', W')).
+
+        Per alpha: theta(alpha) = (1 - alpha) theta0 + alpha theta1 in a reused buffer, then the first
+        layer's maxout and pooling straight from the ends, block by block of images,
+
+            x_1 = pool( max_p [Z0_p + alpha (Z1_p - Z0_p)] ),
+
+        so the combined output is never written out whole and each block's passes run in cache, then the
+        rest of the network on the whole chunk. At alpha = 0 and 1 every number is the one
+        :meth:`forward_eval` computes at theta0 and theta1 (Z0 + 0 D = Z0, alpha = 1 takes Z1 itself,
+        maxima are exact), so the sweep's endpoints are ``model.loss`` to the last bit.
+        """
+        xp = backend.get_xp(Z0)
+        spec = self.conv[0]
+        n, F = Z0.shape[:2]
+        k, U, hw = spec.pieces, F // spec.pieces, Z0.shape[2:]
+        D = Z1 - Z0
+        block = max(1, self.LINE_BLOCK_BYTES // (2 * Z0[0].nbytes))
+        pieces = [xp.empty((min(block, n), U) + hw, dtype=Z0.dtype) for _ in range(2)]  # (block, U, H', W')
+        pooled = xp.empty((n,) + self.shapes_after[0], dtype=Z0.dtype)
+        theta, scaled = xp.empty_like(theta0), xp.empty_like(theta0)
+        nll, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
+        for i, a in enumerate(alphas):
+            xp.multiply(theta0, 1.0 - a, out=theta)
+            xp.multiply(theta1, a, out=scaled)
+            theta += scaled
+            for start in range(0, n, block):
+                rows = slice(start, start + block)
+                if a == 1.0:
+                    m = maxout_eval(Z1[rows], k)
+                else:
+                    z0, d = (A[rows].reshape(-1, U, k, *hw) for A in (Z0, D))  # (b, U, k, H', W') views
+                    m, piece = (buf[:z0.shape[0]] for buf in pieces)
+                    for p in range(k):
+                        target = m if p == 0 else piece
+                        xp.multiply(d[:, :, p], a, out=target)
+                        target += z0[:, :, p]
+                        if p:
+                            xp.maximum(m, piece, out=m)
+                pooled[rows] = max_pool_eval(m, spec.pool, spec.pool_stride)
+            logits = self._eval_from(self.layout.unflatten(theta), 1, pooled)
+            nll[i], wrong[i] = nll_and_errors(logits, y)
+        return nll, wrong
 
     @property
     def eval_fixed_bytes(self) -> int:

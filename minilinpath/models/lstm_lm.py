@@ -135,7 +135,7 @@ class LSTMLanguageModel:
             g[f"lstm{l}.b"][...] = db
             if drop is not None:
                 dx = dropout_backward(dx, drop)
-        g["embed.W"][...] = embedding_backward(dx, embed_cache)
+        embedding_backward(dx, embed_cache, out=g["embed.W"])  # written straight into its place in grad
         return loss, grad, new_state
 
     def loss_and_grad(self, theta, batch, rng=None, masks=None, state=None, return_state=False):
