@@ -64,6 +64,16 @@ def _padded_size(size: int, out: int, pool: int, stride: int) -> int:
     return max(size, (out - 1) * stride + pool)
 
 
+def _checked_output_size(x, pool: int, stride: int):
+    """(Ho, Wo) for a float x (N, C, H, W), after checking x, pool and stride (ValueError/TypeError, one line)."""
+    require_float("x", x)
+    require_ndim("x", x, 4, "(N, C, H, W)")
+    if pool < 1 or stride < 1:
+        raise ValueError(f"need pool >= 1 and stride >= 1, got {pool}, {stride}.")
+    H, W = x.shape[2:]
+    return pooled_size(H, pool, stride), pooled_size(W, pool, stride)
+
+
 def max_pool_forward(x, pool: int, stride: int):
     """x (N, C, H, W) -> (out (N, C, Ho, Wo), cache).
 
@@ -75,12 +85,7 @@ def max_pool_forward(x, pool: int, stride: int):
     The winner is p*pool + q(row i*stride + p): the first maximum of the window in raster order (row p
     before row p + 1, and the first q within the winning row), as the backward pass needs.
     """
-    require_float("x", x)
-    require_ndim("x", x, 4, "(N, C, H, W)")
-    if pool < 1 or stride < 1:
-        raise ValueError(f"need pool >= 1 and stride >= 1, got {pool}, {stride}.")
-    H, W = x.shape[2:]
-    Ho, Wo = pooled_size(H, pool, stride), pooled_size(W, pool, stride)
+    Ho, Wo = _checked_output_size(x, pool, stride)
     index_dtype = _index_dtype(pool * pool)
     columns, q_first = _max_along(x, 3, pool, stride, Wo, index_dtype)          # (N, C, H, Wo) each
     out, p_first = _max_along(columns, 2, pool, stride, Ho, index_dtype)        # (N, C, Ho, Wo) each
@@ -102,12 +107,7 @@ def max_pool_eval(x, pool: int, stride: int):
     pixels that exist) and no winner search. Measured on the quick conv net's 28x28 maps, pool 3, stride 2:
     several times faster than the forward pass with winners.
     """
-    require_float("x", x)
-    require_ndim("x", x, 4, "(N, C, H, W)")
-    if pool < 1 or stride < 1:
-        raise ValueError(f"need pool >= 1 and stride >= 1, got {pool}, {stride}.")
-    H, W = x.shape[2:]
-    Ho, Wo = pooled_size(H, pool, stride), pooled_size(W, pool, stride)
+    Ho, Wo = _checked_output_size(x, pool, stride)
     # rows first: that pass reads whole contiguous rows and halves the data the strided column pass then reads
     # (20% faster on the quick conv net's maps than columns first; without winners the order does not matter)
     rows, _ = _max_along(x, 2, pool, stride, Ho)                 # (N, C, Ho, W): max over p
