@@ -101,7 +101,8 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
     Per chunk: Z0 = X W0 + b0 and Z1 = X W1 + b1 (the expensive products, once); per alpha
     z = (1 - alpha) Z0 + alpha Z1 = X W(alpha) + b(alpha), written into one reused buffer (exactly Z0 at
     alpha = 0 and Z1 at alpha = 1), then the rest of the network. A model with ``evaluate_line_chunk`` (the
-    MLP) runs that loop over alpha itself, in its own layout, without masks.
+    MLP and the conv net) runs the deterministic loop over alpha itself, in its own layout; this generic loop
+    remains for Monte Carlo dropout masks and for models without one.
     """
     X, y = batch
     xp = backend.get_xp(theta0, X)
