@@ -10,7 +10,9 @@ and, for the linear path's fast sweep, ``first_layer_weights``,
 ``first_linear(X, W)`` and ``first_bias(theta, z_linear)``. This class turns
 them into the model contract: ``loss``, ``loss_and_grad``, ``predict``,
 ``error_rate``, ``evaluate`` (loss and error in one pass) and the fast sweep's
-``evaluate_from_first_output``.
+``evaluate_from_first_output``. A subclass may also define
+``evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, y)``: the sweep's whole loop over
+alpha for one chunk, in its own layout (the MLP and the conv net do).
 """
 from __future__ import annotations
 
