@@ -8,13 +8,19 @@
 # dataset-fashion-mnist folder); the row is skipped when the folder is missing.
 # Nothing else should run on the machine meanwhile: only ratios measured in the same run are comparable,
 # and the Figure 6 row is a wall-clock time. About 30 minutes on a 2-core CPU.
+# OUT_DIR must be new or empty: the script writes its files there and never replaces anything already in it.
 set -euo pipefail
 out=${1:?usage: benchmarks/run_table.sh OUT_DIR [PYTHON] [FASHION_MNIST_DIR]}
 py=${2:-python}
 fashion=${3:-/usr/share/datasets/fashion-mnist}
 here=$(cd "$(dirname "$0")" && pwd)
+if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
+  echo "run_table.sh: $out is not empty; give a new folder (nothing in it is replaced)." >&2
+  exit 2
+fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+trap 'echo "run_table.sh: the step at line $LINENO failed; its output is in the .txt files of $out" >&2' ERR
 cd "$here"
 "$py" bench_mlp_epoch.py --repeats 5 > "$out/mlp_epoch.txt" 2>&1
 "$py" bench_linear_path.py --examples 60000 --alphas 50 --repeats 3 > "$out/linear_path.txt" 2>&1
@@ -24,12 +30,10 @@ cd "$here"
 if [ -d "$fashion" ]; then
   cd "$here/.."
   for round in 1 2 3; do  # cold: a fresh run cache every time, so the network is trained each round
-    rm -rf "$out/fig6-runs" "$out/fig6-out"
-    SECONDS=0
-    "$py" -m minilinpath.fig6 --dataset fashion-mnist --data-dir "$fashion" --runs-dir "$out/fig6-runs" \
-      --out "$out/fig6-out" > "$out/fig6_round$round.txt" 2>&1
+    SECONDS=0  # each round trains into its own new run cache and output folder
+    "$py" -m minilinpath.fig6 --dataset fashion-mnist --data-dir "$fashion" --runs-dir "$out/fig6-runs$round" \
+      --out "$out/fig6-out$round" > "$out/fig6_round$round.txt" 2>&1
     echo "fig6 quick cold, round $round: $SECONDS s" | tee -a "$out/fig6.txt"
   done
-  rm -rf "$out/fig6-runs"
 fi
 grep -h -E "ratio|faster|speed-up|peak|tokens/s|all three|round" "$out"/*.txt

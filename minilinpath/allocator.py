@@ -35,9 +35,14 @@ def keep_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed blocks for reuse (see the module docstring).
 
     Returns True when both settings were accepted, False when nothing was changed: the variable
-    ``MINILINPATH_KEEP_FREED_MEMORY`` is 0, the C library is not glibc, or it refused.
+    ``MINILINPATH_KEEP_FREED_MEMORY`` is 0, the C library is not glibc, or it refused. Any value of the
+    variable other than 0, 1 or empty is a ValueError that says so.
     """
-    if os.environ.get("MINILINPATH_KEEP_FREED_MEMORY", "").strip() == "0":
+    setting = os.environ.get("MINILINPATH_KEEP_FREED_MEMORY", "").strip()
+    if setting not in ("", "0", "1"):
+        raise ValueError(f"MINILINPATH_KEEP_FREED_MEMORY={setting!r}: give 1 (keep freed memory for reuse, the "
+                         "default) or 0 (leave malloc as it is).")
+    if setting == "0":
         return False
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False

@@ -47,6 +47,19 @@ def test_opt_out_changes_nothing(monkeypatch):
     assert allocator.keep_freed_memory() is False
 
 
+@pytest.mark.parametrize("value", ["off", "false", "00", "yes please"])
+def test_other_values_are_refused_with_one_line(monkeypatch, tmp_path, capsys, value):
+    monkeypatch.setenv("MINILINPATH_KEEP_FREED_MEMORY", value)
+    with pytest.raises(ValueError, match="give 1 .* or 0"):
+        allocator.keep_freed_memory()
+    from minilinpath.figures import common
+
+    status = common.run_figure("figx", "a test figure", compute=None, plot=None, report=None,
+                               argv=["--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: MINILINPATH_KEEP_FREED_MEMORY=") and err.count("\n") == 1
+
+
 @pytest.mark.skipif(not GLIBC, reason="the setting is glibc's")
 def test_accepted_on_glibc(monkeypatch):
     monkeypatch.delenv("MINILINPATH_KEEP_FREED_MEMORY", raising=False)

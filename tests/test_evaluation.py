@@ -37,6 +37,8 @@ MODELS = {
     "maxout mlp": lambda: models.MLP(n_in=20, hidden=(9, 7), activation="maxout", pieces=3, n_classes=4,
                                      init_ranges=(0.5, 0.5, 0.5)),
     "relu mlp": lambda: models.MLP(n_in=20, hidden=(9,), activation="relu", n_classes=4, init_ranges=(0.5, 0.5)),
+    "softmax regression (no hidden layer)": lambda: models.MLP(n_in=20, hidden=(), activation="relu", n_classes=4,
+                                                              init_ranges=(0.5,)),
     "one-piece maxout mlp": lambda: models.MLP(n_in=20, hidden=(9, 7), activation="maxout", pieces=1, n_classes=4,
                                                init_ranges=(0.5, 0.5, 0.5)),  # a linear network
     "sigmoid mlp": lambda: models.MLP(n_in=20, hidden=(9,), activation="sigmoid", n_classes=4,
@@ -49,7 +51,7 @@ MODELS = {
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_forward_eval_gives_the_training_forward_logits(name, dtype):
     model = MODELS[name]()
-    width = int(np.prod(getattr(model, "input_shape", (model.layout["h0.W"].shape[0],))))
+    width = model.n_in if hasattr(model, "n_in") else int(np.prod(model.input_shape))
     X, y = data(37, width, classes=4)
     X = X.astype(dtype)
     theta = model.init(3, dtype=dtype)

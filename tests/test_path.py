@@ -48,6 +48,19 @@ def test_fast_sweep_equals_plain_sweep(activation):
     np.testing.assert_array_equal(fast.error_train, plain.error_train)
 
 
+def test_fast_sweep_without_hidden_layers():
+    """Softmax regression: the first layer is the output layer, its logits are affine in alpha."""
+    model = MLP(n_in=12, hidden=(), activation="relu", n_classes=4, init_ranges=(0.8,))
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((90, 12)), rng.integers(0, 4, size=90)
+    theta0, theta1 = model.init(0, dtype=np.float64), model.init(1, dtype=np.float64)
+    alphas = np.linspace(-0.5, 1.5, 5)
+    fast = linear_path(model, theta0, theta1, (X, y), alphas, chunk_size=40, progress=False)
+    plain = linear_path(model, theta0, theta1, (X, y), alphas, fast=False, progress=False)
+    np.testing.assert_allclose(fast.J_train, plain.J_train, rtol=1e-13)
+    assert fast.J_train[-2] == model.loss(theta1, (X, y))  # alpha = 1.0
+
+
 def test_points_match_the_model_inside_and_outside_the_segment():
     model, train, _, theta0, theta1 = setup(np.float64)
     alphas = np.array([-1.0, 0.3, 2.11])

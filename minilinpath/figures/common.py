@@ -188,6 +188,14 @@ def check_eval_budget() -> None:
         raise UsageError(str(exc)) from None
 
 
+def keep_freed_memory_setting() -> None:
+    """Let malloc keep freed memory (``$MINILINPATH_KEEP_FREED_MEMORY`` must be 0, 1 or unset)."""
+    try:
+        keep_freed_memory()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def replot(plot, arrays, summary, out: Path, name: str):
     """Draw saved numbers; numbers that do not fit the figure (another figure's, edited) are a UsageError."""
     try:
@@ -224,10 +232,10 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
-    keep_freed_memory()  # large temporaries reuse freed memory instead of page-faulting (minilinpath.allocator)
     out: Path = args.out.expanduser()
     started = time.perf_counter()
     try:
+        keep_freed_memory_setting()  # large temporaries reuse freed memory (minilinpath.allocator)
         select_device(args, devices)
         check_eval_budget()
         check_writable_folder(out, "--out")

@@ -252,9 +252,12 @@ class MLP(SoftmaxClassifier):
         return z
 
     def _activate_eval(self, layer_index, z):
-        """Hidden layer output from its pre-activation (overwritten): max over the k pieces, or in place."""
-        if not self._is_maxout(layer_index):  # maxout with one piece is the identity
-            return z if self.activation == "maxout" else EVAL_ACTIVATIONS[self.activation](z)
+        """A layer's output from its pre-activation (overwritten): max over the k pieces, or in place; the
+        softmax layer's logits and maxout with one piece are z itself."""
+        if self.layer_names[layer_index] == "y" or (self.activation == "maxout" and self.pieces == 1):
+            return z
+        if not self._is_maxout(layer_index):
+            return EVAL_ACTIVATIONS[self.activation](z)
         xp = backend.get_xp(z)
         out = xp.maximum(z[0], z[1])                                      # (N, U)
         for piece in range(2, self.pieces):
@@ -262,13 +265,11 @@ class MLP(SoftmaxClassifier):
         return out
 
     def _logits_from_hidden(self, layers, h, buffers=None):
-        """The network after its first hidden layer: h = h_1 (N, units_0) -> logits (N, n_classes).
-        ``buffers``: one array per layer to hold its pre-activation (None: allocate)."""
+        """The network after its first layer: h = h_1 (N, units_0) -> logits (N, n_classes) (h itself when
+        the first layer is the softmax layer). ``buffers``: one array per layer for its pre-activation."""
         for i in range(1, len(layers)):
-            z = self._affine_eval(h, *layers[i], out=None if buffers is None else buffers[i])
-            if i == len(layers) - 1:
-                return z
-            h = self._activate_eval(i, z)
+            h = self._activate_eval(i, self._affine_eval(h, *layers[i], out=None if buffers is None else buffers[i]))
+        return h
 
     def eval_bytes_per_example(self, dtype=np.float32) -> int:
         """Temporaries of evaluating one example: the widest layer's input, pre-activation and output, plus
@@ -279,7 +280,10 @@ class MLP(SoftmaxClassifier):
         return (largest + 4 * widths[1]) * np.dtype(dtype).itemsize
 
     # ------------------------------------------- the linear path's fast sweep
-    first_layer_weights = "h0.W"  # the network starts with an affine layer: X W(alpha) is affine in alpha
+    @property
+    def first_layer_weights(self) -> str:
+        """The first layer's weights (``h0.W``; ``y.W`` without hidden layers): X W(alpha) is affine in alpha."""
+        return f"{self.layer_names[0]}.W"
 
     def first_linear(self, X, W):
         """The first layer's linear part, X W (the bias is added later), in the evaluation layout
@@ -294,7 +298,7 @@ class MLP(SoftmaxClassifier):
 
     def first_bias(self, theta, z_linear):
         """The first pre-activation from its linear part: X W + b (in the layout of first_linear)."""
-        return z_linear + self.pieces_first(0, self.layout.unflatten(theta)["h0.b"])
+        return z_linear + self.pieces_first(0, self.layout.unflatten(theta)[f"{self.layer_names[0]}.b"])
 
     def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y):
         """``(NLL sums, error counts)``, one per alpha, of the deterministic network at theta(alpha) over
@@ -320,7 +324,7 @@ class MLP(SoftmaxClassifier):
         n, dtype = y.shape[0], Z0.dtype
         buffers = [None] + [xp.empty((self.pieces, n, W.shape[-1]) if self._is_maxout(i) else (n, W.shape[-1]),
                                      dtype=dtype) for i, (W, _) in enumerate(ends[0], start=1)]
-        work = [xp.empty(Z0.shape[1:] if self._is_maxout(0) else Z0.shape, dtype=dtype) for _ in range(2)]
+        work = [xp.empty(Z0.shape[1:], dtype=dtype) for _ in range(2)] if self._is_maxout(0) else [xp.empty_like(Z0)]
         D = Z1 - Z0
         nll, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
         for i, a in enumerate(alphas):
@@ -335,13 +339,14 @@ class MLP(SoftmaxClassifier):
 
     def _first_hidden_on_line(self, Z0, D, a, work):
         """h_1 at theta(alpha) from the first layer's output at theta0 and its change D = Z1 - Z0 (neither is
-        changed), written into ``work``: two arrays of one piece's shape (N, U), or of Z0's otherwise."""
+        changed), written into ``work``: two arrays of one piece's shape (N, U), or one of Z0's otherwise."""
         xp = backend.get_xp(Z0)
-        out, piece = work
+        out = work[0]
         if not self._is_maxout(0):
             xp.multiply(D, a, out=out)
             out += Z0
             return self._activate_eval(0, out)
+        piece = work[1]
         for p in range(self.pieces):
             target = out if p == 0 else piece
             xp.multiply(D[p], a, out=target)
