@@ -265,8 +265,8 @@ class ConvMaxout(SoftmaxClassifier):
                 return z
             x = maxout_eval(z, self.dense_pieces)
 
-    # images of the first conv's output per block in the sweep below: a block's Z0 and D (and the pieces being
-    # combined) stay in the CPU's cache while every element-wise pass runs over them
+    # bytes of the first conv's output (Z0 and D together) per block of images in the sweep below: small enough
+    # that a block, and the pieces being combined, stay in the CPU's cache while every element-wise pass runs
     LINE_BLOCK_BYTES = 8 << 20
 
     def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y):
