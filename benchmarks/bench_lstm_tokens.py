@@ -22,7 +22,7 @@ import argparse
 import numpy as np
 
 from minilinpath import backend, models
-from minilinpath.train_lm import clip_global_norm
+from minilinpath.train_lm import clipped_sgd_step
 from timing import machine, median_times, try_torch
 
 B, T = 20, 20
@@ -33,10 +33,7 @@ def train_windows(model, theta, data, xp):
     for i in range(data.shape[1] // T - 1):
         batch = (data[:, i * T:(i + 1) * T], data[:, i * T + 1:(i + 1) * T + 1])
         _, grad, state = model.loss_and_grad(theta, batch, state=state, return_state=True)
-        grad *= T
-        clip_global_norm(grad, 5.0)
-        grad *= 1.0
-        theta -= grad
+        clipped_sgd_step(theta, grad, T, 5.0, 1.0)
 
 
 def floor_windows(model, theta, n_windows, xp):

@@ -76,6 +76,23 @@ def clip_global_norm(grad, max_norm: float) -> float:
     return norm
 
 
+def clipped_sgd_step(theta, grad, steps: int, max_norm: float, lr: float) -> float:
+    """One update of Zaremba's recipe, in place; returns ||steps * grad|| before clipping.
+
+        g = steps * grad;   g <- g * max_norm / ||g|| if ||g|| > max_norm;   theta <- theta - lr * g
+
+    ``grad`` is overwritten with lr * g. The multiplication by lr is skipped
+    when lr is 1 (x * 1.0 is x exactly): one pass fewer over the 4.6 million
+    parameters, the same numbers.
+    """
+    grad *= steps
+    norm = clip_global_norm(grad, max_norm)
+    if lr != 1.0:
+        grad *= lr
+    theta -= grad
+    return norm
+
+
 def describe_lm_run(model, recipe: LMRecipe, seed, train_data, valid_data, dtype=np.float32, labels=None) -> dict:
     """Everything a language-model run depends on (its fingerprint is this dict's hash; see minilinpath.runs)."""
     xp = backend.get_xp(train_data)
@@ -140,10 +157,8 @@ def _train_lm_in(folder, model, train_data, valid_data, recipe, seed, dtype, pro
             if not math.isfinite(loss):
                 raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch}; the last good state "
                                        f"(end of epoch {epoch - 1}) is in {folder.file('state.npz')}.")
-            grad *= batch[0].shape[1]  # gradient of the sum over time steps of the batch-mean NLL
-            clip_global_norm(grad, recipe.max_grad_norm)
-            grad *= lr
-            theta -= grad
+            # the gradient of the sum over time steps of the batch-mean NLL, clipped, one SGD step
+            clipped_sgd_step(theta, grad, batch[0].shape[1], recipe.max_grad_norm, lr)
             total += loss * batch[0].size
             count += batch[0].size
         nll = model.loss(theta, valid_pairs)

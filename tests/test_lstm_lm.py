@@ -10,7 +10,7 @@ from minilinpath.data import ptb
 from minilinpath.gradcheck import directional_check
 from minilinpath.models import LSTMLanguageModel
 from minilinpath.train import RunMismatchError
-from minilinpath.train_lm import LMRecipe, clip_global_norm, lm_recipe_for, train_language_model
+from minilinpath.train_lm import LMRecipe, clip_global_norm, clipped_sgd_step, lm_recipe_for, train_language_model
 from minilinpath.trajfile import TrajectoryFile
 
 from .conftest import SHARED_DATA
@@ -86,6 +86,23 @@ def test_clip_global_norm():
     g = np.array([0.3, 0.4])
     clip_global_norm(g, 1.0)
     assert np.allclose(g, [0.3, 0.4])
+
+
+@pytest.mark.parametrize("scale, lr", [(1.0, 1.0), (1.0, 0.5), (1e-3, 1.0), (1e-3, 0.25)])
+def test_clipped_sgd_step_is_the_recipe_written_out(rng, scale, lr):
+    # scale 1: the norm (about 20 * 30) is clipped to 5; scale 1e-3: it is not; lr 1 skips its pass
+    grad = (rng.standard_normal(1000) * scale).astype(np.float32)
+    theta = rng.standard_normal(1000).astype(np.float32)
+    g, expected = grad.copy(), theta.copy()
+    g *= 20
+    norm = float(np.linalg.norm(g))
+    if norm > 5.0:
+        g *= 5.0 / norm
+    g *= lr
+    expected -= g
+    assert clipped_sgd_step(theta, grad, 20, 5.0, lr) == pytest.approx(norm, rel=1e-6)
+    assert np.array_equal(theta, expected)                     # bit for bit
+    assert (norm > 5.0) == (scale == 1.0)
 
 
 def test_training_learns_resumes_and_records(tmp_path, rng):
