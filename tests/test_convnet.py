@@ -113,3 +113,9 @@ def test_path_endpoints_equal_the_conv_models_loss(rng):
     r = linear_path(model, theta0, theta1, (X.astype(np.float32), y), [0.0, 1.0], progress=False)
     assert r.J_train[0] == model.loss(theta0, (X.astype(np.float32), y))
     assert r.J_train[1] == model.loss(theta1, (X.astype(np.float32), y))
+
+
+@pytest.mark.parametrize("conv", [None, ()])
+def test_a_conv_net_without_conv_layers_is_refused_with_what_to_use(conv):
+    with pytest.raises(ValueError, match=r"at least one conv layer.*models\.MLP"):
+        ConvMaxout(input_shape=(1, 8, 8), conv=conv, dense=(4,))

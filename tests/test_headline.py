@@ -76,3 +76,12 @@ def test_the_paper_profile_on_the_papers_data_set_is_comparable(tmp_path, fake_t
 def test_adversarial_only_with_maxout(tmp_path, capsys):
     assert headline.main(["--model", "sigmoid", "--adversarial", "--out", str(tmp_path)]) == 2
     assert "--adversarial goes with --model mnist_pi only" in capsys.readouterr().err
+
+
+def test_offers_no_chunk_size_it_would_not_use(tmp_path, capsys):
+    # headline evaluates once (the model's own memory budget), it sweeps nothing
+    with pytest.raises(SystemExit) as stop:
+        headline.main(["--chunk-size", "5", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --chunk-size" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -42,7 +42,7 @@ DESCRIPTION = "The paper's headline test-set numbers, for the models the figures
 
 
 def add_arguments(parser):
-    add_data_arguments(parser)
+    add_data_arguments(parser, sweeps=False)  # one evaluation, no sweep: no --chunk-size
     parser.add_argument("--model", default="mnist_pi", choices=MODELS, help="which trained model to evaluate")
     parser.add_argument("--adversarial", action="store_true", help="the maxout network with adversarial training")
 

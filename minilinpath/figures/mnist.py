@@ -44,15 +44,17 @@ def figure_title(figure: str, quantity: str, model: str, summary: dict) -> str:
     return f"{figure} — {quantity}\n{model}, {data_words(summary)}, {summary['profile']} profile"
 
 
-def add_data_arguments(parser):
+def add_data_arguments(parser, sweeps: bool = True):
+    """--dataset, --data-dir, --runs-dir, --retrain, and --chunk-size for a command that sweeps (``sweeps``)."""
     parser.add_argument("--dataset", default="mnist",
                         help="mnist, fashion-mnist, cifar10, mnist-test (the official MNIST test set alone, "
                              "8,000/2,000: a small real set) or npz:PATH (your own X_train, y_train, X_valid, y_valid)")
     parser.add_argument("--data-dir", default=None, help="read the data files from this folder, never downloading")
     parser.add_argument("--runs-dir", default=None,
                         help="where trained models are cached (default $MINILINPATH_RUNS or ~/.cache/minilinpath/runs)")
-    parser.add_argument("--chunk-size", type=positive_int, default=None,
-                        help="examples per forward pass of the sweeps (default: the model's own evaluation chunk)")
+    if sweeps:
+        parser.add_argument("--chunk-size", type=positive_int, default=None,
+                            help="examples per forward pass of the sweeps (default: the model's own evaluation chunk)")
     add_retrain_argument(parser)
 
 

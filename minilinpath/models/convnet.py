@@ -57,10 +57,15 @@ class ConvMaxout(SoftmaxClassifier):
 
     eval_chunk = 1000  # the most images per evaluation pass (fewer when the memory budget says so)
 
-    def __init__(self, input_shape=(3, 32, 32), conv=(), dense=(500,), dense_pieces=5, n_classes=10,
+    def __init__(self, input_shape=(3, 32, 32), conv=None, dense=(500,), dense_pieces=5, n_classes=10,
                  init_range=0.005, max_col_norms=None, input_include=1.0, input_scale=1.0, hidden_include=1.0,
                  hidden_scale=1.0, name="convnet"):
         self.input_shape = tuple(int(s) for s in input_shape)
+        if not conv:
+            # the sweep, the memory budget and the layer names all start from a first conv layer; a network of
+            # dense maxout layers alone is an MLP
+            raise ValueError(f"{name}: a ConvMaxout needs at least one conv layer: conv=(ConvSpec(...), ...); for "
+                             "dense maxout layers alone use models.MLP(activation='maxout').")
         self.conv = tuple(c if isinstance(c, ConvSpec) else ConvSpec(**c) for c in conv)
         self.dense, self.dense_pieces, self.n_classes = tuple(dense), int(dense_pieces), int(n_classes)
         self.init_range, self.name = float(init_range), name
@@ -244,8 +249,6 @@ class ConvMaxout(SoftmaxClassifier):
         """
         p = self.layout.unflatten(theta)
         x = None if X is None else self._as_images(X)
-        if not self.conv:
-            return self._eval_from(p, 0, x.reshape(x.shape[0], -1))
         spec = self.conv[0]
         z = z0 if z0 is not None else conv_forward(x, p["h0.W"], p["h0.b"], 1, spec.pad)[0]
         return self._eval_from(p, 1, max_pool_eval(maxout_eval(z, spec.pieces), spec.pool, spec.pool_stride))
