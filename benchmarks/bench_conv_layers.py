@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 
+import minilinpath  # noqa: F401  (first, before NumPy: minilinpath/threads.py says why)
 import numpy as np
 
 from minilinpath import backend

@@ -22,6 +22,7 @@ import resource
 import time
 import tracemalloc
 
+import minilinpath  # noqa: F401  (first, before NumPy: minilinpath/threads.py says why)
 import numpy as np
 
 

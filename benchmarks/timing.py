@@ -6,8 +6,10 @@ import platform
 import statistics
 import time
 
+import minilinpath  # noqa: F401  (before NumPy, as every command does: minilinpath/threads.py says why)
 import numpy as np
 
+from minilinpath import threads
 from minilinpath.allocator import keep_freed_memory
 
 # The benchmarks time what the package's commands run, and every command starts by letting malloc keep freed
@@ -74,6 +76,8 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
-    return (f"{len(os.sched_getaffinity(0))} CPUs ({model}), numpy {np.__version__}, OPENBLAS_NUM_THREADS {threads}, "
+    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    spin = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset")
+    return (f"{len(os.sched_getaffinity(0))} CPUs ({model}), numpy {np.__version__}, OPENBLAS_NUM_THREADS {blas_threads}, "
+            f"OPENBLAS_THREAD_TIMEOUT {spin}, element-wise threads {threads.worker_count()}, "
             f"malloc keeps freed memory: {'yes' if KEPT_FREED_MEMORY else 'no'}, load average {load}")

@@ -75,7 +75,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.fft
 
-from .. import backend
+from .. import backend, threads
 from ._checks import require_float, require_ndim, require_same_dtype
 
 DEFAULT_ALGORITHM = "im2col"  # or "auto" / "fft": see the module docstring
@@ -126,8 +126,13 @@ def _padded(x, HH, WW, stride, pad):
         raise ValueError(f"a {HH}x{WW} kernel with pad {pad} does not fit a {H}x{W} input.")
     if not pad:
         return x, (Ho, Wo)
-    x_pad = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
-    x_pad[:, :, pad:pad + H, pad:pad + W] = x
+    x_pad = xp.empty((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+
+    def images(lo, hi):
+        x_pad[lo:hi] = 0
+        x_pad[lo:hi, :, pad:pad + H, pad:pad + W] = x[lo:hi]
+
+    threads.for_example_blocks(images, xp, x_pad)
     return x_pad, (Ho, Wo)
 
 
@@ -138,9 +143,14 @@ def _gather(x_pad, HH, WW, stride, out_hw, out):
     """
     Ho, Wo = out_hw
     x_t = x_pad.transpose(1, 0, 2, 3)  # (C, n, Hp, Wp), a view: offset (p, q) is then one block of out
-    for p in range(HH):
-        for q in range(WW):
-            out[:, p, q] = x_t[:, :, p:p + stride * Ho:stride, q:q + stride * Wo:stride]
+
+    def images(lo, hi):
+        for p in range(HH):
+            for q in range(WW):
+                out[:, p, q, lo:hi] = x_t[:, lo:hi, p:p + stride * Ho:stride, q:q + stride * Wo:stride]
+
+    n = x_pad.shape[0]
+    threads.for_row_blocks(images, n, threads.rows_per_block(out.nbytes // max(n, 1)), backend.get_xp(x_pad))
     return out
 
 
@@ -151,10 +161,14 @@ def _scatter_add(dcols, dx_pad, stride):
 
 def _scatter_add_channel_major(dcols, dx_t, stride):
     """The same into a channel-major dx_t (C, n, Hp, Wp): one strided add per kernel offset (p, q)."""
-    _, HH, WW, _, Ho, Wo = dcols.shape
-    for p in range(HH):
-        for q in range(WW):
-            dx_t[:, :, p:p + stride * Ho:stride, q:q + stride * Wo:stride] += dcols[:, p, q]
+    _, HH, WW, n, Ho, Wo = dcols.shape
+
+    def images(lo, hi):  # each image's pixels collect their sums in the same order as in one pass
+        for p in range(HH):
+            for q in range(WW):
+                dx_t[:, lo:hi, p:p + stride * Ho:stride, q:q + stride * Wo:stride] += dcols[:, p, q, lo:hi]
+
+    threads.for_row_blocks(images, n, threads.rows_per_block(dcols.nbytes // max(n, 1)), backend.get_xp(dcols))
 
 
 def im2col(x, HH, WW, stride, pad):
@@ -340,13 +354,35 @@ def _im2col_forward(x, W, b, stride, pad):
         cols = _gather(x_pad[start:start + n], HH, WW, stride, (Ho, Wo),
                        buffer[:C * HH * WW * n * Ho * Wo].reshape(C, HH, WW, n, Ho, Wo))
         out_f = W_f @ cols.reshape(C * HH * WW, n * Ho * Wo)            # (F, n*H'*W'): one matrix product
-        block_out = out_f.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3)     # (n, F, H', W'), a view
-        if b is None:
-            out[start:start + n] = block_out
-        else:  # the bias is added as the block is copied into place: one pass, not two
-            xp.add(block_out, b[:, None, None], out=out[start:start + n])
+        _place(out_f.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3), b, out[start:start + n])
     kept = cols.reshape(C * HH * WW, N * Ho * Wo) if block >= N else None  # one block: backward reuses it
     return out, ConvCache(x_pad, tuple(x.shape), W, stride, pad, (Ho, Wo), block, kept)
+
+
+def _place(block_out, b, out):
+    """out = block_out (+ b per channel): the bias is added as the block is copied into place, one pass, not
+    two; image by image over threads."""
+    xp = backend.get_xp(out)
+
+    def images(lo, hi):
+        if b is None:
+            out[lo:hi] = block_out[lo:hi]
+        else:
+            xp.add(block_out[lo:hi], b[:, None, None], out=out[lo:hi])
+
+    threads.for_example_blocks(images, xp, out)
+
+
+def _channel_major(a):
+    """a (n, F, H, W) copied to (F, n, H, W), image by image over threads."""
+    xp = backend.get_xp(a)
+    out = xp.empty((a.shape[1], a.shape[0]) + tuple(a.shape[2:]), dtype=a.dtype)
+
+    def images(lo, hi):
+        out[:, lo:hi] = a[lo:hi].transpose(1, 0, 2, 3)
+
+    threads.for_example_blocks(images, xp, a)
+    return out
 
 
 def _im2col_backward(dout, cache: ConvCache, input_grad):
@@ -375,7 +411,7 @@ def _im2col_backward(dout, cache: ConvCache, input_grad):
         else:
             cols = _gather(x_pad[start:start + n], HH, WW, stride, (Ho, Wo),
                            buffer[:K * n * Ho * Wo].reshape(C, HH, WW, n, Ho, Wo)).reshape(K, n * Ho * Wo)
-        dout_f = dout[start:start + n].transpose(1, 0, 2, 3).reshape(F, n * Ho * Wo)  # a copy: (F, n*H'*W')
+        dout_f = _channel_major(dout[start:start + n]).reshape(F, n * Ho * Wo)       # (F, n*H'*W')
         dW_t += cols @ dout_f.T
         if input_grad:
             _scatter_add_channel_major((W_f.T @ dout_f).reshape(C, HH, WW, n, Ho, Wo), dx_t[:, start:start + n],

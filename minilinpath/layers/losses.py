@@ -1,7 +1,7 @@
 """Softmax cross-entropy (negative log-likelihood of the correct class)."""
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, threads
 from ._checks import require_float, require_ndim
 
 
@@ -33,22 +33,33 @@ def softmax_cross_entropy(logits, y, with_grad: bool = True):
     Returns ``(loss, dlogits)`` where loss = -(1/N) sum_n log softmax(z_n)[y_n]
     is a 0-d array (no device sync) and dlogits = (softmax(z) - onehot(y)) / N;
     with ``with_grad=False`` dlogits is None.
+
+    Every row is independent, so on the CPU blocks of rows run on several
+    threads (:mod:`minilinpath.threads`); the numbers are those of one pass
+    over all rows, bit for bit (the mean over the rows is taken after).
     """
     _check_labels(logits, y)
     xp = backend.get_xp(logits)
     n, c = logits.shape
     if n and (int(y.min()) < 0 or int(y.max()) >= c):
         raise ValueError(f"labels must lie in [0, {c}), got values from {int(y.min())} to {int(y.max())}.")
-    # log_softmax's operations, done in two arrays instead of four (the language model's logits are 16 MB):
-    # the same numbers, bit for bit
-    logp = logits - logits.max(axis=1, keepdims=True)
-    exp = xp.exp(logp)
-    logp -= xp.log(exp.sum(axis=1, keepdims=True))
-    rows = xp.arange(n)
-    loss = -logp[rows, y].mean()
-    if not with_grad:
-        return loss, None
-    dlogits = xp.exp(logp, out=exp)                       # softmax(z) = exp(log softmax(z))
-    dlogits[rows, y] -= 1.0
-    dlogits /= n
-    return loss, dlogits
+    logp = xp.empty_like(logits)                  # log softmax(z), then (with_grad) overwritten by dlogits
+    picked = xp.empty(n, dtype=logits.dtype)      # log softmax(z_n)[y_n]
+
+    def rows(lo, hi):
+        # log_softmax's operations on rows lo:hi, in two arrays instead of four (the language model's logits
+        # are 16 MB)
+        z, lp = logits[lo:hi], logp[lo:hi]
+        xp.subtract(z, z.max(axis=1, keepdims=True), out=lp)
+        exp = xp.exp(lp)
+        lp -= xp.log(exp.sum(axis=1, keepdims=True))
+        index = xp.arange(hi - lo)
+        picked[lo:hi] = lp[index, y[lo:hi]]
+        if with_grad:
+            xp.exp(lp, out=lp)                        # softmax(z) = exp(log softmax(z))
+            lp[index, y[lo:hi]] -= 1.0
+            lp /= n
+
+    threads.for_example_blocks(rows, xp, logits)
+    loss = -picked.mean()
+    return loss, (logp if with_grad else None)

@@ -24,6 +24,8 @@ offset p*pool + q of each window is kept in the smallest integer type that
 holds pool*pool - 1 (int8 up to 11x11 windows, int16 up to 181x181). The
 backward pass pads the gradient's image on the bottom and right so every
 window fits, and adds each window's gradient at its winner, offset by offset.
+All three passes work example by example, so blocks of examples run on
+several threads (:mod:`minilinpath.threads`), with the same numbers.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
+from .. import backend, threads
 from ._checks import require_float, require_ndim
 
 
@@ -86,7 +88,20 @@ def max_pool_forward(x, pool: int, stride: int):
     before row p + 1, and the first q within the winning row), as the backward pass needs.
     """
     Ho, Wo = _checked_output_size(x, pool, stride)
+    xp = backend.get_xp(x)
     index_dtype = _index_dtype(pool * pool)
+    out = xp.empty(x.shape[:2] + (Ho, Wo), dtype=x.dtype)
+    winner = xp.empty(out.shape, dtype=index_dtype)
+
+    def examples(lo, hi):
+        out[lo:hi], winner[lo:hi] = _forward_with_winners(x[lo:hi], pool, stride, Ho, Wo, index_dtype)
+
+    threads.for_example_blocks(examples, xp, x)                  # blocks of examples, over threads
+    return out, PoolCache(winner, x.shape, pool, stride)
+
+
+def _forward_with_winners(x, pool, stride, Ho, Wo, index_dtype):
+    """``(out, winner)`` of :func:`max_pool_forward` for the examples in x."""
     columns, q_first = _max_along(x, 3, pool, stride, Wo, index_dtype)          # (N, C, H, Wo) each
     out, p_first = _max_along(columns, 2, pool, stride, Ho, index_dtype)        # (N, C, Ho, Wo) each
     # q of the winning row: q_first at row i*stride + p_first[i, j], gathered row offset by row offset
@@ -95,7 +110,7 @@ def max_pool_forward(x, pool: int, stride: int):
         rows = q_first[:, :, p:p + stride * (Ho - 1) + 1:stride]                 # rows i*stride + p (those that exist)
         m = rows.shape[2]
         winner[:, :, :m] += (p_first[:, :, :m] == p).astype(index_dtype) * rows  # q where row p won, else 0
-    return out, PoolCache(winner, x.shape, pool, stride)
+    return out, winner
 
 
 def max_pool_eval(x, pool: int, stride: int):
@@ -108,10 +123,18 @@ def max_pool_eval(x, pool: int, stride: int):
     several times faster than the forward pass with winners.
     """
     Ho, Wo = _checked_output_size(x, pool, stride)
-    # rows first: that pass reads whole contiguous rows and halves the data the strided column pass then reads
-    # (20% faster on the quick conv net's maps than columns first; without winners the order does not matter)
-    rows, _ = _max_along(x, 2, pool, stride, Ho)                 # (N, C, Ho, W): max over p
-    return _max_along(rows, 3, pool, stride, Wo)[0]              # (N, C, Ho, Wo): then over q
+    xp = backend.get_xp(x)
+    out = xp.empty(x.shape[:2] + (Ho, Wo), dtype=x.dtype)
+
+    def examples(lo, hi):
+        # rows first: that pass reads whole contiguous rows and halves the data the strided column pass then
+        # reads (20% faster on the quick conv net's maps than columns first; without winners the order does not
+        # matter)
+        rows, _ = _max_along(x[lo:hi], 2, pool, stride, Ho)             # (n, C, Ho, W): max over p
+        out[lo:hi] = _max_along(rows, 3, pool, stride, Wo)[0]            # (n, C, Ho, Wo): then over q
+
+    threads.for_example_blocks(examples, xp, x)
+    return out
 
 
 def _max_along(x, axis: int, pool: int, stride: int, n_out: int, index_dtype=None):
@@ -147,8 +170,14 @@ def max_pool_backward(dout, cache: PoolCache):
     xp = backend.get_xp(dout)
     Ho, Wo = dout.shape[2:]
     Hp, Wp = _padded_size(H, Ho, pool, stride), _padded_size(W, Wo, pool, stride)
-    dx_pad = xp.zeros((N, C, Hp, Wp), dtype=dout.dtype)
-    for p in range(pool):
-        for q in range(pool):
-            dx_pad[:, :, p:p + stride * Ho:stride, q:q + stride * Wo:stride] += dout * (winner == p * pool + q)
+    dx_pad = xp.empty((N, C, Hp, Wp), dtype=dout.dtype)
+
+    def examples(lo, hi):
+        dx, d, won = dx_pad[lo:hi], dout[lo:hi], winner[lo:hi]
+        dx[...] = 0
+        for p in range(pool):
+            for q in range(pool):
+                dx[:, :, p:p + stride * Ho:stride, q:q + stride * Wo:stride] += d * (won == p * pool + q)
+
+    threads.for_example_blocks(examples, xp, dx_pad)
     return dx_pad[:, :, :H, :W]

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import backend
+from .. import backend, threads
 from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward, maxout_backward, maxout_eval,
                       maxout_forward)
 from ..layers import conv as conv_layer
@@ -281,8 +281,8 @@ class ConvMaxout(SoftmaxClassifier):
 
             x_1 = pool( max_p [Z0_p + alpha (Z1_p - Z0_p)] ),
 
-        so the combined output is never written out whole and each block's passes run in cache, then the
-        rest of the network on the whole chunk. At alpha = 0 and 1 every number is the one
+        so the combined output is never written out whole and each block's passes run in cache (the images
+        split over threads, :mod:`minilinpath.threads`), then the rest of the network on the whole chunk. At alpha = 0 and 1 every number is the one
         :meth:`forward_eval` computes at theta0 and theta1 (Z0 + 0 D = Z0, alpha = 1 takes Z1 itself,
         maxima are exact), so the sweep's endpoints are ``model.loss`` to the last bit.
         """
@@ -292,16 +292,15 @@ class ConvMaxout(SoftmaxClassifier):
         k, U, hw = spec.pieces, F // spec.pieces, Z0.shape[2:]
         D = Z1 - Z0
         block = max(1, self.LINE_BLOCK_BYTES // (2 * Z0[0].nbytes))
-        pieces = [xp.empty((min(block, n), U) + hw, dtype=Z0.dtype) for _ in range(2)]  # (block, U, H', W')
         pooled = xp.empty((n,) + self.shapes_after[0], dtype=Z0.dtype)
         theta, scaled = xp.empty_like(theta0), xp.empty_like(theta0)
         nll, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
-        for i, a in enumerate(alphas):
-            xp.multiply(theta0, 1.0 - a, out=theta)
-            xp.multiply(theta1, a, out=scaled)
-            theta += scaled
-            for start in range(0, n, block):
-                rows = slice(start, start + block)
+
+        def first_layer(a, lo, hi):
+            """pooled[lo:hi] at alpha a, in blocks of ``block`` images (each thread takes its own images)."""
+            pieces = [xp.empty((min(block, hi - lo), U) + hw, dtype=Z0.dtype) for _ in range(2)]  # (b, U, H', W')
+            for start in range(lo, hi, block):
+                rows = slice(start, min(start + block, hi))
                 if a == 1.0:
                     m = maxout_eval(Z1[rows], k)
                 else:
@@ -314,6 +313,12 @@ class ConvMaxout(SoftmaxClassifier):
                         if p:
                             xp.maximum(m, piece, out=m)
                 pooled[rows] = max_pool_eval(m, spec.pool, spec.pool_stride)
+
+        for i, a in enumerate(alphas):
+            xp.multiply(theta0, 1.0 - a, out=theta)
+            xp.multiply(theta1, a, out=scaled)
+            theta += scaled
+            threads.for_example_blocks(lambda lo, hi, a=a: first_layer(a, lo, hi), xp, Z0)  # over threads
             logits = self._eval_from(self.layout.unflatten(theta), 1, pooled)
             nll[i], wrong[i] = nll_and_errors(logits, y)
         return nll, wrong

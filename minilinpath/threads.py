@@ -1,0 +1,172 @@
+"""Large element-wise passes on the CPU, split over threads by blocks of rows (examples).
+
+NumPy's matrix products call BLAS, which uses every core; its ufuncs (``exp``,
+``maximum``, ``multiply``, ...) run on one. A conv net's maxout and pooling, or
+the softmax over a language model's 10,000 words, are such single-core passes
+over megabytes, and they are a large part of a training step while the other
+core waits. NumPy releases the GIL inside a ufunc's loop over a large array, so
+Python threads that each take their own block of rows do run at the same time.
+
+:func:`for_row_blocks` calls ``fn(lo, hi)`` for blocks of rows that together
+cover ``[0, n_rows)``, on a pool of worker threads. The caller's ``fn`` must
+only touch its own rows: operations on each example (row) that do not look at
+the others. Then every number is computed by the same operations as in one
+call over all rows, bit for bit; a reduction *across* rows (a sum over the
+batch) would change the order of the additions and does not belong here.
+
+One catch, and the setting that removes it. After a matrix product, OpenBLAS's
+worker threads keep spinning on their cores for 2^28 clock cycles (a tenth of
+a second) in case another product follows; a pool thread started then shares a
+core with a spinning thread and runs at half speed or worse (the language
+model's softmax: 9.3 ms on two threads against 6.6 ms on one).
+``OPENBLAS_THREAD_TIMEOUT=18`` (2^18 cycles, about 0.1 ms) sends them to sleep
+soon enough for a pass of a millisecond or more, and late enough that the
+small products of an LSTM's steps, which follow each other within 0.1 ms, find
+them awake. OpenBLAS reads the variable once, when NumPy loads it, so importing
+``minilinpath`` sets it (unless it is set already) if NumPy is not loaded yet:
+the case for every ``python -m minilinpath...`` command, and for a program that
+imports minilinpath before NumPy. A program that imports NumPy first keeps
+OpenBLAS's long spin, and then the pool stays off unless asked for.
+
+How many threads (:func:`worker_count`): ``MINILINPATH_THREADS`` if set (1 turns
+the pool off); else ``OMP_NUM_THREADS`` or ``OPENBLAS_NUM_THREADS`` if set (a user
+who limits BLAS to one thread per process, to run two jobs side by side, limits
+these too); else, when NumPy's BLAS is OpenBLAS with the short spin above, the
+CPUs this process may run on; else 1. On a GPU the arrays are CuPy's and
+``fn(0, n_rows)`` is called once: the GPU already runs every element in parallel.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+THREAD_VARIABLES = ("MINILINPATH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+OPENBLAS_SPIN_VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
+OPENBLAS_SPIN_EXPONENT = "18"     # idle OpenBLAS threads sleep after 2^18 cycles instead of 2^28
+MIN_BLOCK_BYTES = 256 << 10      # a block smaller than this is not worth a thread
+
+# Decided once, as minilinpath is imported: will OpenBLAS (once NumPy loads it) spin only briefly?
+if OPENBLAS_SPIN_VARIABLE not in os.environ and "numpy" not in sys.modules:
+    os.environ[OPENBLAS_SPIN_VARIABLE] = OPENBLAS_SPIN_EXPONENT
+OPENBLAS_SPIN_IS_SHORT = OPENBLAS_SPIN_VARIABLE in os.environ
+
+_pool = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+_inside_worker = threading.local()
+
+
+@functools.lru_cache(maxsize=1)
+def _numpy_uses_openblas() -> bool:
+    import numpy as np
+    try:
+        name = np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
+    except (AttributeError, KeyError, TypeError):
+        return False
+    return "openblas" in str(name).lower()
+
+
+def worker_count() -> int:
+    """Threads for element-wise passes (the module docstring says how they are decided).
+
+    A variable whose value is not a whole number >= 1 is a ValueError that names it.
+    """
+    for name in THREAD_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value:
+            try:
+                count = int(value)
+            except ValueError:
+                count = 0
+            if count < 1:
+                raise ValueError(f"{name}={value!r}: give a whole number of threads >= 1 (1: no worker threads).")
+            return count
+    if not (OPENBLAS_SPIN_IS_SHORT and _numpy_uses_openblas()):
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _get_pool(size: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != size:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="minilinpath-rows")
+            _pool_size = size
+        return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of its parent's threads: it starts a pool of its own when it needs one."""
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def _run_block(fn, lo, hi):
+    _inside_worker.active = True
+    try:
+        fn(lo, hi)
+    finally:
+        _inside_worker.active = False
+
+
+def even_blocks(n_rows: int, parts: int) -> list:
+    """``[(lo, hi), ...]``: ``parts`` consecutive blocks of (nearly) equal size covering ``[0, n_rows)``."""
+    if parts < 1:
+        raise ValueError(f"parts must be >= 1, got {parts}.")
+    bounds = [n_rows * i // parts for i in range(parts + 1)]
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+
+def rows_per_block(row_bytes: int, block_bytes: int | None = None) -> int:
+    """How many rows of ``row_bytes`` bytes fill ``block_bytes`` (default ``MIN_BLOCK_BYTES``; at least one)."""
+    block_bytes = MIN_BLOCK_BYTES if block_bytes is None else block_bytes
+    return max(1, int(block_bytes) // max(int(row_bytes), 1))
+
+
+def for_row_blocks(fn, n_rows: int, min_block_rows: int, xp=None) -> None:
+    """Call ``fn(lo, hi)`` on blocks that cover ``[0, n_rows)``: one block per worker thread, each of at least
+    ``min_block_rows`` rows (fewer blocks when there are not enough rows), in parallel on the CPU.
+
+    This thread takes the first block itself and waits for the others. ``xp``:
+    the array module of the data; for CuPy ``fn(0, n_rows)`` is called once. A
+    single block runs here, as does every call made from inside a block (no
+    nested pools). The first exception a block raised is raised here, after
+    every block ended.
+    """
+    if n_rows <= 0:
+        return
+    if (xp is not None and getattr(xp, "__name__", "numpy") != "numpy") or getattr(_inside_worker, "active", False):
+        fn(0, n_rows)
+        return
+    parts = min(worker_count(), max(1, n_rows // max(int(min_block_rows), 1)))
+    if parts == 1:
+        fn(0, n_rows)
+        return
+    first, *others = even_blocks(n_rows, parts)
+    futures = [_get_pool(worker_count() - 1).submit(_run_block, fn, lo, hi) for lo, hi in others]
+    errors = []
+    try:
+        _run_block(fn, *first)
+    except BaseException as error:  # noqa: BLE001 - re-raised below, once the other blocks ended
+        errors.append(error)
+    errors += [future.exception() for future in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+def for_example_blocks(fn, xp, *arrays) -> None:
+    """:func:`for_row_blocks` over the examples (first axis) of ``arrays``, each block at least
+    ``MIN_BLOCK_BYTES`` of the largest of them."""
+    n = arrays[0].shape[0]
+    row_bytes = max(a.nbytes // max(a.shape[0], 1) for a in arrays)
+    for_row_blocks(fn, n, rows_per_block(row_bytes), xp)
