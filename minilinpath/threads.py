@@ -46,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 THREAD_VARIABLES = ("MINILINPATH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 OPENBLAS_SPIN_VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
 OPENBLAS_SPIN_EXPONENT = "18"     # idle OpenBLAS threads sleep after 2^18 cycles instead of 2^28
-MIN_BLOCK_BYTES = 256 << 10      # a block smaller than this is not worth a thread
+MIN_BLOCK_BYTES = 512 << 10      # a block smaller than this is not worth a thread (the MLP's 480 KB maxout: slower split)
 
 # Decided once, as minilinpath is imported: will OpenBLAS (once NumPy loads it) spin only briefly?
 if OPENBLAS_SPIN_VARIABLE not in os.environ and "numpy" not in sys.modules:

@@ -201,14 +201,13 @@ def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None):
     da = xp.empty((T, N, 4 * H), dtype=dhs.dtype)
     dh = xp.zeros((N, H), dtype=dhs.dtype) if dh_T is None else dh_T  # carried back from step t+1
     dc = xp.zeros((N, H), dtype=dhs.dtype) if dc_T is None else dc_T
-    WhT = Wh.T
     for t in reversed(range(T)):
         dh = dh + dhs_t[t]
         dc = dc + dh * dh_to_dc[t]
         xp.multiply(dc[:, None, :], dc_factor[t], out=da[t, :, :3 * H].reshape(N, 3, H))
         xp.multiply(dh, do_factor[t], out=da[t, :, 3 * H:])
         dc = dc * f[t]
-        dh = da[t] @ WhT
+        dh = (Wh @ da[t].T).T    # = da_t Wh^T: this order of the operands ran 1.8x faster, same bits (benchmarks/README)
     da_flat = da.reshape(T * N, 4 * H)
     h_prev = xp.concatenate([h0[None], hs[:-1]]).reshape(T * N, H)
     x_t = x.transpose(1, 0, 2).reshape(T * N, -1)                      # time-major, like da (a copy)
