@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .. import backend
+from .. import backend, threads
 from ._checks import require_float, require_ndim, require_same_dtype
 
 
@@ -148,8 +148,8 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     xp = backend.get_xp(x, Wx)
     N, T, _ = x.shape
     H = h0.shape[1]
-    ax = (x.reshape(N * T, -1) @ Wx).reshape(N, T, 4 * H) + b
-    gates = xp.ascontiguousarray(ax.transpose(1, 0, 2))   # (T, N, 4H): x_t Wx + b, then the gates, in place
+    xWx = (x.reshape(N * T, -1) @ Wx).reshape(N, T, 4 * H)
+    gates = xp.add(xWx.transpose(1, 0, 2), b)              # (T, N, 4H): x_t Wx + b, then the gates, in place
     cs, tanh_cs, hs = (xp.empty((T, N, H), dtype=x.dtype) for _ in range(3))
     scales = _gate_scales(H, x.dtype, xp)
     hWh = xp.empty((N, 4 * H), dtype=x.dtype)
@@ -193,10 +193,20 @@ def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None):
     x, h0, c0, gates, cs, tanh_cs, hs, Wx, Wh = cache
     i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
     c_prev = xp.concatenate([c0[None], cs[:-1]])                      # (T, N, H): c_{t-1}
-    # factors of dc for the i, f, g blocks, (T, N, 3, H), and of dh for the o block and for dc
-    dc_factor = xp.stack([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], axis=2)
-    do_factor = tanh_cs * o * (1.0 - o)
-    dh_to_dc = o * (1.0 - tanh_cs * tanh_cs)
+    # factors of dc for the i, f, g blocks, (T, N, 3, H), and of dh for the o block and for dc; step by step
+    # independent, so blocks of steps go over threads (minilinpath.threads)
+    dc_factor = xp.empty((T, N, 3, H), dtype=dhs.dtype)
+    do_factor, dh_to_dc = xp.empty((T, N, H), dtype=dhs.dtype), xp.empty((T, N, H), dtype=dhs.dtype)
+
+    def steps(lo, hi):
+        s = slice(lo, hi)
+        dc_factor[s, :, 0] = g[s] * i[s] * (1.0 - i[s])
+        dc_factor[s, :, 1] = c_prev[s] * f[s] * (1.0 - f[s])
+        dc_factor[s, :, 2] = i[s] * (1.0 - g[s] * g[s])
+        do_factor[s] = tanh_cs[s] * o[s] * (1.0 - o[s])
+        dh_to_dc[s] = o[s] * (1.0 - tanh_cs[s] * tanh_cs[s])
+
+    threads.for_example_blocks(steps, xp, dc_factor)
     dhs_t = dhs.transpose(1, 0, 2)                                    # (T, N, H) view
     da = xp.empty((T, N, 4 * H), dtype=dhs.dtype)
     dh = xp.zeros((N, H), dtype=dhs.dtype) if dh_T is None else dh_T  # carried back from step t+1

@@ -22,12 +22,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, threads
 from ..layers import (ACTIVATIONS, EVAL_ACTIVATIONS, affine_backward, affine_forward, dropout_backward,
                       dropout_forward, maxout_backward, maxout_forward)
 from ..layers.dropout import draw_mask
 from ..params import Layout
 from .classifier import SoftmaxClassifier, nll_and_errors, limit_column_norms
+
+
+def _over_examples(fn, a, xp) -> None:
+    """fn(lo, hi) over blocks of the examples of ``a`` ((N, d), or (k, N, U) pieces first: N is the
+    second-to-last axis), on threads when the array is large (minilinpath.threads)."""
+    n = a.shape[-2]
+    threads.for_row_blocks(fn, n, threads.rows_per_block(a.nbytes // max(n, 1)), xp)
 
 
 class MLP(SoftmaxClassifier):
@@ -247,8 +254,13 @@ class MLP(SoftmaxClassifier):
     def _affine_eval(self, h, W, b, out=None):
         """h (N, d) times W: (N, d_out), or (k, N, U) for a maxout layer's pieces-first W (k, d, U); plus b.
         ``out``: an array of that shape to write into (a fresh one is allocated otherwise)."""
-        z = backend.get_xp(h).matmul(h, W, out=out)  # a maxout layer: one product h W_p per piece, stacked
-        z += b
+        xp = backend.get_xp(h)
+        z = xp.matmul(h, W, out=out)  # a maxout layer: one product h W_p per piece, stacked
+
+        def examples(lo, hi):          # the examples are the second-to-last axis in both layouts
+            z[..., lo:hi, :] += b
+
+        _over_examples(examples, z, xp)
         return z
 
     def _activate_eval(self, layer_index, z):
@@ -259,9 +271,14 @@ class MLP(SoftmaxClassifier):
         if not self._is_maxout(layer_index):
             return EVAL_ACTIVATIONS[self.activation](z)
         xp = backend.get_xp(z)
-        out = xp.maximum(z[0], z[1])                                      # (N, U)
-        for piece in range(2, self.pieces):
-            xp.maximum(out, z[piece], out=out)
+        out = xp.empty(z.shape[1:], dtype=z.dtype)                        # (N, U)
+
+        def examples(lo, hi):
+            xp.maximum(z[0, lo:hi], z[1, lo:hi], out=out[lo:hi])
+            for piece in range(2, self.pieces):
+                xp.maximum(out[lo:hi], z[piece, lo:hi], out=out[lo:hi])
+
+        _over_examples(examples, z, xp)
         return out
 
     def _logits_from_hidden(self, layers, h, buffers=None):
@@ -347,12 +364,17 @@ class MLP(SoftmaxClassifier):
             out += Z0
             return self._activate_eval(0, out)
         piece = work[1]
-        for p in range(self.pieces):
-            target = out if p == 0 else piece
-            xp.multiply(D[p], a, out=target)
-            target += Z0[p]
-            if p:
-                xp.maximum(out, piece, out=out)
+
+        def examples(lo, hi):
+            rows = slice(lo, hi)
+            for p in range(self.pieces):
+                target = out[rows] if p == 0 else piece[rows]
+                xp.multiply(D[p, rows], a, out=target)
+                target += Z0[p, rows]
+                if p:
+                    xp.maximum(out[rows], piece[rows], out=out[rows])
+
+        _over_examples(examples, Z0, xp)
         return out
 
     def _first_hidden_at(self, Z, work):
