@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 
 from minilinpath import threads
-from minilinpath.layers import (conv_backward, conv_forward, max_pool_backward, max_pool_eval, max_pool_forward,
-                                maxout_backward, maxout_eval, maxout_forward, softmax_cross_entropy)
+from minilinpath import models
+from minilinpath.layers import (affine_forward, conv_backward, conv_forward, lstm_backward, lstm_forward,
+                                max_pool_backward, max_pool_eval, max_pool_forward, maxout_backward, maxout_eval,
+                                maxout_forward, softmax_cross_entropy)
+from minilinpath.models import ConvMaxout, ConvSpec
+from minilinpath.path import linear_path
 
 
 @pytest.fixture
@@ -142,8 +146,26 @@ def layer_results(rng):
     dx, dW, db = conv_backward(rng.standard_normal(conv.shape), conv_cache)
     logits, y = rng.standard_normal((9, 5)) * 3, rng.integers(0, 5, 9)
     loss, dlogits = softmax_cross_entropy(logits, y)
+    affine, _ = affine_forward(rng.standard_normal((9, 4)), rng.standard_normal((4, 6)), rng.standard_normal(6))
+    Wx, Wh, bl = rng.standard_normal((3, 8)), rng.standard_normal((2, 8)), rng.standard_normal(8)
+    _, _, lstm_cache = lstm_forward(rng.standard_normal((4, 5, 3)), np.zeros((4, 2)), np.zeros((4, 2)), Wx, Wh, bl)
+    lstm_grads = lstm_backward(rng.standard_normal((4, 5, 2)), lstm_cache)
     return [out, maxout_cache.first, dz, maxout_eval(z, 3), pooled, pool_cache.winner, dx_pool,
-            max_pool_eval(z, 2, 2), conv, dx, dW, db, loss, dlogits]
+            max_pool_eval(z, 2, 2), conv, dx, dW, db, loss, dlogits, affine, *lstm_grads, *sweeps(rng)]
+
+
+def sweeps(rng):
+    """The fast sweeps of an MLP (maxout, pieces first) and of a conv net, both J and error along the line."""
+    mlp = models.get("mnist_pi", n_in=6, hidden=(5, 4), pieces=3)
+    convnet = ConvMaxout(input_shape=(1, 7, 7), conv=(ConvSpec(2, 2, 3, 1, 3, 2),), dense=(3,), dense_pieces=2,
+                         init_range=0.5)
+    curves = []
+    for model, d in ((mlp, 6), (convnet, 49)):
+        X, y = rng.standard_normal((13, d)), rng.integers(0, 10 if model is mlp else 10, 13)
+        result = linear_path(model, model.init(1, dtype=np.float64), model.init(2, dtype=np.float64), (X, y),
+                             np.linspace(-0.5, 1.5, 5))
+        curves += [np.asarray(v) for _, v in sorted(result.arrays().items())]
+    return curves
 
 
 def test_the_layers_give_the_same_bits_on_one_thread_and_on_four(monkeypatch):
