@@ -285,8 +285,29 @@ class MLP(SoftmaxClassifier):
         """The network after its first layer: h = h_1 (N, units_0) -> logits (N, n_classes) (h itself when
         the first layer is the softmax layer). ``buffers``: one array per layer for its pre-activation."""
         for i in range(1, len(layers)):
-            h = self._activate_eval(i, self._affine_eval(h, *layers[i], out=None if buffers is None else buffers[i]))
+            (W, b), out = layers[i], None if buffers is None else buffers[i]
+            if self._is_maxout(i):
+                h = self._maxout_of_pieces_plus_bias(backend.get_xp(h).matmul(h, W, out=out), b)
+            else:
+                h = self._activate_eval(i, self._affine_eval(h, W, b, out=out))
         return h
+
+    def _maxout_of_pieces_plus_bias(self, z, b):
+        """max_p (z_p + b_p) for a pieces-first z (k, N, U) without its bias and b (k, 1, U): the same numbers
+        as adding b to z and then :meth:`_activate_eval`, but each piece plus its bias goes into a small
+        scratch array, not back into z (one pass over z fewer)."""
+        xp = backend.get_xp(z)
+        out = xp.empty(z.shape[1:], dtype=z.dtype)                        # (N, U)
+
+        def examples(lo, hi):
+            xp.add(z[0, lo:hi], b[0], out=out[lo:hi])
+            scratch = xp.empty_like(out[lo:hi])
+            for piece in range(1, self.pieces):
+                xp.add(z[piece, lo:hi], b[piece], out=scratch)
+                xp.maximum(out[lo:hi], scratch, out=out[lo:hi])
+
+        _over_examples(examples, z, xp)
+        return out
 
     def eval_bytes_per_example(self, dtype=np.float32) -> int:
         """Temporaries of evaluating one example: the widest layer's input, pre-activation and output, plus
