@@ -93,8 +93,8 @@ def _get_pool(size: int) -> ThreadPoolExecutor:
     global _pool, _pool_size
     with _pool_lock:
         if _pool is None or _pool_size != size:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
+            # a pool of another size (the variables changed) is dropped, not shut down: a block another thread
+            # is submitting to it still runs, and its idle threads end when it is collected
             _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="minilinpath-rows")
             _pool_size = size
         return _pool
@@ -147,12 +147,14 @@ def for_row_blocks(fn, n_rows: int, min_block_rows: int, xp=None) -> None:
     if (xp is not None and getattr(xp, "__name__", "numpy") != "numpy") or getattr(_inside_worker, "active", False):
         fn(0, n_rows)
         return
-    parts = min(worker_count(), max(1, n_rows // max(int(min_block_rows), 1)))
+    workers = worker_count()
+    parts = min(workers, max(1, n_rows // max(int(min_block_rows), 1)))
     if parts == 1:
         fn(0, n_rows)
         return
     first, *others = even_blocks(n_rows, parts)
-    futures = [_get_pool(worker_count() - 1).submit(_run_block, fn, lo, hi) for lo, hi in others]
+    pool = _get_pool(workers - 1)
+    futures = [pool.submit(_run_block, fn, lo, hi) for lo, hi in others]
     errors = []
     try:
         _run_block(fn, *first)

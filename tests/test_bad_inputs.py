@@ -295,6 +295,16 @@ def test_bad_eval_memory_budget_is_one_line_before_anything_is_written(fast, dat
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("variable, value", [("MINILINPATH_THREADS", "zero"), ("MINILINPATH_THREADS", "0"),
+                                             ("OMP_NUM_THREADS", "-1")])
+def test_bad_thread_count_is_one_line_before_anything_is_written(fast, data, tmp_path, capsys, monkeypatch, variable,
+                                                                  value):
+    monkeypatch.delenv("MINILINPATH_THREADS", raising=False)
+    monkeypatch.setenv(variable, value)
+    run_fig13_expecting_error(capsys, argv_for(data, tmp_path), tmp_path, variable)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_replot_of_numbers_that_are_not_this_figures(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(backend, "_selected", None)
     monkeypatch.delenv("MINILINPATH_DEVICE", raising=False)

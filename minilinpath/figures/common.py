@@ -188,6 +188,15 @@ def check_eval_budget() -> None:
         raise UsageError(str(exc)) from None
 
 
+def check_thread_setting() -> None:
+    """The element-wise threads ($MINILINPATH_THREADS, $OMP_NUM_THREADS, $OPENBLAS_NUM_THREADS) must be readable."""
+    from .. import threads
+    try:
+        threads.worker_count()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def keep_freed_memory_setting() -> None:
     """Let malloc keep freed memory (``$MINILINPATH_KEEP_FREED_MEMORY`` must be 0, 1 or unset)."""
     try:
@@ -238,6 +247,7 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
         keep_freed_memory_setting()  # large temporaries reuse freed memory (minilinpath.allocator)
         select_device(args, devices)
         check_eval_budget()
+        check_thread_setting()
         check_writable_folder(out, "--out")
         if hasattr(args, "runs_dir"):  # figures that train: the run cache must be writable too
             from ..experiments import runs_root
