@@ -29,10 +29,11 @@ imports minilinpath before NumPy. A program that imports NumPy first keeps
 OpenBLAS's long spin, and then the pool stays off unless asked for.
 
 How many threads (:func:`worker_count`): ``MINILINPATH_THREADS`` if set (1 turns
-the pool off); else ``OMP_NUM_THREADS`` or ``OPENBLAS_NUM_THREADS`` if set (a user
-who limits BLAS to one thread per process, to run two jobs side by side, limits
-these too); else, when NumPy's BLAS is OpenBLAS with the short spin above, the
-CPUs this process may run on; else 1. On a GPU the arrays are CuPy's and
+the pool off); else ``OPENBLAS_NUM_THREADS`` or else ``OMP_NUM_THREADS`` if set,
+in OpenBLAS's own order (a user who limits BLAS to one thread per process, to
+run two jobs side by side, limits these too); else, when NumPy's BLAS is
+OpenBLAS with a short spin (the one above, or a user's own of at most 2^20
+cycles), the CPUs this process may run on; else 1. On a GPU the arrays are CuPy's and
 ``fn(0, n_rows)`` is called once: the GPU already runs every element in parallel.
 """
 from __future__ import annotations
@@ -43,15 +44,17 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-THREAD_VARIABLES = ("MINILINPATH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+THREAD_VARIABLES = ("MINILINPATH_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")  # OpenBLAS's own order
 OPENBLAS_SPIN_VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
 OPENBLAS_SPIN_EXPONENT = "18"     # idle OpenBLAS threads sleep after 2^18 cycles instead of 2^28
+LONGEST_SHORT_SPIN = 20           # a user's own setting up to 2^20 cycles (0.4 ms) still leaves the cores free
 MIN_BLOCK_BYTES = 512 << 10      # a block smaller than this is not worth a thread (the MLP's 480 KB maxout: slower split)
 
 # Decided once, as minilinpath is imported: will OpenBLAS (once NumPy loads it) spin only briefly?
 if OPENBLAS_SPIN_VARIABLE not in os.environ and "numpy" not in sys.modules:
     os.environ[OPENBLAS_SPIN_VARIABLE] = OPENBLAS_SPIN_EXPONENT
-OPENBLAS_SPIN_IS_SHORT = OPENBLAS_SPIN_VARIABLE in os.environ
+OPENBLAS_SPIN_IS_SHORT = os.environ.get(OPENBLAS_SPIN_VARIABLE, "").strip().isdigit() and \
+    int(os.environ[OPENBLAS_SPIN_VARIABLE]) <= LONGEST_SHORT_SPIN
 
 _pool = None
 _pool_size = 0
@@ -77,13 +80,10 @@ def worker_count() -> int:
     for name in THREAD_VARIABLES:
         value = os.environ.get(name, "").strip()
         if value:
-            try:
-                count = int(value)
-            except ValueError:
-                count = 0
-            if count < 1:
+            first = value.split(",")[0].strip()   # OpenMP's "4,2" (threads per nesting level): the outer level
+            if not first.isdigit() or int(first) < 1:
                 raise ValueError(f"{name}={value!r}: give a whole number of threads >= 1 (1: no worker threads).")
-            return count
+            return int(first)
     if not (OPENBLAS_SPIN_IS_SHORT and _numpy_uses_openblas()):
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -154,12 +154,18 @@ def for_row_blocks(fn, n_rows: int, min_block_rows: int, xp=None) -> None:
         return
     first, *others = even_blocks(n_rows, parts)
     pool = _get_pool(workers - 1)
-    futures = [pool.submit(_run_block, fn, lo, hi) for lo, hi in others]
+    futures, here = [], [first]
+    for lo, hi in others:
+        try:
+            futures.append(pool.submit(_run_block, fn, lo, hi))
+        except RuntimeError:  # the interpreter is shutting down (a thread outlived the script): no new work
+            here.append((lo, hi))
     errors = []
-    try:
-        _run_block(fn, *first)
-    except BaseException as error:  # noqa: BLE001 - re-raised below, once the other blocks ended
-        errors.append(error)
+    for lo, hi in here:
+        try:
+            _run_block(fn, lo, hi)
+        except BaseException as error:  # noqa: BLE001 - re-raised below, once the other blocks ended
+            errors.append(error)
     errors += [future.exception() for future in futures]
     for error in errors:
         if error is not None:

@@ -78,7 +78,7 @@ def test_gpu_arrays_are_one_call(many_threads):
     assert calls == [(0, 50)]
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", "1_0", ",2"])
 def test_a_bad_thread_count_is_refused_by_name(monkeypatch, value):
     monkeypatch.setenv("MINILINPATH_THREADS", value)
     with pytest.raises(ValueError, match="MINILINPATH_THREADS"):
@@ -89,6 +89,10 @@ def test_the_thread_count_follows_the_blas_limits(monkeypatch):
     monkeypatch.delenv("MINILINPATH_THREADS", raising=False)
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads.worker_count() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3,2")                  # OpenMP's per-level list: the outer level
+    assert threads.worker_count() == 3
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")               # OpenBLAS's own variable wins, as in OpenBLAS
     assert threads.worker_count() == 1
     monkeypatch.setenv("MINILINPATH_THREADS", "3")
     assert threads.worker_count() == 3
@@ -108,6 +112,27 @@ def test_importing_minilinpath_first_shortens_openblas_spin_and_turns_the_pool_o
            "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), threads.worker_count() == len(os.sched_getaffinity(0)))"
     assert run_python(code) == ["18", "True"]
     assert run_python(code, OPENBLAS_THREAD_TIMEOUT="20")[0] == "20"        # a user's own setting is kept
+
+
+def test_a_long_spin_set_by_the_user_keeps_the_pool_off():
+    code = "import minilinpath; from minilinpath import threads; print(threads.worker_count())"
+    assert run_python(code, OPENBLAS_THREAD_TIMEOUT="28") == ["1"]
+    assert run_python(code, OPENBLAS_THREAD_TIMEOUT="16")[0] != "1" or len(os.sched_getaffinity(0)) == 1
+
+
+def test_a_thread_that_outlives_the_script_still_computes():
+    # once the interpreter shuts down no new work can go to the pool: the blocks run in the calling thread
+    code = """
+import threading, time, minilinpath, numpy as np
+from minilinpath import threads
+from minilinpath.layers import softmax_cross_entropy
+threads.MIN_BLOCK_BYTES = 1
+def late():
+    time.sleep(0.5)
+    print(float(softmax_cross_entropy(np.zeros((8, 4)), np.zeros(8, int))[0]))
+threading.Thread(target=late).start()
+"""
+    assert run_python(code, MINILINPATH_THREADS="2") == [repr(float(np.log(4)))]
 
 
 def test_numpy_imported_first_keeps_the_long_spin_and_one_thread():
@@ -132,6 +157,19 @@ with mp.get_context('fork').Pool(1) as pool:
     print(total(), pool.apply(total))
 """
     assert run_python(code) == ["10", "10"]
+
+
+def test_the_softmax_of_strided_logits_gives_the_same_bits(monkeypatch):
+    # a row's max and sum over strided (F-ordered) memory may add in another order when the rows are split
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(threads, "MIN_BLOCK_BYTES", 1)
+    for n in (2, 3, 7) * 5:
+        logits, y = np.asfortranarray(rng.standard_normal((n, 40))), rng.integers(0, 40, n)
+        monkeypatch.setenv("MINILINPATH_THREADS", "1")
+        alone = softmax_cross_entropy(logits, y)
+        monkeypatch.setenv("MINILINPATH_THREADS", "4")
+        for a, b in zip(alone, softmax_cross_entropy(logits, y)):
+            assert np.array_equal(a, b)
 
 
 def layer_results(rng):

@@ -34,9 +34,10 @@ def softmax_cross_entropy(logits, y, with_grad: bool = True):
     is a 0-d array (no device sync) and dlogits = (softmax(z) - onehot(y)) / N;
     with ``with_grad=False`` dlogits is None.
 
-    Every row is independent, so on the CPU blocks of rows run on several
-    threads (:mod:`minilinpath.threads`); the numbers are those of one pass
-    over all rows, bit for bit (the mean over the rows is taken after).
+    Every row is independent, so on the CPU blocks of rows of C-ordered logits
+    run on several threads (:mod:`minilinpath.threads`); the numbers are those
+    of one pass over all rows, bit for bit (the mean over the rows is taken
+    after).
     """
     _check_labels(logits, y)
     xp = backend.get_xp(logits)
@@ -60,6 +61,9 @@ def softmax_cross_entropy(logits, y, with_grad: bool = True):
             lp[index, y[lo:hi]] -= 1.0
             lp /= n
 
-    threads.for_example_blocks(rows, xp, logits)
+    if logits.flags.c_contiguous:
+        threads.for_example_blocks(rows, xp, logits)
+    else:  # a row's max and sum over strided memory may add in another order when the rows are split
+        rows(0, n)
     loss = -picked.mean()
     return loss, (logp if with_grad else None)
