@@ -149,7 +149,8 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     N, T, _ = x.shape
     H = h0.shape[1]
     xWx = (x.reshape(N * T, -1) @ Wx).reshape(N, T, 4 * H)
-    gates = xp.add(xWx.transpose(1, 0, 2), b)              # (T, N, 4H): x_t Wx + b, then the gates, in place
+    gates = xp.empty((T, N, 4 * H), dtype=x.dtype)          # (T, N, 4H): x_t Wx + b, then the gates, in place
+    xp.add(xWx.transpose(1, 0, 2), b, out=gates)            # one pass: the bias added as it is made time-major
     cs, tanh_cs, hs = (xp.empty((T, N, H), dtype=x.dtype) for _ in range(3))
     scales = _gate_scales(H, x.dtype, xp)
     hWh = xp.empty((N, 4 * H), dtype=x.dtype)
