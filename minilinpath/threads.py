@@ -172,9 +172,9 @@ def for_row_blocks(fn, n_rows: int, min_block_rows: int, xp=None) -> None:
             raise error
 
 
-def for_example_blocks(fn, xp, *arrays) -> None:
-    """:func:`for_row_blocks` over the examples (first axis) of ``arrays``, each block at least
-    ``MIN_BLOCK_BYTES`` of the largest of them."""
-    n = arrays[0].shape[0]
-    row_bytes = max(a.nbytes // max(a.shape[0], 1) for a in arrays)
-    for_row_blocks(fn, n, rows_per_block(row_bytes), xp)
+def for_example_blocks(fn, xp, *arrays, axis: int = 0) -> None:
+    """:func:`for_row_blocks` over the examples of ``arrays`` (along ``axis``, the same length in each), each
+    block at least ``MIN_BLOCK_BYTES`` of the largest of them."""
+    n = arrays[0].shape[axis]
+    example_bytes = max(a.nbytes // max(a.shape[axis], 1) for a in arrays)
+    for_row_blocks(fn, n, rows_per_block(example_bytes), xp)

@@ -149,8 +149,7 @@ def _gather(x_pad, HH, WW, stride, out_hw, out):
             for q in range(WW):
                 out[:, p, q, lo:hi] = x_t[:, lo:hi, p:p + stride * Ho:stride, q:q + stride * Wo:stride]
 
-    n = x_pad.shape[0]
-    threads.for_row_blocks(images, n, threads.rows_per_block(out.nbytes // max(n, 1)), backend.get_xp(x_pad))
+    threads.for_example_blocks(images, backend.get_xp(x_pad), out, axis=3)   # out (C, HH, WW, n, H', W')
     return out
 
 
@@ -161,14 +160,14 @@ def _scatter_add(dcols, dx_pad, stride):
 
 def _scatter_add_channel_major(dcols, dx_t, stride):
     """The same into a channel-major dx_t (C, n, Hp, Wp): one strided add per kernel offset (p, q)."""
-    _, HH, WW, n, Ho, Wo = dcols.shape
+    _, HH, WW, _, Ho, Wo = dcols.shape
 
     def images(lo, hi):  # each image's pixels collect their sums in the same order as in one pass
         for p in range(HH):
             for q in range(WW):
                 dx_t[:, lo:hi, p:p + stride * Ho:stride, q:q + stride * Wo:stride] += dcols[:, p, q, lo:hi]
 
-    threads.for_row_blocks(images, n, threads.rows_per_block(dcols.nbytes // max(n, 1)), backend.get_xp(dcols))
+    threads.for_example_blocks(images, backend.get_xp(dcols), dcols, axis=3)
 
 
 def im2col(x, HH, WW, stride, pad):

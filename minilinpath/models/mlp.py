@@ -30,13 +30,6 @@ from ..params import Layout
 from .classifier import SoftmaxClassifier, nll_and_errors, limit_column_norms
 
 
-def _over_examples(fn, a, xp) -> None:
-    """fn(lo, hi) over blocks of the examples of ``a`` ((N, d), or (k, N, U) pieces first: N is the
-    second-to-last axis), on threads when the array is large (minilinpath.threads)."""
-    n = a.shape[-2]
-    threads.for_row_blocks(fn, n, threads.rows_per_block(a.nbytes // max(n, 1)), xp)
-
-
 class MLP(SoftmaxClassifier):
     """A fully connected classifier with maxout, ReLU, sigmoid, tanh or linear hidden units.
 
@@ -260,7 +253,7 @@ class MLP(SoftmaxClassifier):
         def examples(lo, hi):          # the examples are the second-to-last axis in both layouts
             z[..., lo:hi, :] += b
 
-        _over_examples(examples, z, xp)
+        threads.for_example_blocks(examples, xp, z, axis=-2)
         return z
 
     def _activate_eval(self, layer_index, z):
@@ -278,7 +271,7 @@ class MLP(SoftmaxClassifier):
             for piece in range(2, self.pieces):
                 xp.maximum(out[lo:hi], z[piece, lo:hi], out=out[lo:hi])
 
-        _over_examples(examples, z, xp)
+        threads.for_example_blocks(examples, xp, z, axis=-2)
         return out
 
     def _logits_from_hidden(self, layers, h, buffers=None):
@@ -306,7 +299,7 @@ class MLP(SoftmaxClassifier):
                 xp.add(z[piece, lo:hi], b[piece], out=scratch)
                 xp.maximum(out[lo:hi], scratch, out=out[lo:hi])
 
-        _over_examples(examples, z, xp)
+        threads.for_example_blocks(examples, xp, z, axis=-2)
         return out
 
     def eval_bytes_per_example(self, dtype=np.float32) -> int:
@@ -395,7 +388,7 @@ class MLP(SoftmaxClassifier):
                 if p:
                     xp.maximum(out[rows], piece[rows], out=out[rows])
 
-        _over_examples(examples, Z0, xp)
+        threads.for_example_blocks(examples, xp, Z0, axis=-2)
         return out
 
     def _first_hidden_at(self, Z, work):
