@@ -175,3 +175,43 @@ def test_summarize():
     alphas = np.linspace(0, 1, 5)
     s = summarize(alphas, np.array([4.0, 3.0, 3.5, 1.0, 0.0]))
     assert s["monotone"] is False and s["largest_bump"] == pytest.approx(0.5) and s["local_minima"] == [0.25, 1.0]
+
+
+@pytest.mark.parametrize("activation", ["maxout", "relu"])
+def test_later_layers_built_once_or_per_chunk_give_the_same_bits(activation, monkeypatch):
+    """The sweep builds every later layer at each alpha once (MLP.line_parameters) when the memory budget leaves
+    room beside a chunk, else once per chunk; both are the same operations, so the curves agree bit for bit."""
+    import minilinpath.path.linear as linear_module
+    model, train, valid, theta0, theta1 = setup(np.float32, activation=activation)
+    alphas = np.linspace(-0.5, 1.5, 9)
+    built = []
+    real = model.line_parameters
+    monkeypatch.setattr(model, "line_parameters", lambda *a: built.append(1) or real(*a))
+    once = linear_path(model, theta0, theta1, train, alphas, valid, chunk_size=70, progress=False)
+    assert len(built) == 2                                     # train and valid, once each, not per chunk
+    # a budget that leaves no room beside one chunk: built per chunk inside evaluate_line_chunk
+    needed = model.line_parameter_bytes(len(alphas), np.float32)
+    chunk_bytes = 70 * model.eval_bytes_per_example(np.float32)
+    monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", str((chunk_bytes + needed - 1) / 2 ** 20))
+    assert linear_module._later_layers_on_line(model, theta0, theta1, alphas, 70) is None
+    per_chunk = linear_path(model, theta0, theta1, train, alphas, valid, chunk_size=70, progress=False)
+    assert len(built) == 2
+    for name in ("J_train", "J_valid", "error_train", "error_valid"):
+        np.testing.assert_array_equal(getattr(once, name), getattr(per_chunk, name))
+
+
+def test_line_parameters_size_and_length_are_checked():
+    model, train, _, theta0, theta1 = setup(np.float32)
+    alphas = [0.0, 0.25, 1.0]
+    on_line = model.line_parameters(theta0, theta1, alphas)
+    first = model.layout["h0.W"].size + model.layout["h0.b"].size
+    assert model.line_parameter_bytes(3, np.float32) == 3 * (model.size - first) * 4
+    assert sum(a.nbytes for layers in on_line for pair in layers for a in pair) == model.line_parameter_bytes(3)
+    p = model.unflatten(theta0)
+    W0 = model.pieces_first(1, p["h1.W"])
+    np.testing.assert_array_equal(on_line[0][0][0], W0)         # alpha = 0: theta0's numbers exactly
+    X, y = train
+    Z0 = model.first_bias(theta0, model.first_linear(X, p["h0.W"]))
+    Z1 = model.first_bias(theta1, model.first_linear(X, model.unflatten(theta1)["h0.W"]))
+    with pytest.raises(ValueError, match="on_line has 3 entries for 2 alphas"):
+        model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas[:2], y, on_line=on_line)

@@ -12,7 +12,11 @@ them into the model contract: ``loss``, ``loss_and_grad``, ``predict``,
 ``error_rate``, ``evaluate`` (loss and error in one pass) and the fast sweep's
 ``evaluate_from_first_output``. A subclass may also define
 ``evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, y)``: the sweep's whole loop over
-alpha for one chunk, in its own layout (the MLP and the conv net do).
+alpha for one chunk, in its own layout (the MLP and the conv net do); and
+``line_parameters(theta0, theta1, alphas)`` with ``line_parameter_bytes(n_alphas,
+dtype)``: the layers after the first at every alpha, built once per sweep and
+passed to each chunk as ``evaluate_line_chunk(..., on_line=...)`` when they fit
+the memory budget (the MLP does).
 """
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ import numpy as np
 from .. import backend
 from ..contract import check_model
 from ..io import write_npz
+from ..models.classifier import eval_memory_budget
 from ..progress import progress_bar
 
 DEFAULT_CHUNK = 10_000
@@ -102,7 +103,8 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
     z = (1 - alpha) Z0 + alpha Z1 = X W(alpha) + b(alpha), written into one reused buffer (exactly Z0 at
     alpha = 0 and Z1 at alpha = 1), then the rest of the network. A model with ``evaluate_line_chunk`` (the
     MLP and the conv net) runs the deterministic loop over alpha itself, in its own layout; this generic loop
-    remains for Monte Carlo dropout masks and for models without one.
+    remains for Monte Carlo dropout masks and for models without one. A model with ``line_parameters`` (the
+    MLP) gets its later layers at every alpha built once for all chunks, when they fit the memory budget.
     """
     X, y = batch
     xp = backend.get_xp(theta0, X)
@@ -126,6 +128,7 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
             theta[part] += scaled_theta[part]
 
     samples = max(mc_samples, 1)
+    on_line = _later_layers_on_line(model, theta0, theta1, alphas, chunk_size) if not mc_samples else None
     for start in progress_bar(chunks, desc=desc, enabled=progress, unit="chunk"):
         Xc, yc = X[start:start + chunk_size], y[start:start + chunk_size]
         for s in range(samples):
@@ -138,7 +141,8 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
             Z0, Z1 = model.first_bias(theta0, A), model.first_bias(theta1, B)
             del A, B
             if masks is None and hasattr(model, "evaluate_line_chunk"):  # the model's own loop over alpha
-                nll, errors = model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, yc)
+                nll, errors = (model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, yc) if on_line is None else
+                               model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, yc, on_line=on_line))
                 nll_sum += nll / samples
                 wrong += errors / samples
                 continue
@@ -154,6 +158,20 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
                 nll_sum[i] += nll / samples
                 wrong[i] += errors / samples
     return nll_sum / n, wrong / n
+
+
+def _later_layers_on_line(model, theta0, theta1, alphas, chunk_size):
+    """The model's :meth:`line_parameters` (every layer after the first at each alpha, built once for all
+    chunks) when it has them and they fit in what the memory budget leaves beside one chunk's temporaries;
+    else None, and each chunk builds them again (the same numbers either way)."""
+    if not hasattr(model, "line_parameters"):
+        return None
+    dtype = theta0.dtype
+    spare = (eval_memory_budget() - chunk_size * int(model.eval_bytes_per_example(dtype))
+             - getattr(model, "eval_fixed_bytes", 0))
+    if model.line_parameter_bytes(len(alphas), dtype) > spare:
+        return None
+    return model.line_parameters(theta0, theta1, alphas)
 
 
 def first_linear_pair(model, X, W0, W1):
