@@ -94,6 +94,35 @@ def test_sequence_equals_step_by_step(rng):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
 
 
+def test_sequence_backward_writes_weight_gradients_into_given_arrays(rng):
+    """dWx_out / dWh_out / db_out (views of a model's flat gradient) receive exactly the returned gradients."""
+    x = rng.standard_normal((N, T, D)).astype(np.float32)
+    h0, c0, Wx, Wh, b = (a.astype(np.float32) for a in params(rng)[1:])
+    dhs = rng.standard_normal((N, T, H)).astype(np.float32)
+    _, _, cache = lstm_forward(x, h0, c0, Wx, Wh, b)
+    fresh = lstm_backward(dhs, cache)
+    flat = np.full(Wx.size + Wh.size + b.size, np.nan, dtype=np.float32)
+    outs = (flat[:Wx.size].reshape(Wx.shape), flat[Wx.size:Wx.size + Wh.size].reshape(Wh.shape),
+            flat[Wx.size + Wh.size:])
+    given = lstm_backward(dhs, cache, dWx_out=outs[0], dWh_out=outs[1], db_out=outs[2])
+    for got, out, want in zip(given[3:], outs, fresh[3:]):
+        assert got is out
+        np.testing.assert_array_equal(out, want)
+    for got, want in zip(given[:3], fresh[:3]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_gate_scales_in_full_rows_are_the_broadcast_ones(rng):
+    """The forward's (N, 4H) gate scales hold the (4H,) row in every row: the same numbers, bit for bit."""
+    from minilinpath.layers.recurrent import _gate_scales, _gates
+    a = (3 * rng.standard_normal((N, 4 * H))).astype(np.float32)
+    by_row, full = _gate_scales(H, np.float32, np), _gate_scales(H, np.float32, np, rows=N)
+    assert full[0].shape == (N, 4 * H) and full[0].flags.c_contiguous
+    np.testing.assert_array_equal(_gates(a.copy(), H, scales=full), _gates(a.copy(), H, scales=by_row))
+    sigmoid = 1 / (1 + np.exp(-a.astype(np.float64)))
+    np.testing.assert_allclose(_gates(a.copy(), H, scales=full)[:, :H], sigmoid[:, :H], rtol=1e-6, atol=1e-7)
+
+
 def sequence_params(rng):
     _, h0, c0, Wx, Wh, b = params(rng)
     return [rng.standard_normal((N, T, D)), h0, c0, Wx, Wh, b]

