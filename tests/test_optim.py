@@ -52,6 +52,22 @@ def test_momentum_step_matches_the_formula(rng):
     np.testing.assert_allclose(theta, expected_theta, rtol=1e-15)
 
 
+def test_momentum_step_in_blocks_is_the_written_out_update_bit_for_bit(rng, monkeypatch):
+    """The update runs on blocks of parameters over threads: each number as the four whole-array passes give it."""
+    from minilinpath import threads
+    monkeypatch.setenv("MINILINPATH_THREADS", "3")
+    monkeypatch.setattr(threads, "MIN_BLOCK_BYTES", 1)
+    theta, v, g = (rng.standard_normal(1001).astype(np.float32) for _ in range(3))
+    want_theta, want_v, want_g = theta.copy(), v.copy(), g.copy()
+    want_v *= np.float32(0.5)
+    want_g *= np.float32(0.01)
+    want_v -= want_g
+    want_theta += want_v
+    momentum_step(theta, v, g, lr=0.01, mu=0.5)
+    for got, want in ((theta, want_theta), (v, want_v), (g, want_g)):
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+
+
 def test_recipe_round_trip_and_validation():
     assert Recipe.from_dict(MNIST_PI_RECIPE.to_dict()) == MNIST_PI_RECIPE
     with pytest.raises(ValueError, match="momentum"):

@@ -13,6 +13,7 @@ from minilinpath.layers import (affine_forward, conv_backward, conv_forward, lst
                                 max_pool_backward, max_pool_eval, max_pool_forward, maxout_backward, maxout_eval,
                                 maxout_forward, softmax_cross_entropy)
 from minilinpath.models import ConvMaxout, ConvSpec
+from minilinpath.optim import momentum_step
 from minilinpath.path import linear_path
 
 
@@ -191,8 +192,11 @@ def layer_results(rng):
     Wx, Wh, bl = rng.standard_normal((3, 8)), rng.standard_normal((2, 8)), rng.standard_normal(8)
     _, _, lstm_cache = lstm_forward(rng.standard_normal((4, 5, 3)), np.zeros((4, 2)), np.zeros((4, 2)), Wx, Wh, bl)
     lstm_grads = lstm_backward(rng.standard_normal((4, 5, 2)), lstm_cache)
+    theta, velocity, grad = (rng.standard_normal(37) for _ in range(3))
+    momentum_step(theta, velocity, grad, 0.013, 0.7)
     return [out, maxout_cache.first, dz, maxout_eval(z, 3), pooled, pool_cache.winner, dx_pool,
-            max_pool_eval(z, 2, 2), conv, dx, dW, db, loss, dlogits, affine, *lstm_grads, *sweeps(rng)]
+            max_pool_eval(z, 2, 2), conv, dx, dW, db, loss, dlogits, affine, *lstm_grads, theta, velocity, grad,
+            *sweeps(rng)]
 
 
 def sweeps(rng):
