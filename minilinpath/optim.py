@@ -98,6 +98,12 @@ def momentum_step(theta, velocity, grad, lr: float, mu: float) -> None:
         v -= g
         theta[lo:hi] += v
 
+    if theta.ndim == 0:   # a single number has no blocks
+        velocity *= mu
+        grad *= lr
+        velocity -= grad
+        theta += velocity
+        return
     threads.for_example_blocks(block, backend.get_xp(theta), theta)
 
 

@@ -300,6 +300,7 @@ def test_bad_eval_memory_budget_is_one_line_before_anything_is_written(fast, dat
 def test_bad_thread_count_is_one_line_before_anything_is_written(fast, data, tmp_path, capsys, monkeypatch, variable,
                                                                   value):
     monkeypatch.delenv("MINILINPATH_THREADS", raising=False)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)   # it is read before OMP_NUM_THREADS (OpenBLAS's order)
     monkeypatch.setenv(variable, value)
     run_fig13_expecting_error(capsys, argv_for(data, tmp_path), tmp_path, variable)
     assert not (tmp_path / "runs").exists()

@@ -66,6 +66,9 @@ def test_momentum_step_in_blocks_is_the_written_out_update_bit_for_bit(rng, monk
     momentum_step(theta, v, g, lr=0.01, mu=0.5)
     for got, want in ((theta, want_theta), (v, want_v), (g, want_g)):
         assert got.dtype == np.float32 and np.array_equal(got, want)
+    one = [np.array(2.0), np.array(1.0), np.array(4.0)]       # 0-d arrays: one number, no blocks
+    momentum_step(*one, lr=0.25, mu=0.5)
+    assert [float(a) for a in one] == [2.0 + 0.5 - 1.0, 0.5 - 1.0, 1.0]
 
 
 def test_recipe_round_trip_and_validation():

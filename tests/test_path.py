@@ -203,15 +203,16 @@ def test_later_layers_built_once_or_per_chunk_give_the_same_bits(activation, mon
 def test_line_parameters_size_and_length_are_checked():
     model, train, _, theta0, theta1 = setup(np.float32)
     alphas = [0.0, 0.25, 1.0]
-    on_line = model.line_parameters(theta0, theta1, alphas)
+    on_line = model.line_parameters(theta0, theta1, np.array(alphas))
+    assert on_line.alphas == (0.0, 0.25, 1.0) and all(type(a) is float for a in on_line.alphas)
     first = model.layout["h0.W"].size + model.layout["h0.b"].size
     assert model.line_parameter_bytes(3, np.float32) == 3 * (model.size - first) * 4
-    assert sum(a.nbytes for layers in on_line for pair in layers for a in pair) == model.line_parameter_bytes(3)
+    assert sum(a.nbytes for pair in on_line.layers for a in pair) == model.line_parameter_bytes(3)
     p = model.unflatten(theta0)
-    W0 = model.pieces_first(1, p["h1.W"])
-    np.testing.assert_array_equal(on_line[0][0][0], W0)         # alpha = 0: theta0's numbers exactly
+    np.testing.assert_array_equal(on_line.at(0)[0][0], model.pieces_first(1, p["h1.W"]))  # alpha 0: theta0 exactly
+    np.testing.assert_array_equal(on_line.at(2)[1][1], model.unflatten(theta1)["y.b"])    # alpha 1: theta1 exactly
     X, y = train
     Z0 = model.first_bias(theta0, model.first_linear(X, p["h0.W"]))
     Z1 = model.first_bias(theta1, model.first_linear(X, model.unflatten(theta1)["h0.W"]))
-    with pytest.raises(ValueError, match="on_line has 3 entries for 2 alphas"):
+    with pytest.raises(ValueError, match="on_line was built for 3 other alphas than these 2"):
         model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas[:2], y, on_line=on_line)

@@ -18,3 +18,13 @@ def require_same_dtype(**arrays) -> None:
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{n}: {d}" for n, d in dtypes.items())
         raise TypeError(f"dtypes differ ({listed}); cast them to one dtype (float32 to train, float64 to check).")
+
+
+def require_out(name: str, out, shape, dtype) -> None:
+    """An array given to write a result into must have the result's shape and dtype (None: nothing given)."""
+    if out is None:
+        return
+    got_shape, got_dtype = tuple(getattr(out, "shape", ())), getattr(out, "dtype", None)
+    if got_shape != tuple(shape) or got_dtype != dtype:
+        raise ValueError(f"{name} must be a {dtype} array of shape {tuple(shape)} to write the result into, got "
+                         f"{got_dtype} of shape {got_shape}.")

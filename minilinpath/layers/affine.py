@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .. import backend, threads
-from ._checks import require_float, require_ndim, require_same_dtype
+from ._checks import require_float, require_ndim, require_out, require_same_dtype
 
 
 class AffineCache(NamedTuple):
@@ -53,6 +53,8 @@ def affine_backward(dout, cache: AffineCache, input_grad: bool = True, dW_out=No
     """
     x, W = cache
     xp = backend.get_xp(dout)
+    require_out("dW_out", dW_out, W.shape, dout.dtype)
+    require_out("db_out", db_out, W.shape[1:], dout.dtype)
     dx = dout @ W.T if input_grad else None
     dW = xp.matmul(x.T, dout, out=dW_out)
     db = dout.sum(axis=0, out=db_out)

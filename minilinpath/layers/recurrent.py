@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .. import backend, threads
-from ._checks import require_float, require_ndim, require_same_dtype
+from ._checks import require_float, require_ndim, require_out, require_same_dtype
 
 
 class StepCache(NamedTuple):
@@ -200,6 +200,8 @@ def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None, dWx_out=None,
     xp = backend.get_xp(dhs)
     N, T, H = dhs.shape
     x, h0, c0, gates, cs, tanh_cs, hs, Wx, Wh = cache
+    for name, out, like in (("dWx_out", dWx_out, Wx), ("dWh_out", dWh_out, Wh), ("db_out", db_out, gates[0, 0])):
+        require_out(name, out, like.shape, dhs.dtype)   # before anything is computed or written
     i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
     c_prev = xp.concatenate([c0[None], cs[:-1]])                      # (T, N, H): c_{t-1}
     # factors of dc for the i, f, g blocks, (T, N, 3, H), and of dh for the o block and for dc; step by step

@@ -16,7 +16,7 @@ alpha for one chunk, in its own layout (the MLP and the conv net do); and
 ``line_parameters(theta0, theta1, alphas)`` with ``line_parameter_bytes(n_alphas,
 dtype)``: the layers after the first at every alpha, built once per sweep and
 passed to each chunk as ``evaluate_line_chunk(..., on_line=...)`` when they fit
-the memory budget (the MLP does).
+the memory budget (the MLP does; ``models.mlp.LayersOnLine``).
 """
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ owns the columns j*k ... j*k+k-1 of its layer.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import backend, threads
@@ -28,6 +30,29 @@ from ..layers import (ACTIVATIONS, EVAL_ACTIVATIONS, affine_backward, affine_for
 from ..layers.dropout import draw_mask
 from ..params import Layout
 from .classifier import SoftmaxClassifier, nll_and_errors, limit_column_norms
+
+
+class LayersOnLine(NamedTuple):
+    """Every layer after an MLP's first at each alpha of a line, as :meth:`MLP.line_parameters` builds them."""
+    alphas: tuple   # the alphas, as Python floats
+    layers: list    # [(W_all (n_alphas, ...), b_all (n_alphas, ...)) of layer 1, layer 2, ...], evaluation layout
+
+    def at(self, i) -> list:
+        """``[(W, b), ...]`` of every later layer at the i-th alpha (views)."""
+        return [(W[i], b[i]) for W, b in self.layers]
+
+
+def _check_layers_on_line(on_line, alphas, dtype) -> None:
+    """Refuse an ``on_line`` that is not :meth:`MLP.line_parameters`' result for these alphas and this dtype."""
+    if not isinstance(on_line, LayersOnLine):
+        raise ValueError(f"on_line must be what line_parameters(theta0, theta1, alphas) returned, got "
+                         f"{type(on_line).__name__}.")
+    if on_line.alphas != tuple(alphas):
+        raise ValueError(f"on_line was built for {len(on_line.alphas)} other alphas than these {len(alphas)}; build "
+                         "it with line_parameters(theta0, theta1, alphas) for the same alphas.")
+    if any(a.dtype != dtype for pair in on_line.layers for a in pair):
+        raise ValueError(f"on_line holds {on_line.layers[0][0].dtype} parameters but the chunk is {dtype}; build "
+                         "it from theta0 and theta1 of the chunk's dtype.")
 
 
 class MLP(SoftmaxClassifier):
@@ -336,7 +361,7 @@ class MLP(SoftmaxClassifier):
         one chunk whose first-layer outputs at the two ends are Z0 and Z1 (from :meth:`first_bias`).
 
         Per alpha: every later layer's parameters (1 - alpha) P0 + alpha P1 in the evaluation layout (taken
-        from ``on_line``, the list :meth:`line_parameters` built once for the whole sweep, or else built here
+        from ``on_line``, what :meth:`line_parameters` built once for the whole sweep, or else built here
         again for this chunk in reused buffers), and the first hidden layer straight from the two ends,
 
             h_1 = max_p [Z0_p + alpha (Z1_p - Z0_p)]        (maxout; an activation otherwise),
@@ -348,26 +373,25 @@ class MLP(SoftmaxClassifier):
         ``model.loss`` to the last bit.
         """
         xp = backend.get_xp(Z0)
-        if on_line is not None and len(on_line) != len(alphas):
-            raise ValueError(f"on_line has {len(on_line)} entries for {len(alphas)} alphas; build it with "
-                             "line_parameters(theta0, theta1, alphas) for the same alphas.")
+        alphas = [float(a) for a in alphas]  # Python floats keep the network's dtype (a NumPy float64 would not)
+        if on_line is not None:
+            _check_layers_on_line(on_line, alphas, Z0.dtype)
+        nll, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
+        if not alphas:
+            return nll, wrong
         if on_line is None:
             ends = self._line_ends(theta0, theta1)
             reused, scratch = ([tuple(xp.empty_like(a) for a in pair) for pair in ends[0]] for _ in range(2))
         # each layer's pre-activation and the first hidden layer's working arrays, written again for every
         # alpha (allocating ~10 MB arrays anew costs page faults: 10% of the sweep's time, measured)
         n, dtype = y.shape[0], Z0.dtype
-        later = on_line[0] if on_line is not None else reused
+        later = on_line.at(0) if on_line is not None else reused
         buffers = [None] + [xp.empty((self.pieces, n, W.shape[-1]) if self._is_maxout(i) else (n, W.shape[-1]),
                                      dtype=dtype) for i, (W, _) in enumerate(later, start=1)]
         work = [xp.empty(Z0.shape[1:], dtype=dtype) for _ in range(2)] if self._is_maxout(0) else [xp.empty_like(Z0)]
         D = Z1 - Z0
-        nll, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
         for i, a in enumerate(alphas):
-            if on_line is None:
-                later = self._later_layers_at(ends, a, reused, scratch, xp)
-            else:
-                later = on_line[i]
+            later = self._later_layers_at(ends, a, reused, scratch, xp) if on_line is None else on_line.at(i)
             h = self._first_hidden_on_line(Z0, D, a, work) if a != 1.0 else self._first_hidden_at(Z1, work)
             nll[i], wrong[i] = nll_and_errors(self._logits_from_hidden([None] + list(later), h, buffers), y)
         return nll, wrong
@@ -388,9 +412,9 @@ class MLP(SoftmaxClassifier):
                 target += scaled
         return out
 
-    def line_parameters(self, theta0, theta1, alphas) -> list:
-        """Every layer after the first at theta(alpha) = (1 - alpha) theta0 + alpha theta1, for each alpha:
-        ``[[(W, b) of layer 1, (W, b) of layer 2, ...] per alpha]`` in the evaluation layout.
+    def line_parameters(self, theta0, theta1, alphas) -> "LayersOnLine":
+        """Every layer after the first at theta(alpha) = (1 - alpha) theta0 + alpha theta1, for each alpha, in
+        the evaluation layout: a :class:`LayersOnLine` with one stacked array per W and b, (n_alphas, ...).
 
         The linear path's fast sweep builds these once for the whole data set and passes them to every
         chunk's :meth:`evaluate_line_chunk` (which would otherwise build them again per chunk: 8% of the
@@ -398,14 +422,17 @@ class MLP(SoftmaxClassifier):
         The same operations as in the chunk, so the same numbers.
         """
         xp = backend.get_xp(theta0)
+        alphas = tuple(float(a) for a in alphas)
         ends = self._line_ends(theta0, theta1)
+        stacked = [tuple(xp.empty((len(alphas),) + a.shape, dtype=a.dtype) for a in pair) for pair in ends[0]]
         scratch = [tuple(xp.empty_like(a) for a in pair) for pair in ends[0]]
-        return [self._later_layers_at(ends, float(a), [tuple(xp.empty_like(x) for x in pair) for pair in ends[0]],
-                                      scratch, xp) for a in alphas]
+        for i, a in enumerate(alphas):
+            self._later_layers_at(ends, a, [(W[i], b[i]) for W, b in stacked], scratch, xp)
+        return LayersOnLine(alphas, stacked)
 
     def line_parameter_bytes(self, n_alphas: int, dtype=np.float32) -> int:
-        """Bytes that :meth:`line_parameters` keeps for ``n_alphas`` alphas (every parameter but the first
-        layer's, once per alpha)."""
+        """Bytes of the arrays :meth:`line_parameters` keeps for ``n_alphas`` alphas (every parameter but the
+        first layer's, once per alpha; the few Python objects around them do not grow with n_alphas)."""
         first = sum(self.layout[f"{self.layer_names[0]}.{w}"].size for w in ("W", "b"))
         return int(n_alphas) * (self.size - first) * np.dtype(dtype).itemsize
 

@@ -169,7 +169,8 @@ def _later_layers_on_line(model, theta0, theta1, alphas, chunk_size):
     dtype = theta0.dtype
     spare = (eval_memory_budget() - chunk_size * int(model.eval_bytes_per_example(dtype))
              - getattr(model, "eval_fixed_bytes", 0))
-    if model.line_parameter_bytes(len(alphas), dtype) > spare:
+    needed = model.line_parameter_bytes(len(alphas), dtype)
+    if needed == 0 or needed > spare:   # no later layers (nothing to build), or no room
         return None
     return model.line_parameters(theta0, theta1, alphas)
 
