@@ -171,24 +171,30 @@ def test_evaluate_line_chunk_on_line_equals_per_chunk_for_numpy_alphas(kind):
     np.testing.assert_array_equal(per_chunk[1], once[1])
 
 
+def kept_and_traced(model, theta0, theta1, alphas, chunk):
+    """What the sweep keeps for its later layers, and the bytes Python's allocator holds for it (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        kept = linear_module._later_layers_on_line(model, theta0, theta1, alphas, chunk)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return kept, held
+
+
 @pytest.mark.parametrize("kind, n_alphas, budget_mb", [("relu", 40_000, 2.0), ("no_hidden", 40_000, 0.02)])
 def test_line_parameters_kept_fit_the_memory_budget(kind, n_alphas, budget_mb, monkeypatch):
-    """The claim: what the sweep keeps for its later layers never pushes it over the evaluation budget. With
-    small layers and many alphas the arrays' bytes are a fraction of what the kept list really holds (one
-    Python list, tuples and array objects per alpha); with no hidden layers the count is 0 bytes."""
+    """The claim: what the sweep keeps for its later layers never pushes it over the evaluation budget, also with
+    tiny layers and many alphas (one stacked array per W and b, not Python objects per alpha); with no hidden
+    layers nothing is built."""
     monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", str(budget_mb))
     model = MLP(n_in=4, hidden=(3,) if kind == "relu" else (), activation="relu", n_classes=2,
                 init_ranges=(0.5,) * (2 if kind == "relu" else 1))
     theta0, theta1 = model.init(1), model.init(2)
     alphas = [float(a) for a in np.linspace(0.0, 1.0, n_alphas)]
-    tracemalloc.start()
-    try:
-        kept = linear_module._later_layers_on_line(model, theta0, theta1, alphas, 10)
-        held = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    if kept is not None:
-        assert held <= budget_mb * 2 ** 20, f"kept {held / 2 ** 20:.1f} MB for a {budget_mb} MB budget"
+    kept, held = kept_and_traced(model, theta0, theta1, alphas, 10)
+    assert (kept is None) == (kind == "no_hidden")
+    assert held <= budget_mb * 2 ** 20, f"kept {held / 2 ** 20:.1f} MB for a {budget_mb} MB budget"
 
 
 def test_line_parameters_of_large_layers_fit_the_budget(monkeypatch):
@@ -198,12 +204,7 @@ def test_line_parameters_of_large_layers_fit_the_budget(monkeypatch):
     theta0, theta1 = model.init(1), model.init(2)
     alphas = [0.0, 0.5, 1.0, 1.5]
     assert model.line_parameter_bytes(4) < 4 * 2 ** 20
-    tracemalloc.start()
-    try:
-        kept = linear_module._later_layers_on_line(model, theta0, theta1, alphas, 10)
-        held = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
+    kept, held = kept_and_traced(model, theta0, theta1, alphas, 10)
     assert kept is not None and held <= 4 * 2 ** 20
     assert sum(a.nbytes for pair in kept.layers for a in pair) == model.line_parameter_bytes(4)
     monkeypatch.setenv("MINILINPATH_EVAL_MEMORY_MB", "1")       # 1 MB: no room for 4 alphas of ~0.6 MB each
