@@ -207,6 +207,31 @@ def test_mlp_on_gpu_matches_numpy(cupy, rng, activation):
 
 
 @pytest.mark.gpu
+def test_mlp_sweep_and_momentum_on_gpu_match_numpy(cupy, rng):
+    """The fast sweep with its later layers built once per sweep (MLP.line_parameters), and the momentum update
+    (blocks over threads on the CPU, one call on CuPy), give NumPy's numbers on the GPU."""
+    from minilinpath.optim import momentum_step
+    from minilinpath.path import linear_path
+    model = small_mlp("maxout")
+    theta0, theta1 = model.init(seed=3, dtype=np.float64), model.init(seed=4, dtype=np.float64)
+    X, y = batch(rng)
+    alphas = np.linspace(-0.5, 1.5, 5)
+    g = cupy.asarray
+    cpu = linear_path(model, theta0, theta1, (X, y), alphas, progress=False)
+    gpu = linear_path(model, g(theta0), g(theta1), (g(X), g(y)), alphas, progress=False)
+    np.testing.assert_allclose(gpu.J_train, cpu.J_train, rtol=1e-12)
+    np.testing.assert_array_equal(gpu.error_train, cpu.error_train)
+    on_line = model.line_parameters(g(theta0), g(theta1), alphas)
+    assert all(isinstance(a, cupy.ndarray) and a.shape[0] == 5 for pair in on_line.layers for a in pair)
+    state = [rng.standard_normal(model.size) for _ in range(3)]
+    on_gpu = [g(a) for a in state]
+    momentum_step(*state, lr=0.01, mu=0.5)
+    momentum_step(*on_gpu, lr=0.01, mu=0.5)
+    for a, b in zip(on_gpu, state):
+        np.testing.assert_allclose(a.get(), b, rtol=1e-14)
+
+
+@pytest.mark.gpu
 def test_deep_linear_on_gpu_matches_numpy(cupy, rng):
     model = DeepLinear((3, 4, 2), init_std=0.5)
     theta = model.init(seed=0, dtype=np.float64)
