@@ -25,6 +25,20 @@ import numpy as np
 from . import backend, io
 
 
+def point_on_line(end0, end1, a: float, out, scratch):
+    """out = (1 - a) end0 + a end1, written in place (``scratch``: an array like ``out``, for a end1); returns out.
+
+    The roundings of the expression ``(1 - a) * end0 + a * end1``, without its temporaries. Every sweep builds
+    theta(alpha) (or a layer's output at alpha) with this one function, so they all give the same bits; ``a``
+    is a Python float, which keeps the arrays' dtype.
+    """
+    xp = backend.get_xp(out)
+    xp.multiply(end0, 1.0 - a, out=out)
+    xp.multiply(end1, a, out=scratch)
+    out += scratch
+    return out
+
+
 class LayoutMismatchError(ValueError):
     """A parameter vector or checkpoint does not fit the model's layout."""
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from minilinpath.params import Layout, LayoutMismatchError, load_checkpoint, save_checkpoint
+from minilinpath.params import Layout, LayoutMismatchError, load_checkpoint, point_on_line, save_checkpoint
 
 
 def make_layout():
@@ -80,3 +80,16 @@ def test_not_a_checkpoint(tmp_path):
     np.savez(path, something=np.zeros(3))
     with pytest.raises(LayoutMismatchError, match="not a minilinpath checkpoint"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_point_on_line_is_the_expression_bit_for_bit(rng, dtype):
+    """(1 - a) end0 + a end1 in place: the expression's roundings, the arrays' dtype, exact ends at a = 0 and 1."""
+    end0, end1 = (rng.standard_normal((4, 6)).astype(dtype) for _ in range(2))
+    out, scratch = np.empty_like(end0), np.empty_like(end0)
+    for a in (-0.7, 0.0, 0.3, 1.0, 2.5):
+        got = point_on_line(end0, end1, a, out, scratch)
+        assert got is out and got.dtype == dtype
+        np.testing.assert_array_equal(got, (1 - a) * end0 + a * end1)
+    np.testing.assert_array_equal(point_on_line(end0, end1, 0.0, out, scratch), end0)
+    np.testing.assert_array_equal(point_on_line(end0, end1, 1.0, out, scratch), end1)

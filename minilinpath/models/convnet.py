@@ -32,7 +32,7 @@ from ..layers import conv as conv_layer
 from ..layers.conv import conv_backward, conv_forward, output_size
 from ..layers.dropout import draw_mask
 from ..layers.pool import max_pool_backward, max_pool_eval, max_pool_forward, pooled_size
-from ..params import Layout
+from ..params import Layout, point_on_line
 from .classifier import SoftmaxClassifier, limit_column_norms, nll_and_errors
 
 
@@ -287,6 +287,7 @@ class ConvMaxout(SoftmaxClassifier):
         maxima are exact), so the sweep's endpoints are ``model.loss`` to the last bit.
         """
         xp = backend.get_xp(Z0)
+        alphas = [float(a) for a in alphas]  # Python floats keep the network's dtype (a NumPy float64 would not)
         spec = self.conv[0]
         n, F = Z0.shape[:2]
         k, U, hw = spec.pieces, F // spec.pieces, Z0.shape[2:]
@@ -315,9 +316,7 @@ class ConvMaxout(SoftmaxClassifier):
                 pooled[rows] = max_pool_eval(m, spec.pool, spec.pool_stride)
 
         for i, a in enumerate(alphas):
-            xp.multiply(theta0, 1.0 - a, out=theta)
-            xp.multiply(theta1, a, out=scaled)
-            theta += scaled
+            point_on_line(theta0, theta1, a, theta, scaled)
             threads.for_example_blocks(lambda lo, hi, a=a: first_layer(a, lo, hi), xp, Z0)  # over threads
             logits = self._eval_from(self.layout.unflatten(theta), 1, pooled)
             nll[i], wrong[i] = nll_and_errors(logits, y)

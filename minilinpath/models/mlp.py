@@ -28,7 +28,7 @@ from .. import backend, threads
 from ..layers import (ACTIVATIONS, EVAL_ACTIVATIONS, affine_backward, affine_forward, dropout_backward,
                       dropout_forward, maxout_backward, maxout_forward)
 from ..layers.dropout import draw_mask
-from ..params import Layout
+from ..params import Layout, point_on_line
 from .classifier import SoftmaxClassifier, nll_and_errors, limit_column_norms
 
 
@@ -391,7 +391,7 @@ class MLP(SoftmaxClassifier):
         work = [xp.empty(Z0.shape[1:], dtype=dtype) for _ in range(2)] if self._is_maxout(0) else [xp.empty_like(Z0)]
         D = Z1 - Z0
         for i, a in enumerate(alphas):
-            later = self._later_layers_at(ends, a, reused, scratch, xp) if on_line is None else on_line.at(i)
+            later = self._later_layers_at(ends, a, reused, scratch) if on_line is None else on_line.at(i)
             h = self._first_hidden_on_line(Z0, D, a, work) if a != 1.0 else self._first_hidden_at(Z1, work)
             nll[i], wrong[i] = nll_and_errors(self._logits_from_hidden([None] + list(later), h, buffers), y)
         return nll, wrong
@@ -402,14 +402,12 @@ class MLP(SoftmaxClassifier):
         return [self.eval_params(t, first_weights=False)[1:] for t in (theta0, theta1)]
 
     @staticmethod
-    def _later_layers_at(ends, a, out, scratch, xp):
+    def _later_layers_at(ends, a, out, scratch):
         """Write (1 - a) P0 + a P1 of every (W, b) pair of ``ends`` into ``out`` (``scratch``: arrays of the same
         shapes for a P1) and return ``out``."""
         for (W0, b0), (W1, b1), (W, b), (sW, sb) in zip(*ends, out, scratch):
-            for end0, end1, target, scaled in ((W0, W1, W, sW), (b0, b1, b, sb)):
-                xp.multiply(end0, 1.0 - a, out=target)
-                xp.multiply(end1, a, out=scaled)
-                target += scaled
+            point_on_line(W0, W1, a, W, sW)
+            point_on_line(b0, b1, a, b, sb)
         return out
 
     def line_parameters(self, theta0, theta1, alphas) -> "LayersOnLine":
@@ -427,7 +425,7 @@ class MLP(SoftmaxClassifier):
         stacked = [tuple(xp.empty((len(alphas),) + a.shape, dtype=a.dtype) for a in pair) for pair in ends[0]]
         scratch = [tuple(xp.empty_like(a) for a in pair) for pair in ends[0]]
         for i, a in enumerate(alphas):
-            self._later_layers_at(ends, a, [(W[i], b[i]) for W, b in stacked], scratch, xp)
+            self._later_layers_at(ends, a, [(W[i], b[i]) for W, b in stacked], scratch)
         return LayersOnLine(alphas, stacked)
 
     def line_parameter_bytes(self, n_alphas: int, dtype=np.float32) -> int:

@@ -34,6 +34,7 @@ from .. import backend
 from ..contract import check_model
 from ..io import write_npz
 from ..models.classifier import eval_memory_budget
+from ..params import point_on_line
 from ..progress import progress_bar
 
 DEFAULT_CHUNK = 10_000
@@ -123,9 +124,7 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
 
     def theta_at(a):
         for part in rest:
-            xp.multiply(theta0[part], 1.0 - a, out=theta[part])
-            xp.multiply(theta1[part], a, out=scaled_theta[part])
-            theta[part] += scaled_theta[part]
+            point_on_line(theta0[part], theta1[part], a, theta[part], scaled_theta[part])
 
     samples = max(mc_samples, 1)
     on_line = _later_layers_on_line(model, theta0, theta1, alphas, chunk_size) if not mc_samples else None
@@ -151,9 +150,7 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
                 # theta(alpha) is rebuilt per chunk rather than kept for every alpha: memory stays
                 # bounded by the chunk, whatever the number of alphas
                 theta_at(a)
-                xp.multiply(Z0, 1.0 - a, out=z)
-                xp.multiply(Z1, a, out=scaled)
-                z += scaled  # the first layer's output at theta(alpha); the model may overwrite z
+                point_on_line(Z0, Z1, a, z, scaled)  # the first layer's output at theta(alpha); the model may overwrite z
                 nll, errors = model.evaluate_from_first_output(theta, z, yc, masks)
                 nll_sum[i] += nll / samples
                 wrong[i] += errors / samples
