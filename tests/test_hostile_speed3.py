@@ -339,3 +339,32 @@ def test_momentum_step_on_views(workers, monkeypatch):
         momentum_step(*got, 0.05, 0.95)
         np.testing.assert_array_equal(want_base, got_base)     # theta and velocity live in the base
         np.testing.assert_array_equal(want[2], got[2])         # grad holds lr * g afterwards
+
+
+class _OlderSignature(MLP):
+    """An MLP subclass that overrides evaluate_line_chunk with the signature it had before on_line existed."""
+
+    def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y):
+        return super().evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, y)
+
+
+def test_subclass_with_the_older_evaluate_line_chunk_is_not_given_on_line():
+    """Such a subclass still has line_parameters; the sweep must not pass it on_line (a TypeError before)."""
+    model, train, valid, theta0, theta1 = line_setup("maxout3", np.float32)
+    older = _OlderSignature(n_in=12, n_classes=4, init_ranges=(0.5,) * 3, **MLPS["maxout3"])
+    assert linear_module._later_layers_on_line(model, theta0, theta1, [0.5], 10) is not None
+    assert linear_module._later_layers_on_line(older, theta0, theta1, [0.5], 10) is None
+    alphas = np.linspace(-0.5, 1.5, 6)
+    a = linear_path(model, theta0, theta1, train, alphas, valid, chunk_size=50, progress=False)
+    b = linear_path(older, theta0, theta1, train, alphas, valid, chunk_size=50, progress=False)
+    for name in CURVES:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_takes_keyword_reads_the_signature():
+    takes = linear_module._takes_keyword
+    assert takes(lambda a, on_line=None: 0, "on_line")
+    assert takes(lambda a, *, on_line: 0, "on_line")
+    assert takes(lambda a, **kwargs: 0, "on_line")
+    assert not takes(lambda a, b: 0, "on_line")
+    assert not takes(lambda on_line, /: 0, "on_line")     # positional only: not a keyword

@@ -24,6 +24,7 @@ bounded by ``chunk_size``, which by default follows the evaluation memory budget
 """
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,9 +160,10 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
 
 def _later_layers_on_line(model, theta0, theta1, alphas, chunk_size):
     """The model's :meth:`line_parameters` (every layer after the first at each alpha, built once for all
-    chunks) when it has them and they fit in what the memory budget leaves beside one chunk's temporaries;
-    else None, and each chunk builds them again (the same numbers either way)."""
-    if not hasattr(model, "line_parameters"):
+    chunks) when it has them, its ``evaluate_line_chunk`` takes them (a subclass may override it with the
+    older signature, without ``on_line``) and they fit in what the memory budget leaves beside one chunk's
+    temporaries; else None, and each chunk builds them again (the same numbers either way)."""
+    if not hasattr(model, "line_parameters") or not _takes_keyword(model.evaluate_line_chunk, "on_line"):
         return None
     dtype = theta0.dtype
     spare = (eval_memory_budget() - chunk_size * int(model.eval_bytes_per_example(dtype))
@@ -170,6 +172,16 @@ def _later_layers_on_line(model, theta0, theta1, alphas, chunk_size):
     if needed == 0 or needed > spare:   # no later layers (nothing to build), or no room
         return None
     return model.line_parameters(theta0, theta1, alphas)
+
+
+def _takes_keyword(function, name: str) -> bool:
+    """Whether ``function`` accepts the keyword argument ``name`` (by name, or through ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):   # no signature to read (a builtin): do not guess
+        return False
+    return any(p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) or p.kind == p.VAR_KEYWORD
+               for p in parameters)
 
 
 def first_linear_pair(model, X, W0, W1):
