@@ -185,3 +185,25 @@ def test_layers_on_gpu_match_numpy(cupy, rng):
     cases += [(l, l_g), (d, d_g)]
     for cpu, gpu in cases:
         np.testing.assert_allclose(cupy.asnumpy(gpu), cpu, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads_", ["1", "4"])
+@pytest.mark.parametrize("shape, k", [((3, 6), 3), ((1, 5), 5), ((1500, 120), 5), ((2200, 64), 2), ((9, 4, 3, 5), 2)])
+def test_maxout_forward_matches_argmax_on_ties(monkeypatch, rng, threads_, shape, k):
+    """The maximum and the first-winner masks, dense layers (pieces copied into contiguous slabs, blocks of
+    examples on several threads when the array is large) and feature maps, against an independent reference:
+    NumPy's argmax, which picks the first maximum. Values rounded to one decimal make many ties."""
+    monkeypatch.setenv("MINILINPATH_THREADS", threads_)
+    for dtype in (np.float32, np.float64):
+        z = np.round(rng.standard_normal(shape), 1).astype(dtype)
+        grouped = z.reshape(shape[0], shape[1] // k, k, *shape[2:])
+        out, cache = maxout_forward(z, k)
+        np.testing.assert_array_equal(out, grouped.max(axis=2))
+        winner = grouped.argmax(axis=2)
+        assert cache.first.shape == (k,) + out.shape
+        for p in range(k):
+            np.testing.assert_array_equal(cache.first[p], winner == p)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        expected = np.where(np.arange(k).reshape((1, 1, k) + (1,) * len(shape[2:])) == winner[:, :, None],
+                            dout[:, :, None], 0.0).astype(dtype).reshape(shape)
+        np.testing.assert_array_equal(maxout_backward(dout, cache), expected)
