@@ -49,13 +49,17 @@ def maxout_forward(z, k: int):
     grouped_all = z.reshape(n, z.shape[1] // k, k, *rest)                   # (N, U, k, ...), a view
     out_all = xp.empty(grouped_all[:, :, 0].shape, dtype=z.dtype)           # (N, U, ...)
     first_all = xp.empty((k,) + out_all.shape, dtype=bool)                  # (k, N, U, ...)
+    # (N, U, k): the pieces of a unit are adjacent, so they are copied into k contiguous slabs (k, N, U), one
+    # array for all blocks (allocated here, not in each thread); (N, U, k, H, W): piece p is already H*W
+    # contiguous floats per unit, and the views are used as they are
+    slabs_all = xp.empty((k,) + out_all.shape, dtype=z.dtype) if not rest else None
 
     def examples(lo, hi):
         grouped, out, first = grouped_all[lo:hi], out_all[lo:hi], first_all[:, lo:hi]
-        if not rest:   # (N, U, k): the pieces of a unit are adjacent; copy them into k contiguous slabs
-            pieces = xp.empty((k,) + out.shape, dtype=z.dtype)             # (k, n, U)
+        if slabs_all is not None:
+            pieces = slabs_all[:, lo:hi]
             pieces[...] = grouped.transpose(2, 0, 1)
-        else:          # (N, U, k, H, W): piece p is H*W contiguous floats per unit already
+        else:
             pieces = [grouped[:, :, p] for p in range(k)]
         out[...] = pieces[0]
         for p in range(1, k):
