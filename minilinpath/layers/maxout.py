@@ -87,7 +87,7 @@ def maxout_backward(dout, cache: MaxoutCache):
             xp.multiply(first[p, lo:hi], dout[lo:hi], out=dz[lo:hi, :, p])
 
     threads.for_example_blocks(examples, xp, dz)
-    return dz.reshape(dout.shape[0], -1, *dout.shape[2:])
+    return dz.reshape(dout.shape[0], dout.shape[1] * k, *dout.shape[2:])   # (N, U*k, ...), also for N = 0
 
 
 def maxout_eval(z, k: int):

@@ -163,7 +163,9 @@ def _later_layers_on_line(model, theta0, theta1, alphas, chunk_size):
     chunks) when it has them, its ``evaluate_line_chunk`` takes them (a subclass may override it with the
     older signature, without ``on_line``) and they fit in what the memory budget leaves beside one chunk's
     temporaries; else None, and each chunk builds them again (the same numbers either way)."""
-    if not hasattr(model, "line_parameters") or not _takes_keyword(model.evaluate_line_chunk, "on_line"):
+    evaluate_chunk = getattr(model, "evaluate_line_chunk", None)
+    if not hasattr(model, "line_parameters") or evaluate_chunk is None or not _takes_keyword(evaluate_chunk,
+                                                                                            "on_line"):
         return None
     dtype = theta0.dtype
     spare = (eval_memory_budget() - chunk_size * int(model.eval_bytes_per_example(dtype))
@@ -175,13 +177,19 @@ def _later_layers_on_line(model, theta0, theta1, alphas, chunk_size):
 
 
 def _takes_keyword(function, name: str) -> bool:
-    """Whether ``function`` accepts the keyword argument ``name`` (by name, or through ``**kwargs``)."""
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):   # no signature to read (a builtin): do not guess
-        return False
-    return any(p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) or p.kind == p.VAR_KEYWORD
-               for p in parameters)
+    """Whether ``function`` accepts the keyword argument ``name`` (by name, or through ``**kwargs``).
+
+    Both the function's own signature and the one ``functools.wraps`` copied from the function it wraps must
+    accept it: a wrapper of MLP's method that passes on ``*args`` only reports MLP's signature when
+    followed, and its own ``*args`` when not."""
+    def accepts(follow_wrapped):
+        try:
+            parameters = inspect.signature(function, follow_wrapped=follow_wrapped).parameters.values()
+        except (TypeError, ValueError):   # no signature to read (a builtin): do not guess
+            return False
+        return any(p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                   or p.kind == p.VAR_KEYWORD for p in parameters)
+    return accepts(follow_wrapped=False) and accepts(follow_wrapped=True)
 
 
 def first_linear_pair(model, X, W0, W1):
