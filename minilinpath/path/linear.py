@@ -164,8 +164,8 @@ def _later_layers_on_line(model, theta0, theta1, alphas, chunk_size):
     older signature, without ``on_line``) and they fit in what the memory budget leaves beside one chunk's
     temporaries; else None, and each chunk builds them again (the same numbers either way)."""
     evaluate_chunk = getattr(model, "evaluate_line_chunk", None)
-    if not hasattr(model, "line_parameters") or evaluate_chunk is None or not _takes_keyword(evaluate_chunk,
-                                                                                            "on_line"):
+    if (not hasattr(model, "line_parameters") or evaluate_chunk is None
+            or not _takes_keyword(evaluate_chunk, "on_line")):
         return None
     dtype = theta0.dtype
     spare = (eval_memory_budget() - chunk_size * int(model.eval_bytes_per_example(dtype))
