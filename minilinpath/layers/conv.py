@@ -249,7 +249,8 @@ def _irfft2(a, size):
 def _frequency_major(a_hat):
     """(A, B, SH, SW//2+1) -> (nf, A, B), contiguous: one small matrix per frequency."""
     A, B = a_hat.shape[:2]
-    return backend.get_xp(a_hat).ascontiguousarray(a_hat.reshape(A, B, -1).transpose(2, 0, 1))
+    nf = a_hat.shape[2] * a_hat.shape[3]   # written out: -1 cannot be inferred when A or B is 0
+    return backend.get_xp(a_hat).ascontiguousarray(a_hat.reshape(A, B, nf).transpose(2, 0, 1))
 
 
 def _spatial(a_f, size, crop):
@@ -354,7 +355,7 @@ def _im2col_forward(x, W, b, stride, pad):
                        buffer[:C * HH * WW * n * Ho * Wo].reshape(C, HH, WW, n, Ho, Wo))
         out_f = W_f @ cols.reshape(C * HH * WW, n * Ho * Wo)            # (F, n*H'*W'): one matrix product
         _place(out_f.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3), b, out[start:start + n])
-    kept = cols.reshape(C * HH * WW, N * Ho * Wo) if block >= N else None  # one block: backward reuses it
+    kept = cols.reshape(C * HH * WW, N * Ho * Wo) if N and block >= N else None  # one block: backward reuses it
     return out, ConvCache(x_pad, tuple(x.shape), W, stride, pad, (Ho, Wo), block, kept)
 
 

@@ -32,7 +32,8 @@ def softmax_cross_entropy(logits, y, with_grad: bool = True):
 
     Returns ``(loss, dlogits)`` where loss = -(1/N) sum_n log softmax(z_n)[y_n]
     is a 0-d array (no device sync) and dlogits = (softmax(z) - onehot(y)) / N;
-    with ``with_grad=False`` dlogits is None.
+    with ``with_grad=False`` dlogits is None. An empty batch (N = 0) has loss 0
+    and an empty dlogits.
 
     Every row is independent, so on the CPU blocks of rows of C-ordered logits
     run on several threads (:mod:`minilinpath.threads`); the numbers are those
@@ -65,5 +66,5 @@ def softmax_cross_entropy(logits, y, with_grad: bool = True):
         threads.for_example_blocks(rows, xp, logits)
     else:  # a row's max and sum over strided memory may add in another order when the rows are split
         rows(0, n)
-    loss = -picked.mean()
+    loss = -picked.mean() if n else xp.zeros((), dtype=logits.dtype)   # no rows: 0, as a model's loss of no data
     return loss, (logp if with_grad else None)

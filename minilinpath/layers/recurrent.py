@@ -153,7 +153,7 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     xp = backend.get_xp(x, Wx)
     N, T, _ = x.shape
     H = h0.shape[1]
-    xWx = (x.reshape(N * T, -1) @ Wx).reshape(N, T, 4 * H)
+    xWx = (x.reshape(N * T, x.shape[-1]) @ Wx).reshape(N, T, 4 * H)     # widths written out: N or T may be 0
     gates = xp.empty((T, N, 4 * H), dtype=x.dtype)          # (T, N, 4H): x_t Wx + b, then the gates, in place
     xp.add(xWx.transpose(1, 0, 2), b, out=gates)            # one pass: the bias added as it is made time-major
     cs, tanh_cs, hs = (xp.empty((T, N, H), dtype=x.dtype) for _ in range(3))
@@ -200,10 +200,11 @@ def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None, dWx_out=None,
     xp = backend.get_xp(dhs)
     N, T, H = dhs.shape
     x, h0, c0, gates, cs, tanh_cs, hs, Wx, Wh = cache
-    for name, out, like in (("dWx_out", dWx_out, Wx), ("dWh_out", dWh_out, Wh), ("db_out", db_out, gates[0, 0])):
-        require_out(name, out, like.shape, dhs.dtype)   # before anything is computed or written
+    for name, out, shape in (("dWx_out", dWx_out, Wx.shape), ("dWh_out", dWh_out, Wh.shape),
+                             ("db_out", db_out, (4 * H,))):
+        require_out(name, out, shape, dhs.dtype)   # before anything is computed or written
     i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
-    c_prev = xp.concatenate([c0[None], cs[:-1]])                      # (T, N, H): c_{t-1}
+    c_prev = xp.concatenate([c0[None], cs[:-1]])[:T]                  # (T, N, H): c_{t-1} (none when T = 0)
     # factors of dc for the i, f, g blocks, (T, N, 3, H), and of dh for the o block and for dc; step by step
     # independent, so blocks of steps go over threads (minilinpath.threads)
     dc_factor = xp.empty((T, N, 3, H), dtype=dhs.dtype)
@@ -230,9 +231,9 @@ def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None, dWx_out=None,
         dc = dc * f[t]
         dh = (Wh @ da[t].T).T    # = da_t Wh^T: this order of the operands ran 1.8x faster, same bits (benchmarks/README)
     da_flat = da.reshape(T * N, 4 * H)
-    h_prev = xp.concatenate([h0[None], hs[:-1]]).reshape(T * N, H)
-    x_t = x.transpose(1, 0, 2).reshape(T * N, -1)                      # time-major, like da (a copy)
-    dx = (da_flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2)
+    h_prev = xp.concatenate([h0[None], hs[:-1]])[:T].reshape(T * N, H)
+    x_t = x.transpose(1, 0, 2).reshape(T * N, x.shape[-1])             # time-major, like da (a copy)
+    dx = (da_flat @ Wx.T).reshape(T, N, Wx.shape[0]).transpose(1, 0, 2)
     dWx = xp.matmul(x_t.T, da_flat, out=dWx_out)
     dWh = xp.matmul(h_prev.T, da_flat, out=dWh_out)
     return dx, dh, dc, dWx, dWh, da_flat.sum(axis=0, out=db_out)

@@ -181,7 +181,7 @@ class ConvMaxout(SoftmaxClassifier):
     def _check_batch(self, theta, X, y=None):
         self.layout.check(theta)
         flat = int(np.prod(self.input_shape))
-        if getattr(X, "ndim", None) not in (2, 4) or X[0].size != flat:
+        if getattr(X, "ndim", None) not in (2, 4) or int(np.prod(X.shape[1:])) != flat:
             raise ValueError(f"{self.name}: X must have shape (N, {flat}) or (N, {', '.join(map(str, self.input_shape))}), "
                              f"got {getattr(X, 'shape', None)}.")
         if X.dtype != theta.dtype:
@@ -204,7 +204,7 @@ class ConvMaxout(SoftmaxClassifier):
             m, maxout_cache = maxout_forward(z, spec.pieces)
             x, pool_cache = max_pool_forward(m, spec.pool, spec.pool_stride)
             caches.append((drop, conv_cache, maxout_cache, pool_cache))
-        x = x.reshape(x.shape[0], -1)
+        x = x.reshape(x.shape[0], self.n_flat)   # (N, features), also for N = 0
         for j, name in enumerate(self.dense_names):
             x, drop = self._drop(len(self.conv) + j, x, masks)
             z, aff = affine_forward(x, p[f"{name}.W"], p[f"{name}.b"])
@@ -260,7 +260,7 @@ class ConvMaxout(SoftmaxClassifier):
             z = conv_forward(x, p[f"{name}.W"], p[f"{name}.b"], 1, spec.pad)[0]
             x = max_pool_eval(maxout_eval(z, spec.pieces), spec.pool, spec.pool_stride)
             del z
-        x = x.reshape(x.shape[0], -1)
+        x = x.reshape(x.shape[0], self.n_flat)   # (N, features), also for N = 0
         for name in self.dense_names:
             z = x @ p[f"{name}.W"]
             z += p[f"{name}.b"]

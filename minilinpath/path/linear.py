@@ -245,6 +245,8 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
     for split, batch in (("train", train), ("valid", valid)):
         if batch is None:
             continue
+        if batch[0].shape[0] == 0:   # a mean over no examples: there is no curve to draw
+            raise ValueError(f"the {split} set holds no examples; give at least one.")
         desc = f"linear path ({split})"
         if can_fast and (fast or mc_samples):
             J, err = _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc, seed, mc_samples)
