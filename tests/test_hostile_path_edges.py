@@ -8,8 +8,8 @@ math of the module docstrings, computed here independently on a tiny float64 MLP
 
 Each case must either work correctly or refuse with one clear error saying what was wrong; never a NumPy error from
 deep inside (a broadcast or matmul shape error, "Singular matrix", an argmax of nothing), never a silent NaN, inf or
-wrong number. The tests marked xfail (strict) describe the right behaviour of a case that failed when this file was
-written; their reason names the failure seen then.
+wrong number. The tests commented "was a bug (mended)" describe the right behaviour of a case that failed when this
+file was written; the comment names the failure seen then.
 """
 import math
 import re
@@ -106,11 +106,10 @@ def test_linear_path_refuses_mixed_dtypes_wrong_lengths_and_integer_thetas():
     clear_refusal(lambda: linear_path(MODEL, T0.astype(int), T1.astype(int), BATCH, [0], progress=False), "float")
 
 
-@pytest.mark.xfail(strict=True, reason="the fast sweep never checks the batch: y of 6 labels for 7 rows gives "
-                   "'matmul: Output operand 0 has a mismatch in its core dimension', X with 5 columns a matmul "
-                   "gufunc error, a 1-D X (one example, 4 features) is silently read as 4 examples (J = 0.2747), "
-                   "and float64 X with float32 theta says 'on_line holds float32 parameters ... build it from "
-                   "theta0 and theta1' (model.loss says each clearly)")
+# was a bug (mended): the fast sweep never checks the batch: y of 6 labels for 7 rows gives 'matmul: Output operand
+#   0 has a mismatch in its core dimension', X with 5 columns a matmul gufunc error, a 1-D X (one example, 4
+#   features) is silently read as 4 examples (J = 0.2747), and float64 X with float32 theta says 'on_line holds
+#   float32 parameters ... build it from theta0 and theta1' (model.loss says each clearly)
 @pytest.mark.parametrize("case", ["short y", "wide X", "1-D X", "float64 X for float32 theta"])
 def test_linear_path_refuses_a_malformed_batch_as_clearly_as_the_model_does(case):
     X, y = BATCH
@@ -127,9 +126,8 @@ def test_linear_path_refuses_a_malformed_batch_as_clearly_as_the_model_does(case
                   r"\by\b|label|\bX\b|shape|dtype")
 
 
-@pytest.mark.xfail(strict=True, reason="mc_samples=-1 on a dropout model silently runs one Monte Carlo sample "
-                   "(J = [1.09861, 1.02208] instead of a refusal); without dropout the refusal says 'mc_samples > 0 "
-                   "averages over dropout masks' for -1")
+# was a bug (mended): mc_samples=-1 on a dropout model silently runs one Monte Carlo sample (J = [1.09861, 1.02208]
+#   instead of a refusal); without dropout the refusal says 'mc_samples > 0 averages over dropout masks' for -1
 def test_linear_path_refuses_a_negative_number_of_monte_carlo_samples():
     dropout = MLP(n_in=4, hidden=(5,), n_classes=3, activation="tanh", input_include=0.8, hidden_include=0.5)
     clear_refusal(lambda: linear_path(dropout, T0, T1, BATCH, [0, 0.5], mc_samples=-1, progress=False),
@@ -149,8 +147,8 @@ def test_path_result_round_trip_and_no_silent_overwrite(tmp_path):
     assert path.read_bytes() == before
 
 
-@pytest.mark.xfail(strict=True, reason="PathResult.load of an .npz written by something else (np.savez(a=...)) "
-                   "returns PathResult(alphas=None, J_train=None, ...) silently")
+# was a bug (mended): PathResult.load of an .npz written by something else (np.savez(a=...)) returns
+#   PathResult(alphas=None, J_train=None, ...) silently
 def test_path_result_load_refuses_a_file_of_another_kind(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.arange(3))
     clear_refusal(lambda: PathResult.load(tmp_path / "other.npz"), "alphas|J_train|path result|not a",
@@ -166,8 +164,8 @@ def test_random_point_is_reproducible_from_its_seed_alone():
     np.random.seed(None)
 
 
-@pytest.mark.xfail(strict=True, reason="seed=None is accepted and gives a different vector every call "
-                   "(random_point and random_direction), against 'every random choice flows from an explicit seed'")
+# was a bug (mended): seed=None is accepted and gives a different vector every call (random_point and
+#   random_direction), against 'every random choice flows from an explicit seed'
 def test_random_point_and_direction_refuse_a_missing_seed():
     clear_refusal(lambda: random_point(MODEL, None), "seed")
     clear_refusal(lambda: random_direction(MODEL, T1, None), "seed")
@@ -192,8 +190,8 @@ def test_plane_through_refuses_repeated_and_collinear_points():
     clear_refusal(lambda: plane_through(T0, T1[:-1], T2), "length")
 
 
-@pytest.mark.xfail(strict=True, reason="the Gram-Schmidt step is done once: for C 1e-10 off the line through A "
-                   "and B (not refused: the test is height <= 1e-12 |AC|) the basis has d1 . d2 = 1.6e-7 (1e-7 to 1e-5 by the noise drawn), not 0")
+# was a bug (mended): the Gram-Schmidt step is done once: for C 1e-10 off the line through A and B (not refused:
+#   the test is height <= 1e-12 |AC|) the basis has d1 . d2 = 1.6e-7 (1e-7 to 1e-5 by the noise drawn), not 0
 def test_plane_through_nearly_collinear_points_is_still_orthonormal_or_refused():
     far = T0 + 2.0 * (T1 - T0) + 1e-10 * np.random.default_rng(8).standard_normal(P)
     try:
@@ -204,8 +202,8 @@ def test_plane_through_nearly_collinear_points_is_still_orthonormal_or_refused()
     np.testing.assert_allclose(plane.gram(), np.eye(2), atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="integer points give integer directions: d1 = (b - a) / |b - a| cast to "
-                   "int64 is all zeros, silently")
+# was a bug (mended): integer points give integer directions: d1 = (b - a) / |b - a| cast to int64 is all zeros,
+#   silently
 def test_plane_through_integer_points_is_a_float_orthonormal_plane_or_refused():
     ints = [np.arange(P), np.arange(P)[::-1].copy(), (np.arange(P) % 3) * 7]
     try:
@@ -216,8 +214,8 @@ def test_plane_through_integer_points_is_a_float_orthonormal_plane_or_refused():
     np.testing.assert_allclose(plane.gram(), np.eye(2), atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="a NaN (or inf) point gives a plane of NaN directions without a word "
-                   "(the collinearity test height <= ... is False for NaN)")
+# was a bug (mended): a NaN (or inf) point gives a plane of NaN directions without a word (the collinearity test
+#   height <= ... is False for NaN)
 def test_plane_through_refuses_non_finite_points():
     clear_refusal(lambda: plane_through(T0, T1, np.full(P, np.nan)), "finite|nan")
 
@@ -229,8 +227,8 @@ def test_plane_along_refuses_parallel_directions_when_orthonormalising():
     np.testing.assert_allclose(plane.gram(), np.eye(2), atol=1e-14)
 
 
-@pytest.mark.xfail(strict=True, reason="a plane of parallel (or zero) directions is accepted by plane_along, and by "
-                   "random_plane at theta = 0; its coordinates() then raise numpy's LinAlgError 'Singular matrix'")
+# was a bug (mended): a plane of parallel (or zero) directions is accepted by plane_along, and by random_plane at
+#   theta = 0; its coordinates() then raise numpy's LinAlgError 'Singular matrix'
 @pytest.mark.parametrize("case", ["parallel", "zero direction", "random plane at zero"])
 def test_a_degenerate_plane_is_refused_clearly(case):
     def build_and_project():
@@ -244,8 +242,8 @@ def test_a_degenerate_plane_is_refused_clearly(case):
     clear_refusal(build_and_project, "parallel|zero|span|degenerate")
 
 
-@pytest.mark.xfail(strict=True, reason="coordinates() of a theta of the wrong length: 'operands could not be "
-                   "broadcast together with shapes (42,) (43,)' (also through trajectory_on_plane)")
+# was a bug (mended): coordinates() of a theta of the wrong length: 'operands could not be broadcast together with
+#   shapes (42,) (43,)' (also through trajectory_on_plane)
 def test_plane_coordinates_refuse_a_theta_of_the_wrong_length():
     plane = plane_through(T0, T1, T2)
     clear_refusal(lambda: plane.coordinates(T2[:-1]), "length|entries|shape|parameters")
@@ -287,8 +285,8 @@ def test_evaluate_plane_store_resumes_and_refuses_a_store_of_other_settings(tmp_
     assert list(np.load(tmp_path / "other.npz").files) == ["a"]
 
 
-@pytest.mark.xfail(strict=True, reason="a store path holding a text file gives numpy's 'This file contains pickled "
-                   "(object) data. If you trust the file you can load it unsafely ...'")
+# was a bug (mended): a store path holding a text file gives numpy's 'This file contains pickled (object) data. If
+#   you trust the file you can load it unsafely ...'
 def test_evaluate_plane_refuses_a_store_that_is_not_an_npz_clearly(tmp_path):
     (tmp_path / "notes.npz").write_text("my notes")
     plane = plane_through(T0, T1, T2)
@@ -298,8 +296,8 @@ def test_evaluate_plane_refuses_a_store_that_is_not_an_npz_clearly(tmp_path):
     assert (tmp_path / "notes.npz").read_text() == "my notes"
 
 
-@pytest.mark.xfail(strict=True, reason="an empty training set gives J = [[nan]] with RuntimeWarnings 'invalid value "
-                   "encountered in divide' (linear_path refuses it: 'the train set holds no examples')")
+# was a bug (mended): an empty training set gives J = [[nan]] with RuntimeWarnings 'invalid value encountered in
+#   divide' (linear_path refuses it: 'the train set holds no examples')
 def test_evaluate_plane_refuses_an_empty_set():
     plane = plane_through(T0, T1, T2)
     with warnings.catch_warnings():
@@ -308,9 +306,9 @@ def test_evaluate_plane_refuses_an_empty_set():
                                              progress=False), "no examples|empty|at least one")
 
 
-@pytest.mark.xfail(strict=True, reason="a malformed batch (6 labels for 7 rows; a 1-D X) fails inside every block "
-                   "and is reported as PlaneIncomplete '... run again to compute only the rows not done' (for the "
-                   "1-D X: 'IndexError: tuple index out of range'); running again cannot help")
+# was a bug (mended): a malformed batch (6 labels for 7 rows; a 1-D X) fails inside every block and is reported as
+#   PlaneIncomplete '... run again to compute only the rows not done' (for the 1-D X: 'IndexError: tuple index out
+#   of range'); running again cannot help
 @pytest.mark.parametrize("case", ["short y", "1-D X"])
 def test_evaluate_plane_refuses_a_malformed_batch_before_computing(case):
     plane = plane_through(T0, T1, T2)
@@ -332,8 +330,8 @@ def test_grid_around_three_points_contains_them_with_the_margin():
     clear_refusal(lambda: grid_around(plane, n=1), "at least 2")
 
 
-@pytest.mark.xfail(strict=True, reason="grid_around of a plane with one named point (plane_along, random_plane, "
-                   "pca_plane) silently returns a grid of width 5e-13 ([-2.5e-13, 0, 2.5e-13]): one point")
+# was a bug (mended): grid_around of a plane with one named point (plane_along, random_plane, pca_plane) silently
+#   returns a grid of width 5e-13 ([-2.5e-13, 0, 2.5e-13]): one point
 def test_grid_around_a_single_point_is_refused_or_a_real_grid():
     plane = random_plane(MODEL, T1, 3)
     try:
@@ -344,9 +342,9 @@ def test_grid_around_a_single_point_is_refused_or_a_real_grid():
     assert a_values[-1] - a_values[0] > 1e-3 and b_values[-1] - b_values[0] > 1e-3
 
 
-@pytest.mark.xfail(strict=True, reason="span=0 gives a grid of one repeated point, span=-1 a reversed one and "
-                   "span=nan (or margin=nan) a grid of NaN, all accepted; a plane without named points gives "
-                   "'zero-size array to reduction operation minimum which has no identity'")
+# was a bug (mended): span=0 gives a grid of one repeated point, span=-1 a reversed one and span=nan (or
+#   margin=nan) a grid of NaN, all accepted; a plane without named points gives 'zero-size array to reduction
+#   operation minimum which has no identity'
 @pytest.mark.parametrize("case", ["span 0", "span -1", "span nan", "margin nan", "no points"])
 def test_grid_around_refuses_a_meaningless_box(case):
     plane = plane_through(T0, T1, T2)
@@ -369,8 +367,8 @@ def test_trajectory_on_plane_coordinates_residuals_and_losses():
     np.testing.assert_allclose(result.J_projected, MODEL.loss(inside, BATCH), rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="trajectory_on_plane(rows, plane, model) without a batch silently skips the "
-                   "losses (J_true = J_projected = None)")
+# was a bug (mended): trajectory_on_plane(rows, plane, model) without a batch silently skips the losses (J_true =
+#   J_projected = None)
 def test_trajectory_on_plane_refuses_a_model_without_a_batch():
     clear_refusal(lambda: trajectory_on_plane([T2], plane_through(T0, T1, T2), MODEL), "batch")
 
@@ -406,9 +404,9 @@ def test_normalize_direction_works_in_place_on_a_non_contiguous_view():
         assert np.linalg.norm(d[name]) == pytest.approx(np.linalg.norm(t[name]), rel=1e-13)
 
 
-@pytest.mark.xfail(strict=True, reason="an integer theta gives an integer direction (the normalised float64 "
-                   "direction truncated by astype(int64): mostly 0, some -1 and 1); pca_directions with an integer "
-                   "theta_final likewise returns directions of zeros")
+# was a bug (mended): an integer theta gives an integer direction (the normalised float64 direction truncated by
+#   astype(int64): mostly 0, some -1 and 1); pca_directions with an integer theta_final likewise returns directions
+#   of zeros
 def test_directions_for_integer_vectors_are_float_or_refused():
     ints = np.arange(P) % 5 + 1
     rows = [ints + np.random.default_rng(k).standard_normal(P) for k in range(5)]
@@ -421,9 +419,8 @@ def test_directions_for_integer_vectors_are_float_or_refused():
         assert direction.dtype.kind == "f" and np.linalg.norm(direction) > 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="normalize_direction with norm='model' (or None) never checks the "
-                   "direction against the layout: a direction of 46 entries for a 43-parameter model is scaled "
-                   "and returned")
+# was a bug (mended): normalize_direction with norm='model' (or None) never checks the direction against the
+#   layout: a direction of 46 entries for a 43-parameter model is scaled and returned
 def test_normalize_direction_refuses_a_direction_of_another_model():
     wrong = np.random.default_rng(2).standard_normal(P + 3)
     clear_refusal(lambda: normalize_direction(MODEL, wrong, T1, norm="model"), "entries|layout|length")
@@ -445,9 +442,8 @@ def test_pca_directions_are_the_leading_right_singular_vectors():
     clear_refusal(lambda: pca_directions([T1 + k * (T0 - T1) for k in range(5)], T1), "two directions")
 
 
-@pytest.mark.xfail(strict=True, reason="a NaN row (a diverged run's last epoch) gives numpy's LinAlgError "
-                   "'Eigenvalues did not converge'; a row of the wrong length 'all input arrays must have the same "
-                   "shape'")
+# was a bug (mended): a NaN row (a diverged run's last epoch) gives numpy's LinAlgError 'Eigenvalues did not
+#   converge'; a row of the wrong length 'all input arrays must have the same shape'
 @pytest.mark.parametrize("case", ["nan row", "short row"])
 def test_pca_directions_refuse_bad_rows_clearly(case):
     rows = [T1 + np.random.default_rng(k).standard_normal(P) for k in range(4)]
@@ -464,8 +460,8 @@ def test_paper_plane_takes_the_farthest_epoch():
     clear_refusal(lambda: paper_plane(lambda: iter([T0, T1]), T0, T1), "line")
 
 
-@pytest.mark.xfail(strict=True, reason="an empty trajectory: 'attempt to get argmax of an empty sequence'; a "
-                   "factory that returns the same (spent) iterator: a bare StopIteration")
+# was a bug (mended): an empty trajectory: 'attempt to get argmax of an empty sequence'; a factory that returns the
+#   same (spent) iterator: a bare StopIteration
 @pytest.mark.parametrize("case", ["empty", "one-shot iterator"])
 def test_paper_plane_refuses_a_trajectory_it_cannot_read_twice_or_at_all(case):
     if case == "empty":
@@ -493,10 +489,10 @@ def test_line_curvature_both_methods_match_second_differences_of_the_loss():
     clear_refusal(lambda: line_curvature(MODEL, T0, T1, BATCH, alphas, h=0.0), "h must")
 
 
-@pytest.mark.xfail(strict=True, reason="alphas are checked only by the 'loss' method (via linear_path): with "
-                   "method='hvp' [nan] gives [nan] and [] gives []; a scalar alpha gives 'AxisError: axis 1 is out of "
-                   "bounds' (loss) or 'iteration over a 0-d array' (hvp); a theta1 one entry short gives "
-                   "'operands could not be broadcast together with shapes (42,) (43,)' with method='hvp'")
+# was a bug (mended): alphas are checked only by the 'loss' method (via linear_path): with method='hvp' [nan] gives
+#   [nan] and [] gives []; a scalar alpha gives 'AxisError: axis 1 is out of bounds' (loss) or 'iteration over a
+#   0-d array' (hvp); a theta1 one entry short gives 'operands could not be broadcast together with shapes (42,)
+#   (43,)' with method='hvp'
 @pytest.mark.parametrize("case", ["nan", "empty", "scalar loss", "scalar hvp", "short theta1 hvp"])
 def test_line_curvature_checks_its_inputs_for_both_methods(case):
     alphas = {"nan": [np.nan], "empty": []}.get(case, 0.5 if "scalar" in case else [0.5])
@@ -533,8 +529,8 @@ def test_hessian_eigenvalues_and_trace_match_the_dense_hessian_and_their_seeds()
     clear_refusal(lambda: hutchinson_trace(MODEL, T1, BATCH, samples=0), "samples")
 
 
-@pytest.mark.xfail(strict=True, reason="hessian_eigenvalues(model, theta1, ..., operator=HessianOperator(model, "
-                   "theta0, ...)) silently returns the eigenvalues at theta0 (0.5419) for theta1")
+# was a bug (mended): hessian_eigenvalues(model, theta1, ..., operator=HessianOperator(model, theta0, ...))
+#   silently returns the eigenvalues at theta0 (0.5419) for theta1
 def test_hessian_eigenvalues_do_not_silently_use_an_operator_at_another_theta():
     operator = HessianOperator(MODEL, T0, BATCH)
     try:
@@ -545,14 +541,14 @@ def test_hessian_eigenvalues_do_not_silently_use_an_operator_at_another_theta():
     assert values[0] == pytest.approx(np.linalg.eigvalsh(dense_hessian(T1))[-1], abs=1e-8)
 
 
-@pytest.mark.xfail(strict=True, reason="k=2.5 reaches ARPACK: 'SystemError: <built-in function dsaupd_wrap> "
-                   "returned NULL without setting an exception'")
+# was a bug (mended): k=2.5 reaches ARPACK: 'SystemError: <built-in function dsaupd_wrap> returned NULL without
+#   setting an exception'
 def test_hessian_eigenvalues_refuse_a_fractional_k():
     clear_refusal(lambda: hessian_eigenvalues(MODEL, T1, BATCH, k=2.5), r"\bk\b")
 
 
-@pytest.mark.xfail(strict=True, reason="a NaN theta gives 'ArpackError: ARPACK error -9999: Could not build an "
-                   "Arnoldi factorization' (and LAPACK's DLASCL complaint on stderr); hutchinson_trace returns NaN")
+# was a bug (mended): a NaN theta gives 'ArpackError: ARPACK error -9999: Could not build an Arnoldi factorization'
+#   (and LAPACK's DLASCL complaint on stderr); hutchinson_trace returns NaN
 def test_curvature_refuses_a_non_finite_theta():
     clear_refusal(lambda: hessian_eigenvalues(MODEL, np.full(P, np.nan), BATCH, k=2), "finite|nan")
     clear_refusal(lambda: hutchinson_trace(MODEL, np.full(P, np.nan), BATCH, samples=2), "finite|nan")
@@ -610,9 +606,8 @@ def test_train_curve_is_reproducible_and_leaves_the_start_and_ends_alone():
     assert not np.array_equal(first.curve.points[1], before[1])
 
 
-@pytest.mark.xfail(strict=True, reason="train_curve on an empty set returns history [{'train_objective': nan}] with "
-                   "'Mean of empty slice'; with 6 labels for 7 rows it fails with 'IndexError: index 6 is out of "
-                   "bounds for axis 0 with size 6'")
+# was a bug (mended): train_curve on an empty set returns history [{'train_objective': nan}] with 'Mean of empty
+#   slice'; with 6 labels for 7 rows it fails with 'IndexError: index 6 is out of bounds for axis 0 with size 6'
 @pytest.mark.parametrize("case", ["empty", "short y"])
 def test_train_curve_refuses_a_bad_training_set(case):
     X, y = BATCH
@@ -623,8 +618,8 @@ def test_train_curve_refuses_a_bad_training_set(case):
                                           progress=False), r"empty|no examples|at least one|\by\b|label|rows")
 
 
-@pytest.mark.xfail(strict=True, reason="curve_path on an empty set returns J_train = [0.] (linear_path, which it "
-                   "claims to mirror, refuses: 'the train set holds no examples')")
+# was a bug (mended): curve_path on an empty set returns J_train = [0.] (linear_path, which it claims to mirror,
+#   refuses: 'the train set holds no examples')
 def test_curve_path_refuses_an_empty_set_like_linear_path():
     curve = line_curve("chain", T0, T1)
     clear_refusal(lambda: curve_path(MODEL, curve, (BATCH[0][:0], BATCH[1][:0]), [0.5], progress=False),
@@ -645,9 +640,9 @@ def test_metrics_on_hand_computed_curves():
     clear_refusal(lambda: barrier_height([0.0, 0.5], [0.0, 1.0]), "alpha = 1")
 
 
-@pytest.mark.xfail(strict=True, reason="barrier_height silently drops a NaN alpha and its sample ([0, nan, 1], "
-                   "[0, 5, 1] -> (0.0, 0.0)); 4 alphas for 5 samples say 'needs samples at alpha = 0 and alpha = 1' "
-                   "and 5 alphas for 4 samples give 'IndexError: boolean index did not match'")
+# was a bug (mended): barrier_height silently drops a NaN alpha and its sample ([0, nan, 1], [0, 5, 1] -> (0.0,
+#   0.0)); 4 alphas for 5 samples say 'needs samples at alpha = 0 and alpha = 1' and 5 alphas for 4 samples give
+#   'IndexError: boolean index did not match'
 @pytest.mark.parametrize("case", ["nan alpha", "fewer alphas", "fewer samples"])
 def test_barrier_height_refuses_alphas_that_do_not_match_the_samples(case):
     alphas, J = {"nan alpha": ([0.0, np.nan, 1.0], [0.0, 5.0, 1.0]),
@@ -656,9 +651,9 @@ def test_barrier_height_refuses_alphas_that_do_not_match_the_samples(case):
     clear_refusal(lambda: barrier_height(alphas, J, "chord"), "finite|nan|length|same number|match")
 
 
-@pytest.mark.xfail(strict=True, reason="summarize reads the samples in the order given: for alphas [1, 0.5, 0] and J "
-                   "[0, 1, 3] (J falls as alpha grows) it says monotone False, largest_bump 3.0 at alpha 0; 3 alphas "
-                   "for 5 samples give 'IndexError: boolean index did not match'")
+# was a bug (mended): summarize reads the samples in the order given: for alphas [1, 0.5, 0] and J [0, 1, 3] (J
+#   falls as alpha grows) it says monotone False, largest_bump 3.0 at alpha 0; 3 alphas for 5 samples give
+#   'IndexError: boolean index did not match'
 @pytest.mark.parametrize("case", ["unsorted", "length mismatch"])
 def test_summarize_sorts_or_refuses_alphas_it_cannot_read_in_order(case):
     if case == "length mismatch":
@@ -672,8 +667,8 @@ def test_summarize_sorts_or_refuses_alphas_it_cannot_read_in_order(case):
     assert result["monotone"] is True and result["largest_bump"] == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="a trajectory of one point (or of identical points) has length 0 and "
-                   "straight distance 0, and distance_travelled returns the ratio inf for that 0/0")
+# was a bug (mended): a trajectory of one point (or of identical points) has length 0 and straight distance 0, and
+#   distance_travelled returns the ratio inf for that 0/0
 def test_distance_travelled_of_a_trajectory_that_never_moves_is_not_infinitely_winding():
     for trajectory in ([np.ones(3)], [np.ones(3)] * 4):
         try:
@@ -710,9 +705,9 @@ def test_random_walk_is_reproducible_from_its_seed_alone():
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
 
 
-@pytest.mark.xfail(strict=True, reason="for a trajectory on the line (here just [theta_i, theta_f]) the farthest "
-                   "point's residual is rounding (~5e-16), not exactly 0, so that noise is normalised into the "
-                   "second axis: b = [0, -2.25] instead of [0, 0]")
+# was a bug (mended): for a trajectory on the line (here just [theta_i, theta_f]) the farthest point's residual is
+#   rounding (~5e-16), not exactly 0, so that noise is normalised into the second axis: b = [0, -2.25] instead of
+#   [0, 0]
 def test_extreme_components_of_a_straight_trajectory_has_no_second_coordinate():
     rng = np.random.default_rng(5)
     start, end = rng.standard_normal(6), rng.standard_normal(6)
@@ -721,9 +716,8 @@ def test_extreme_components_of_a_straight_trajectory_has_no_second_coordinate():
         np.testing.assert_allclose(plane.b, 0.0, atol=1e-12 * plane.distance)
 
 
-@pytest.mark.xfail(strict=True, reason="a factory that returns the same iterator each time: the second pass reads "
-                   "nothing and b = [] beside a of 3 points, silently; an empty trajectory: 'attempt to get argmax "
-                   "of an empty sequence'")
+# was a bug (mended): a factory that returns the same iterator each time: the second pass reads nothing and b = []
+#   beside a of 3 points, silently; an empty trajectory: 'attempt to get argmax of an empty sequence'
 @pytest.mark.parametrize("case", ["one-shot iterator", "empty"])
 def test_extreme_components_refuses_a_trajectory_it_cannot_read_twice_or_at_all(case):
     rng = np.random.default_rng(5)
@@ -745,9 +739,9 @@ def _blobs():
 RECIPE = Recipe(batch_size=4, learning_rate=0.1, max_epochs=2, patience=None)
 
 
-@pytest.mark.xfail(strict=True, reason="alphas are checked only after both children are trained: alphas [0, 0.5] "
-                   "(no alpha = 1) and [0, nan, 1] are refused by barrier_height / linear_path once the runs are in "
-                   "runs_dir (with real models: hours later)")
+# was a bug (mended): alphas are checked only after both children are trained: alphas [0, 0.5] (no alpha = 1) and
+#   [0, nan, 1] are refused by barrier_height / linear_path once the runs are in runs_dir (with real models: hours
+#   later)
 @pytest.mark.parametrize("alphas", [[0.0, 0.5], [0.0, np.nan, 1.0]])
 def test_instability_refuses_a_bad_alpha_grid_before_training(tmp_path, alphas):
     data = _blobs()
@@ -756,8 +750,8 @@ def test_instability_refuses_a_bad_alpha_grid_before_training(tmp_path, alphas):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-@pytest.mark.xfail(strict=True, reason="ks=[0.5] is truncated by int() to k = 0 and branched there silently; "
-                   "valid_set=None fails with \"TypeError: 'NoneType' object is not subscriptable\"")
+# was a bug (mended): ks=[0.5] was truncated by int() to k = 0 and branched there silently; valid_set=None failed
+#   with "TypeError: 'NoneType' object is not subscriptable"
 @pytest.mark.parametrize("case", ["fractional k", "no validation set"])
 def test_instability_refuses_fractional_epochs_and_a_missing_validation_set(tmp_path, case):
     data = _blobs()

@@ -54,6 +54,8 @@ initialisation is checked this way in the ``minilinpath curvature`` command.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -87,17 +89,28 @@ def as_float64_batch(batch):
     return batch
 
 
+def check_finite(theta) -> None:
+    """Refuse a theta with NaN or infinite entries (the Hessian there is undefined; Lanczos would fail deep
+    inside ARPACK and the trace would come out NaN)."""
+    xp = backend.get_xp(theta)
+    if not bool(xp.all(xp.isfinite(theta))):
+        raise ValueError("theta holds NaN or infinite values; the Hessian there is undefined. Check where theta "
+                         "came from (a diverged run?) and give a finite parameter vector.")
+
+
 class HessianOperator:
     """theta -> H(theta) v by central differences of ``model.loss_and_grad`` in float64 (see the module docstring).
 
     ``matvec`` takes and returns NumPy float64 vectors (what SciPy's Lanczos
     passes), whatever the device of theta; ``hvp`` works on theta's device.
-    ``matvecs`` counts the products made (each costs two gradients).
+    ``matvecs`` counts the products made (each costs two gradients). theta must
+    be finite (a NaN or inf theta is refused: every product would be NaN).
     """
 
     def __init__(self, model, theta, batch, eps: float = DEFAULT_EPS, method: str = "auto", dtype=np.float64):
         check_model(model, "HessianOperator", needs=("loss", "loss_and_grad"))
         model.layout.check(theta)
+        check_finite(theta)
         if not eps > 0:
             raise ValueError(f"eps must be > 0, got {eps}.")
         if method not in ("auto", "exact", "central"):
@@ -150,6 +163,33 @@ def hvp(model, theta, batch, v, eps: float = DEFAULT_EPS, method: str = "auto"):
     return HessianOperator(model, theta, batch, eps, method).hvp(v)
 
 
+def _is_whole(value) -> bool:
+    """True for a whole number (an int, a NumPy integer or a float such as 3.0); False for 2.5, NaN, a bool or
+    a string (a fractional count must not reach ARPACK, nor be truncated silently)."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+            and value == int(value))
+
+
+def _operator_at(model, theta, batch, eps, method, operator):
+    """The Hessian operator at theta: ``operator`` when given (it must have been built at this very theta,
+    else the numbers would silently belong to another point), else a new one."""
+    if operator is None:
+        return HessianOperator(model, theta, batch, eps, method)
+    if not isinstance(operator, HessianOperator):
+        raise TypeError(f"operator must be a HessianOperator, got {type(operator).__name__}.")
+    if operator.model is not model:
+        raise ValueError("the operator was built for another model than the one given; build it with this model "
+                         "or leave operator=None.")
+    if theta is not None:
+        model.layout.check(theta)
+        check_finite(theta)
+        here = operator.xp.asarray(theta, dtype=operator.dtype)
+        if here.shape != operator.theta.shape or not bool(operator.xp.array_equal(here, operator.theta)):
+            raise ValueError("the operator was built at another theta than the one given; build it at this theta "
+                             "(HessianOperator(model, theta, batch)) or leave operator=None.")
+    return operator
+
+
 class Eigenvalues(NamedTuple):
     values: np.ndarray    # (k,) in decreasing order for "LA", increasing (most negative first) for "SA"
     which: str            # "LA" (largest algebraic) or "SA" (smallest algebraic)
@@ -163,15 +203,20 @@ def hessian_eigenvalues(model, theta, batch, k: int = 5, which: str = "LA", tol:
 
     Lanczos (``scipy.sparse.linalg.eigsh``) on the HVP operator; ``tol`` is
     ARPACK's relative accuracy of each eigenvalue; the start vector is
-    N(0, I) from ``seed`` (so the same call gives the same numbers).
+    N(0, I) from ``seed`` (so the same call gives the same numbers). ``k`` is a
+    whole number from 1 to P - 1; theta must be finite. ``operator``: a
+    :class:`HessianOperator` to reuse (its product count goes on), built at
+    this same theta (one built at another theta is refused).
     """
     from scipy.sparse.linalg import eigsh
 
     if which not in ("LA", "SA"):
         raise ValueError(f"which must be 'LA' (largest) or 'SA' (smallest, most negative), got {which!r}.")
-    op = operator or HessianOperator(model, theta, batch, eps, method)
-    if not 1 <= k < op.size:
-        raise ValueError(f"k must be between 1 and {op.size - 1} (the number of parameters - 1), got {k}.")
+    op = _operator_at(model, theta, batch, eps, method, operator)
+    if not _is_whole(k) or not 1 <= int(k) < op.size:
+        raise ValueError(f"k must be a whole number between 1 and {op.size - 1} (the number of parameters - 1), "
+                         f"got {k!r}.")
+    k = int(k)
     before = op.matvecs
     v0 = np.random.default_rng(seed).standard_normal(op.size)
     values = eigsh(op.linear_operator(), k=k, which=which, tol=tol, v0=v0, maxiter=maxiter, ncv=ncv,
@@ -190,11 +235,13 @@ def hutchinson_trace(model, theta, batch, samples: int = 10, seed=0, eps: float 
                      operator: HessianOperator | None = None, method: str = "auto") -> Trace:
     """Hutchinson's estimate of tr(H): the mean of z^T H z over ``samples`` Rademacher vectors z from ``seed``.
 
-    Unbiased, since E[z z^T] = I; its variance is 2 (||H||_F^2 - sum_i H_ii^2) / m.
+    Unbiased, since E[z z^T] = I; its variance is 2 (||H||_F^2 - sum_i H_ii^2) / m. ``samples`` is a whole
+    number >= 1; theta must be finite; ``operator`` as in :func:`hessian_eigenvalues` (built at this theta).
     """
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}.")
-    op = operator or HessianOperator(model, theta, batch, eps, method)
+    if not _is_whole(samples) or int(samples) < 1:
+        raise ValueError(f"samples must be a whole number >= 1, got {samples!r}.")
+    samples = int(samples)
+    op = _operator_at(model, theta, batch, eps, method, operator)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(samples):
@@ -213,13 +260,28 @@ def line_curvature(model, theta0, theta1, batch, alphas, h: float = 1e-3, method
     (error O(h^2) plus rounding ~1e-16 J / h^2), from one linear-path sweep
     over the 3 x len(alphas) values alpha - h, alpha, alpha + h;
     ``method="hvp"``: d . H d from one HVP per alpha.
+
+    For both methods, checked before any computing: ``alphas`` a non-empty 1-D
+    array of finite numbers (one alpha: pass ``[alpha]``; a bare number is
+    refused, since the result is one value per alpha), theta0 and theta1 flat
+    vectors of the model's ``layout.size`` parameters (any floating dtype: both
+    are cast to float64).
     """
     from .linear import linear_path
 
     check_model(model, "line_curvature")
+    if method not in ("loss", "hvp"):
+        raise ValueError(f"method must be 'loss' or 'hvp', got {method!r}.")
+    if np.ndim(alphas) == 0:
+        raise ValueError(f"alphas must be a 1-D array of finite numbers, got the single number {alphas!r}; "
+                         "for one alpha pass [alpha].")
     alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
+        raise ValueError("alphas must be a non-empty 1-D array of finite numbers.")
     xp = backend.get_xp(theta0)
     t0, t1 = xp.asarray(theta0, dtype=np.float64), xp.asarray(theta1, dtype=np.float64)
+    model.layout.check(t0)
+    model.layout.check(t1)
     batch64 = as_float64_batch(batch)
     if method == "loss":
         if not h > 0:
@@ -235,7 +297,6 @@ def line_curvature(model, theta0, theta1, batch, alphas, h: float = 1e-3, method
             op = HessianOperator(model, (1.0 - a) * t0 + a * t1, batch64, eps, hvp_method)
             out.append(backend.to_float(d @ op.hvp(d)))
         return np.array(out)
-    raise ValueError(f"method must be 'loss' or 'hvp', got {method!r}.")
 
 
 # ------------------------------------------------------------------------ the exact product for the MLPs

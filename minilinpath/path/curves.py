@@ -229,6 +229,27 @@ def minibatch(data, idx):
     return data[idx]
 
 
+def example_count(data, name: str = "train") -> int:
+    """The number of examples of a batch tuple (every array's rows, which must agree) or of a single array.
+
+    Refuses, in one line, a set with no examples and arrays of different lengths (e.g. 6 labels for 7 rows
+    of X): either would otherwise fail deep inside, or give the mean of nothing, NaN, after all the work.
+    """
+    arrays = data if isinstance(data, tuple) else (data,)
+    rows = [getattr(a, "shape", ())[:1] for a in arrays]
+    if not arrays or any(len(r) == 0 for r in rows):
+        held = f" of {', '.join(type(a).__name__ for a in arrays)}" if isinstance(data, tuple) and data else ""
+        raise ValueError(f"the {name} set must be an array or a tuple of arrays with one row per example, "
+                         f"such as (X, y); got a {type(data).__name__}{held}.")
+    counts = [r[0] for r in rows]
+    if len(set(counts)) > 1:
+        raise ValueError(f"the {name} set's arrays hold different numbers of rows ({', '.join(map(str, counts))}); "
+                         "every array needs one row per example (e.g. one label in y per row of X).")
+    if counts[0] == 0:
+        raise ValueError(f"the {name} set holds no examples; give at least one.")
+    return int(counts[0])
+
+
 def train_curve(model, curve: Curve, train_set, epochs: int = 5, batch_size: int = 100, lr: float = 0.05,
                 momentum: float = 0.9, seed: int = 0, progress: bool = True, log=None) -> CurveFit:
     """Train the bends of (a copy of) ``curve`` by SGD with momentum on L = E_{t ~ U(0, 1)} J(phi(t)).
@@ -239,13 +260,16 @@ def train_curve(model, curve: Curve, train_set, epochs: int = 5, batch_size: int
         is applied to every bend after every step, its ``lr_scales`` (if any) scale the step as in training.
     curve : the start, e.g. :func:`line_curve`; it is not changed.
     train_set : a batch tuple whose arrays have one row per example (``(X, y)``; a language model's
-        ``(inputs, targets)`` with one window of ``steps`` tokens per row, each started from a zero state).
+        ``(inputs, targets)`` with one window of ``steps`` tokens per row, each started from a zero state),
+        or a single array (the MP-DBM's X). Checked first (:func:`example_count`): at least one example,
+        and the same number of rows in every array.
     epochs, batch_size : passes over ``train_set`` in minibatches (the last one may be smaller).
     lr, momentum : v <- momentum v - lr g; p <- p + v, per bend.
     seed : epoch e shuffles with ``default_rng([seed, 1, e])``, draws its t's (one per minibatch, uniform on
         [0, 1)) from ``default_rng([seed, 3, e])`` and its dropout masks from ``rng([seed, 2, e])``.
     """
     check_model(model, "train_curve", needs=("loss_and_grad",))
+    n = example_count(train_set, "train")
     for p in curve.points:
         model.layout.check(p)
     if int(epochs) != epochs or epochs < 1 or int(batch_size) != batch_size or batch_size < 1:
@@ -258,7 +282,6 @@ def train_curve(model, curve: Curve, train_set, epochs: int = 5, batch_size: int
     xp = backend.get_xp(curve.points[0])
     velocities = [xp.zeros_like(p) for p in curve.bends]
     lr_scales = model.lr_scales(xp, curve.points[0].dtype) if hasattr(model, "lr_scales") else None
-    n = (train_set[0] if isinstance(train_set, tuple) else train_set).shape[0]
     starts = range(0, n, int(batch_size))
     history = []
     for epoch in range(1, int(epochs) + 1):
@@ -300,11 +323,15 @@ def _evaluate(model, theta, batch):
 def curve_path(model, curve: Curve, train, ts, valid=None, progress: bool = True) -> PathResult:
     """J (and the error rate, for classifiers) of the deterministic model at phi(t) for every t of ``ts``, on
     the whole of ``train`` (and ``valid``): a :class:`~minilinpath.path.linear.PathResult` whose ``alphas``
-    are the t's, so the metrics of :mod:`minilinpath.path.metrics` apply as to a line."""
+    are the t's, so the metrics of :mod:`minilinpath.path.metrics` apply as to a line. Like
+    :func:`~minilinpath.path.linear_path`, a set with no examples is refused (its mean is undefined)."""
     check_model(model, "curve_path")
     ts = np.asarray(ts, dtype=np.float64)
     if ts.ndim != 1 or ts.size == 0 or not np.all((ts >= 0) & (ts <= 1)):
         raise ValueError("ts must be a non-empty 1-D array of numbers in [0, 1].")
+    for split, batch in (("train", train), ("valid", valid)):
+        if batch is not None and (batch[0] if isinstance(batch, tuple) else batch).shape[0] == 0:
+            raise ValueError(f"the {split} set holds no examples; give at least one.")
     values = {}
     for split, batch in (("train", train), ("valid", valid)):
         if batch is None:

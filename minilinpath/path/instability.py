@@ -46,6 +46,8 @@ with the same parent state, data seed, recipe and data.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,9 +55,9 @@ import numpy as np
 
 from .. import backend
 from ..runs import fingerprint
-from ..train import TrainState, describe_run, train
+from ..train import TrainState, check_training_data, describe_run, train
 from .linear import PathResult, linear_path
-from .metrics import barrier_height
+from .metrics import ENDPOINT_TOL, barrier_height
 
 QUANTITIES = (("J_train", "loss_train"), ("J_valid", "loss_valid"), ("error_train", "error_train"),
               ("error_valid", "error_valid"))  # (field of a PathResult, name of its barrier in the table)
@@ -89,6 +91,24 @@ class InstabilityResult:
         """Rows ``{"k", "barrier_loss_train", "barrier_loss_valid", "barrier_error_train", "barrier_error_valid",
         "child_valid_errors", "distance"}``, one per k."""
         return [b.row() for b in self.branches]
+
+
+def _is_whole(value) -> bool:
+    """True for a whole number (an int, a NumPy integer or a float such as 3.0); False for 0.5, NaN, a bool or
+    a string (int() would truncate 0.5 to epoch 0 silently)."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+            and value == int(value))
+
+
+def _as_list(values):
+    """``values`` (a list, tuple, set, range, generator or 1-D array) as a list; None for a single number or a
+    string."""
+    if isinstance(values, (str, bytes)):
+        return None
+    try:
+        return list(values)
+    except TypeError:
+        return None
 
 
 def barriers(line: PathResult) -> dict:
@@ -142,18 +162,39 @@ def instability(model, train_set, valid_set, recipe, seed, data_seeds, ks, runs_
     model : a classifier (``loss``, ``error_rate``); train_set, valid_set : ``(X, y)`` in theta's dtype.
     recipe : the children's recipe; they train to its ``max_epochs`` T (early stopping is switched off).
     seed : the initial theta and the parent's data order; data_seeds : the two children's (different).
-    ks : epochs to branch at, each in 0 .. T - 1 (taken in increasing order, each once).
+    ks : epochs to branch at, whole numbers each in 0 .. T - 1 (taken in increasing order, each once).
     runs_dir : the folder of the cached runs; ``stem`` begins their names, ``labels`` go into their fingerprints.
-    alphas : the grid of the line (default 25 points on [0, 1]); chunk_size : see :func:`linear_path`.
+    alphas : the grid of the line (default 25 points on [0, 1]): finite numbers that include 0 and 1 (the two
+        solutions, the ends of the chord); chunk_size : see :func:`linear_path`.
+
+    Everything is checked before any run is trained (runs of real models take hours): the data seeds (two
+    different whole numbers >= 0), ks, alphas, and both data sets (``valid_set`` is required: the barriers
+    are measured on it too, and training reports its error).
     """
-    ks = sorted({int(k) for k in ks})
-    d1, d2 = (int(d) for d in data_seeds)
+    seeds = _as_list(data_seeds)
+    if seeds is None or len(seeds) != 2 or not all(_is_whole(d) and d >= 0 for d in seeds):
+        raise ValueError(f"data_seeds must be two whole numbers >= 0 (one per child), got {data_seeds!r}.")
+    d1, d2 = (int(d) for d in seeds)
     if d1 == d2:
         raise ValueError(f"the two children need different data seeds, got {d1} twice.")
+    epochs = _as_list(ks)
+    if epochs is None or not all(_is_whole(k) for k in epochs):
+        raise ValueError(f"ks must be a list of whole numbers of epochs (every k in 0 .. {recipe.max_epochs - 1}), "
+                         f"got {ks!r}.")
+    ks = sorted({int(k) for k in epochs})
     if not ks or min(ks) < 0 or max(ks) >= recipe.max_epochs:
         raise ValueError(f"every k must be in 0 .. {recipe.max_epochs - 1} (the children train to epoch "
                          f"{recipe.max_epochs}), got {ks}.")
     alphas = np.linspace(0.0, 1.0, 25) if alphas is None else np.asarray(alphas, dtype=np.float64)
+    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
+        raise ValueError("alphas must be a non-empty 1-D array of finite numbers (e.g. np.linspace(0, 1, 25)).")
+    if not (np.any(np.abs(alphas) <= ENDPOINT_TOL) and np.any(np.abs(alphas - 1.0) <= ENDPOINT_TOL)):
+        raise ValueError("alphas must include 0 and 1 (the two children's solutions): the barrier is measured "
+                         "above the chord between them, e.g. np.linspace(0, 1, 25).")
+    if valid_set is None:
+        raise ValueError("instability needs a validation set (valid_set = (X, y)): the barriers are measured on it "
+                         "too, and training reports its error.")
+    check_training_data(train_set, valid_set, recipe, train_set[0].dtype)
     recipe = replace(recipe, patience=None)
     labels, log = dict(labels or {}), log or (lambda *a, **k: None)
     states, warnings = parent_states(model, train_set, valid_set, recipe, seed, ks, runs_dir, stem, labels,

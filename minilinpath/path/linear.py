@@ -70,8 +70,15 @@ class PathResult:
 
     @classmethod
     def load(cls, path) -> "PathResult":
+        """Read a file written by :meth:`save`; refuse an .npz of another kind (one without the curve's
+        ``alphas`` and ``J_train``) rather than return a result of ``None`` curves."""
         with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
+        missing = [name for name in ("alphas", "J_train") if name not in arrays]
+        if missing:
+            raise ValueError(f"{path} is not a path result written by PathResult.save: it has no "
+                             f"{' or '.join(missing)} (it holds {sorted(arrays) or 'nothing'}); give a file that "
+                             "PathResult.save wrote.")
         return cls.from_arrays(arrays, settings=json.loads(str(arrays.pop("settings", "{}"))))
 
 
@@ -192,6 +199,33 @@ def _takes_keyword(function, name: str) -> bool:
     return accepts(follow_wrapped=False) and accepts(follow_wrapped=True)
 
 
+def check_sweep_batch(model, theta, batch, split: str) -> None:
+    """Refuse, before any computing, a batch the fast sweep cannot read, with the message ``model.loss`` gives.
+
+    The fast sweep never calls ``model.loss``, so it asks the model's own batch check: the
+    ``_check_batch(theta, X, y)`` that every :class:`~minilinpath.models.classifier.SoftmaxClassifier`
+    provides (the one ``loss`` runs: X's shape and dtype against theta, one label per row). A model of your
+    own without it gets the check the sweep itself needs (one label in y per row of X) and then
+    ``model.loss`` on the first example, which raises whatever else that model refuses.
+    """
+    X, y = batch
+    try:
+        if hasattr(model, "_check_batch"):
+            model._check_batch(theta, X, y)
+            return
+        if getattr(X, "ndim", 0) < 2:
+            raise ValueError(f"X must hold one row per example (at least 2-D), got shape {getattr(X, 'shape', None)}.")
+        rows, labels = X.shape[0], getattr(y, "shape", (None,))[0]
+        if getattr(y, "ndim", None) != 1 or labels != rows:
+            raise ValueError(f"y must hold one label per row of X: X has {rows} rows, y has shape "
+                             f"{getattr(y, 'shape', None)}.")
+        model.loss(theta, (X[:1], y[:1]))
+    except (ValueError, TypeError) as error:
+        if type(error) not in (ValueError, TypeError):   # a subclass of the model's own: pass it on as it is
+            raise
+        raise type(error)(f"linear_path, the {split} set: {error}") from None
+
+
 def first_linear_pair(model, X, W0, W1):
     """``(X W0, X W1)``, the first layer's linear part at both ends of the line (the model's own
     ``first_linear_pair`` when it has one, e.g. one convolution with both kernels stacked)."""
@@ -216,11 +250,14 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
         as ``$MINILINPATH_EVAL_MEMORY_MB`` allows), so the values
         at alpha = 0 and 1 are exactly ``model.loss(theta0)`` and
         ``model.loss(theta1)``; other sizes agree to rounding.
-    mc_samples : 0 for the deterministic network; k > 0 averages the dropout
-        objective over k mask sets, the same sets at every alpha (needs a dropout model).
+    mc_samples : a whole number: 0 for the deterministic network; k > 0 averages the dropout
+        objective over k mask sets, the same sets at every alpha (needs a dropout model);
+        a negative or fractional value is refused.
     seed : seed of those masks.
     fast : use the first-layer reuse when the model supports it (same numbers as the
-        plain sweep up to rounding).
+        plain sweep up to rounding). The fast sweep never calls ``model.loss``, so it
+        first checks each set with :func:`check_sweep_batch` (the model's own batch
+        check): a malformed batch is refused, with the model's message, before any computing.
     """
     check_model(model, "linear_path")  # one line naming what a user's model lacks, before any computing
     alphas = np.asarray(alphas, dtype=np.float64)
@@ -235,20 +272,27 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
                       else getattr(model, "eval_chunk", DEFAULT_CHUNK))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
+    if isinstance(mc_samples, bool) or not isinstance(mc_samples, (int, np.integer)) or mc_samples < 0:
+        raise ValueError(f"mc_samples must be a whole number (an int) >= 0 (0: the deterministic network, k > 0: the "
+                         f"mean over k dropout mask sets), got {mc_samples!r}.")
+    mc_samples = int(mc_samples)
     if mc_samples and not getattr(model, "uses_dropout", False):
         raise ValueError("mc_samples > 0 averages over dropout masks, but this model has no dropout.")
     can_fast = hasattr(model, "first_layer_weights") and _is_classifier(model)
     if mc_samples and not can_fast:
         raise ValueError("Monte Carlo dropout sweeps need a model that starts with a linear layer (an MLP or a "
                          "convolutional network).")
-    result = {}
-    for split, batch in (("train", train), ("valid", valid)):
-        if batch is None:
-            continue
+    sweep_fast = can_fast and (fast or mc_samples)
+    sets = [(split, batch) for split, batch in (("train", train), ("valid", valid)) if batch is not None]
+    for split, batch in sets:   # both sets, before the first alpha is computed
         if batch[0].shape[0] == 0:   # a mean over no examples: there is no curve to draw
             raise ValueError(f"the {split} set holds no examples; give at least one.")
+        if sweep_fast:   # the plain sweep calls model.loss, which checks the batch itself
+            check_sweep_batch(model, theta0, batch, split)
+    result = {}
+    for split, batch in sets:
         desc = f"linear path ({split})"
-        if can_fast and (fast or mc_samples):
+        if sweep_fast:
             J, err = _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc, seed, mc_samples)
         else:
             J, err = _sweep_plain(model, theta0, theta1, batch, alphas, progress, desc)
@@ -262,7 +306,13 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
 
 def random_point(model, seed, xp=np, dtype=np.float32, scale: float = 1.0):
     """A random point of parameter space: every coordinate N(0, scale^2) (as galatea's
-    ``lin_interp_random.py`` draws its start, with scale 1)."""
+    ``lin_interp_random.py`` draws its start, with scale 1).
+
+    ``seed`` (an int or a list of ints) is required: the same seed gives the same point; None is refused,
+    since it would give a different point on every call."""
+    if seed is None:
+        raise ValueError("random_point needs an explicit seed (an int or a list of ints), got None; pass e.g. "
+                         "seed=0, so that the point can be drawn again.")
     theta = np.random.default_rng(seed).normal(0.0, scale, size=model.layout.size)
     return backend.to_device(theta, "gpu" if xp is not np else "cpu", dtype=dtype)
 

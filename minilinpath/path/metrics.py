@@ -2,7 +2,11 @@
 
 All take the samples ``J`` at increasing ``alphas`` (the grid of a
 :class:`~minilinpath.path.linear.PathResult`) and look only at the samples:
-a feature narrower than the grid spacing is invisible to them.
+a feature narrower than the grid spacing is invisible to them. Those that are
+given the alphas too refuse alphas that are not finite or not one per sample;
+:func:`summarize` sorts the samples by alpha first (a grid may be given in any
+order, as :func:`~minilinpath.path.linear.linear_path` accepts), while
+:func:`barrier_height` reads them in any order.
 
 - :func:`is_monotone`: J never rises by more than ``tol`` from one sample to
   the next (J[i+1] <= J[i] + tol for all i).
@@ -18,7 +22,9 @@ a feature narrower than the grid spacing is invisible to them.
   of the endpoints"), or ``"chord"``: max [J(alpha) - ((1 - alpha) J(0) + alpha J(1))],
   the height above the straight line joining the ends (never below 0).
 - :func:`distance_travelled`: the length of a trajectory, sum_t ||theta_{t+1} - theta_t||,
-  and its ratio to the straight distance ||theta_T - theta_0|| (1 for a straight path).
+  and its ratio to the straight distance ||theta_T - theta_0|| (1 for a straight path;
+  inf for one that moved and came back to its start; NaN, the undefined 0/0, for one
+  that never moved: a single point or identical points).
 """
 from __future__ import annotations
 
@@ -35,6 +41,17 @@ def _samples(J):
     if J.ndim != 1 or J.size < 2 or not np.all(np.isfinite(J)):
         raise ValueError("J must be a 1-D array of at least two finite samples.")
     return J
+
+
+def _alphas_for(alphas, J):
+    """``alphas`` as a float64 vector, after checking it holds one finite alpha per sample of ``J``."""
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.ndim != 1 or not np.all(np.isfinite(alphas)):
+        raise ValueError("alphas must be a 1-D array of finite numbers (no NaN or inf), one per sample of J.")
+    if alphas.size != J.size:
+        raise ValueError(f"alphas and J must have the same length (one alpha per sample), got {alphas.size} "
+                         f"alphas and {J.size} samples.")
+    return alphas
 
 
 def is_monotone(J, tol: float = 0.0) -> bool:
@@ -78,8 +95,11 @@ def local_minima(J, tol: float = 0.0) -> list:
 
 
 def barrier_height(alphas, J, variant: str = "mean") -> tuple:
-    """``(height, alpha)`` of the barrier on the samples with 0 <= alpha <= 1 (see the module docstring)."""
-    alphas, J = np.asarray(alphas, dtype=np.float64), _samples(J)
+    """``(height, alpha)`` of the barrier on the samples with 0 <= alpha <= 1 (see the module docstring).
+
+    ``alphas`` (any order) and ``J`` must have one finite alpha per sample."""
+    J = _samples(J)
+    alphas = _alphas_for(alphas, J)
     at0, at1 = np.abs(alphas) <= ENDPOINT_TOL, np.abs(alphas - 1.0) <= ENDPOINT_TOL
     if not (at0.any() and at1.any()):
         raise ValueError("barrier_height needs samples at alpha = 0 and alpha = 1.")
@@ -97,7 +117,10 @@ def barrier_height(alphas, J, variant: str = "mean") -> tuple:
 
 
 def distance_travelled(trajectory) -> tuple:
-    """``(length, length / straight distance)`` of a trajectory of flat vectors (streamed row by row)."""
+    """``(length, length / straight distance)`` of a trajectory of flat vectors (streamed row by row).
+
+    The ratio is inf when the trajectory moved but ended where it started, and NaN (0/0, undefined) when
+    it never moved (one point, or identical points); the length, 0, is valid then."""
     length, first, previous = 0.0, None, None
     for row in trajectory:
         row = np.asarray(backend.to_numpy(row), dtype=np.float64)
@@ -109,15 +132,26 @@ def distance_travelled(trajectory) -> tuple:
     if previous is None:
         raise ValueError("the trajectory is empty.")
     straight = float(np.linalg.norm(previous - first))
-    return length, (length / straight if straight > 0 else float("inf"))
+    if straight > 0:
+        return length, length / straight
+    return length, (float("inf") if length > 0 else float("nan"))
 
 
 def summarize(alphas, J, tol: float = 1e-4) -> dict:
-    """The metrics of one curve, as printed in the figures' tables (tol relative to J's range)."""
+    """The metrics of one curve, as printed in the figures' tables (tol relative to J's range).
+
+    ``alphas`` may come in any order: the samples are first sorted by alpha, each keeping its own alpha
+    (a stable sort, so repeated alphas keep their order), since the metrics read J from alpha's low end
+    to its high end. ``alphas`` must hold one finite alpha per sample of ``J``. ``monotone``,
+    ``largest_bump`` and ``bump_alpha`` look at the samples with 0 <= alpha <= 1, ``local_minima`` (their
+    alphas) at all of them."""
     J = _samples(J)
+    alphas = _alphas_for(alphas, J)
+    order = np.argsort(alphas, kind="stable")
+    alphas, J = alphas[order], J[order]
     scale = max(float(J.max() - J.min()), 1e-12)
-    inside = (np.asarray(alphas) >= 0) & (np.asarray(alphas) <= 1)
+    inside = (alphas >= 0) & (alphas <= 1)
     bump, at = largest_bump(J[inside])
     return {"monotone": is_monotone(J[inside], tol * scale), "largest_bump": bump,
-            "bump_alpha": float(np.asarray(alphas)[inside][at]),
-            "local_minima": [float(np.asarray(alphas)[i]) for i in local_minima(J, tol * scale)]}
+            "bump_alpha": float(alphas[inside][at]),
+            "local_minima": [float(alphas[i]) for i in local_minima(J, tol * scale)]}

@@ -78,6 +78,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -119,12 +121,22 @@ class Plane:
 
         (a, b) solves G [a, b] = [d1 . (theta - o), d2 . (theta - o)] with G the Gram
         matrix; the residual is ||theta - o - a d1 - b d2|| (Euclidean, not squared).
+        ``theta`` must be a flat vector as long as the origin; a plane whose directions
+        are parallel or zero (G singular) has no coordinates and is refused.
         """
         xp = backend.get_xp(self.origin)
+        shape, want = tuple(np.shape(theta)), tuple(self.origin.shape)
+        if shape != want:
+            raise ValueError(f"theta has shape {shape} but the plane's vectors have shape {want} "
+                             f"({want[0] if want else 0} entries); is it the parameter vector of another model?")
         d = xp.asarray(theta, dtype=np.float64) - xp.asarray(self.origin, dtype=np.float64)
         u, v = xp.asarray(self.d1, dtype=np.float64), xp.asarray(self.d2, dtype=np.float64)
         rhs = np.array([backend.to_float(u @ d), backend.to_float(v @ d)])
-        a, b = np.linalg.solve(self.gram(), rhs)
+        try:
+            a, b = np.linalg.solve(self.gram(), rhs)
+        except np.linalg.LinAlgError:
+            raise ValueError("the plane's directions d1 and d2 are parallel or zero: they do not span a plane, so "
+                             "a point has no coordinates in it; build it with plane_through or plane_along.") from None
         residual = backend.to_float(xp.linalg.norm(d - a * u - b * v))
         return float(a), float(b), residual
 
@@ -140,13 +152,48 @@ def _as64(theta):
     return backend.get_xp(theta).asarray(theta, dtype=np.float64)
 
 
+def _check_point(theta, name: str) -> None:
+    """Refuse a point that is not a finite floating-point vector (integer points would give integer directions)."""
+    dtype = getattr(theta, "dtype", None)
+    if dtype is None or dtype.kind != "f":
+        raise TypeError(f"{name} must be a floating-point parameter vector, got dtype {dtype}; cast it with "
+                        f".astype(np.float64).")
+    if not bool(backend.to_numpy(backend.get_xp(theta).isfinite(theta).all())):
+        raise ValueError(f"{name} holds NaN or inf (a diverged run?): a plane needs finite points.")
+
+
+# Gram-Schmidt in float64 keeps d1 . d2 near 1e-16 unless c - a lies nearly along d1: the subtraction then cancels
+# most digits and leaves a part along d1. Above this tolerance a second pass removes it; one more pass is all it
+# takes (Kahan's "twice is enough", in Parlett 1980, "The Symmetric Eigenvalue Problem").
+ORTHOGONALITY_TOL = 1e-13
+
+
+def _orthogonal_part(v, u, xp):
+    """``(w, along)``: w = v - (v . u) u for a unit vector u, orthogonalised twice when the first pass leaves
+    |w . u| > ORTHOGONALITY_TOL ||w||; ``along`` is the whole part of v along u (so v = along u + w)."""
+    along = backend.to_float(v @ u)
+    w = v - along * u
+    left = backend.to_float(w @ u)
+    if abs(left) > ORTHOGONALITY_TOL * backend.to_float(xp.linalg.norm(w)):
+        w = w - left * u
+        along += left
+    return w, along
+
+
 def plane_through(theta_a, theta_b, theta_c, names=("A", "B", "C")) -> Plane:
     """The plane through three points, origin ``theta_a``, with an orthonormal basis (Gram-Schmidt in float64).
 
     d1 = (b - a) / ||b - a||;  d2 = w / ||w|| with w = (c - a) - ((c - a) . d1) d1.
     The points get coordinates (0, 0), (||b - a||, 0) and ((c - a) . d1, ||w||).
+    When c lies so close to the line through a and b that this one pass leaves
+    |d1 . d2| > 1e-13 (rounding), w is orthogonalised against d1 a second time
+    (and c's first coordinate takes up the part removed), so the basis is
+    orthonormal to rounding whatever the angle; c within 1e-12 ||c - a|| of the
+    line is refused. The points must be finite floating-point vectors of one length.
     """
     xp = backend.get_xp(theta_a, theta_b, theta_c)
+    for theta, name in zip((theta_a, theta_b, theta_c), names):
+        _check_point(theta, name)
     a, b, c = _as64(theta_a), _as64(theta_b), _as64(theta_c)
     if not (a.shape == b.shape == c.shape) or a.ndim != 1:
         raise ValueError(f"the three points must be flat vectors of one length, got {a.shape}, {b.shape}, {c.shape}.")
@@ -156,8 +203,7 @@ def plane_through(theta_a, theta_b, theta_c, names=("A", "B", "C")) -> Plane:
         raise ValueError(f"{names[0]} and {names[1]} are the same point: they do not span a line.")
     d1 = ab / length
     ac = c - a
-    along = backend.to_float(ac @ d1)
-    w = ac - along * d1
+    w, along = _orthogonal_part(ac, d1, xp)
     height = backend.to_float(xp.linalg.norm(w))
     if height <= 1e-12 * max(length, backend.to_float(xp.linalg.norm(ac))):
         raise ValueError(f"{names[2]} lies on the line through {names[0]} and {names[1]}: the three points do not "
@@ -172,21 +218,32 @@ def plane_along(theta, d1, d2, name: str = "center", orthonormalize: bool = Fals
     """The plane through ``theta`` along ``d1`` and ``d2`` (a and b in units of the directions).
 
     With ``orthonormalize`` the directions are first made orthonormal by Gram-Schmidt
-    (then a and b are Euclidean distances).
+    (then a and b are Euclidean distances). Either way the directions must span a
+    plane: a zero direction, or d2 whose part orthogonal to d1 is at most 1e-12
+    ||d2|| (parallel, to rounding), is refused, as are vectors of different lengths
+    and a ``theta`` that is not a finite floating-point vector.
     """
     xp = backend.get_xp(theta)
+    _check_point(theta, name)
+    if not (np.shape(d1) == np.shape(d2) == theta.shape) or theta.ndim != 1:
+        raise ValueError(f"theta, d1 and d2 must be flat vectors of one length, got {theta.shape}, "
+                         f"{np.shape(d1)}, {np.shape(d2)}.")
+    u, v = _as64(d1), _as64(d2)
+    n1, n2 = backend.to_float(xp.linalg.norm(u)), backend.to_float(xp.linalg.norm(v))
+    if not (np.isfinite(n1) and np.isfinite(n2)):
+        raise ValueError(f"{'d1' if not np.isfinite(n1) else 'd2'} holds NaN or inf: a plane needs finite "
+                         "directions.")
+    if n1 == 0.0 or n2 == 0.0:
+        raise ValueError(f"{'d1' if n1 == 0.0 else 'd2'} is zero: a zero direction does not span a plane; give two "
+                         "nonzero directions.")
+    u = u / n1
+    v = v - backend.to_float(v @ u) * u     # the part of d2 orthogonal to d1
+    n_orth = backend.to_float(xp.linalg.norm(v))
+    if not n_orth > 1e-12 * n2:
+        raise ValueError("d2 is parallel to d1: they do not span a plane; give two directions that are not "
+                         "multiples of each other.")
     if orthonormalize:
-        u = _as64(d1)
-        n1 = backend.to_float(xp.linalg.norm(u))
-        if n1 == 0.0:
-            raise ValueError("d1 is zero.")
-        u = u / n1
-        v = _as64(d2)
-        v = v - backend.to_float(v @ u) * u
-        n2 = backend.to_float(xp.linalg.norm(v))
-        if n2 <= 1e-12 * backend.to_float(xp.linalg.norm(_as64(d2))):
-            raise ValueError("d2 is parallel to d1: they do not span a plane.")
-        d1, d2 = u, v / n2
+        d1, d2 = u, v / n_orth
     return Plane(xp.asarray(theta).copy(), xp.asarray(d1).astype(theta.dtype), xp.asarray(d2).astype(theta.dtype),
                  kind="point and two directions", points={name: (0.0, 0.0)})
 
@@ -209,12 +266,15 @@ def normalize_direction(model, direction, theta, norm: str | None = "filter", on
 
     See the module docstring for ``norm`` ("filter", "layer", "model" or None) and
     ``one_d`` ("zero" or "normalize", for 1-D parameters such as biases).
+    ``direction`` and ``theta`` must both fit ``model.layout`` (checked for every ``norm``).
     """
     check_model(model, "normalize_direction", needs=())
     if norm not in NORMALIZATIONS:
         raise ValueError(f"norm must be one of {NORMALIZATIONS}, got {norm!r}.")
     if one_d not in ("zero", "normalize"):
         raise ValueError(f"one_d must be 'zero' or 'normalize', got {one_d!r}.")
+    model.layout.check(direction)
+    model.layout.check(theta)
     xp = backend.get_xp(direction)
     if norm is None:
         return direction
@@ -236,7 +296,14 @@ def normalize_direction(model, direction, theta, norm: str | None = "filter", on
 
 def random_direction(model, theta, seed, norm: str | None = "filter", one_d: str = "zero"):
     """A Gaussian direction N(0, I) drawn from ``seed`` (NumPy's generator, so the same on CPU and GPU),
-    normalised to ``theta`` as Li et al. define it (module docstring). Same dtype and device as theta."""
+    normalised to ``theta`` as Li et al. define it (module docstring). Same dtype and device as theta.
+
+    ``seed`` is required (an int, or a sequence of ints such as ``[seed, 1]``): None is refused, since every
+    random choice flows from an explicit seed. ``theta`` must fit ``model.layout`` (floating point)."""
+    if seed is None:
+        raise ValueError("random_direction needs an explicit seed (e.g. seed=0), got None: every random choice "
+                         "flows from a seed, so the same seed gives the same direction.")
+    model.layout.check(theta)
     g = np.random.default_rng(seed).standard_normal(model.layout.size)
     xp = backend.get_xp(theta)
     direction = xp.asarray(g, dtype=np.float64)
@@ -244,9 +311,19 @@ def random_direction(model, theta, seed, norm: str | None = "filter", one_d: str
 
 
 def random_plane(model, theta, seed, norm: str | None = "filter", one_d: str = "zero", name="solution") -> Plane:
-    """The plane through ``theta`` along two independent normalised random directions (Li et al.'s picture)."""
+    """The plane through ``theta`` along two independent normalised random directions (Li et al.'s picture).
+
+    The directions are drawn from ``[seed, 1]`` and ``[seed, 2]`` (``seed`` required). Where every piece the
+    normalisation scales has norm 0 in ``theta`` (e.g. theta = 0) the directions are zero: that is refused."""
+    if seed is None:
+        raise ValueError("random_plane needs an explicit seed (e.g. seed=0), got None: every random choice "
+                         "flows from a seed, so the same seed gives the same plane.")
     d1 = random_direction(model, theta, [seed, 1], norm, one_d)
     d2 = random_direction(model, theta, [seed, 2], norm, one_d)
+    if not bool(backend.to_numpy((d1 != 0).any())):
+        raise ValueError(f"the random directions are zero: norm={norm!r} scales each piece to the norm of theta's "
+                         f"piece, and those the directions move (one_d={one_d!r}) are all zero in theta; draw the "
+                         "plane around a nonzero theta, or use norm=None.")
     plane = plane_along(theta, d1, d2, name=name)
     plane.kind = f"random directions, {norm or 'no'} normalisation"
     return plane
@@ -258,8 +335,19 @@ class PCA(NamedTuple):
     explained: np.ndarray     # share of the variance of the centred rows along each of them
 
 
-def _stack_rows(rows):
-    return np.stack([np.asarray(backend.to_numpy(r), dtype=np.float64) for r in rows])
+def _stack_rows(rows, shape: tuple):
+    """The trajectory as a (T, P) float64 array on the CPU; every row must be finite and of ``shape``."""
+    stacked = []
+    for t, row in enumerate(rows):
+        row = np.asarray(backend.to_numpy(row), dtype=np.float64)
+        if row.shape != shape:
+            raise ValueError(f"trajectory row {t} has shape {row.shape} but theta_final has {shape}: every row "
+                             "must be a parameter vector of the same model.")
+        if not np.isfinite(row).all():
+            raise ValueError(f"trajectory row {t} holds NaN or inf (a diverged epoch?); drop it, or end the "
+                             "trajectory before it.")
+        stacked.append(row)
+    return np.stack(stacked) if stacked else np.zeros((0,) + shape)
 
 
 def pca_directions(rows, theta_final, center: bool = True) -> PCA:
@@ -269,9 +357,11 @@ def pca_directions(rows, theta_final, center: bool = True) -> PCA:
     as a PCA does). The principal directions are D's leading right singular
     vectors; with T rows and P >> T parameters they come from the T x T Gram
     matrix K = D D^T = U S^2 U^T as v_k = D^T u_k / s_k (the "snapshot method").
-    The rows are held in memory on the CPU (T x P float64).
+    The rows are held in memory on the CPU (T x P float64); they and ``theta_final``
+    must be finite, and theta_final a floating-point vector (the directions get its dtype).
     """
-    D = _stack_rows(rows) - np.asarray(backend.to_numpy(theta_final), dtype=np.float64)
+    _check_point(theta_final, "theta_final")
+    D = _stack_rows(rows, tuple(theta_final.shape)) - np.asarray(backend.to_numpy(theta_final), dtype=np.float64)
     if D.shape[0] < 3:
         raise ValueError(f"a PCA plane needs at least 3 trajectory points, got {D.shape[0]}.")
     if center:
@@ -299,13 +389,22 @@ def paper_plane(trajectory_factory, theta_init, theta_final, names=("init", "sol
     """``(plane, epoch)``: the paper's pair of directions (its Fig. 7): the init -> solution line, and the
     direction towards the trajectory point farthest from that line (orthogonalised); ``epoch`` is that point.
 
-    ``trajectory_factory()`` returns a fresh iterator over the trajectory (two passes are made).
+    ``trajectory_factory()`` must return a fresh iterable over the trajectory each call (two passes
+    are made), e.g. ``lambda: iter(rows)``; an empty trajectory, or a factory that hands back the
+    same (then spent) iterator, is refused.
     """
     from .trajectory import project_trajectory
 
     projection = project_trajectory(trajectory_factory(), theta_init, theta_final)
+    if projection.residual.size == 0:
+        raise ValueError("the trajectory is empty (trajectory_factory() gave no points): the paper's plane needs "
+                         "the trajectory's points.")
     epoch = int(np.argmax(projection.residual))
-    far = next(row for t, row in enumerate(trajectory_factory()) if t == epoch)
+    far = next((row for t, row in enumerate(trajectory_factory()) if t == epoch), None)
+    if far is None:
+        raise ValueError(f"the second pass over the trajectory did not reach point {epoch} (of "
+                         f"{projection.residual.size} in the first): the trajectory factory must return a fresh "
+                         "iterable each call, e.g. lambda: iter(rows), not the same iterator twice.")
     xp = backend.get_xp(theta_init)
     plane = plane_through(theta_init, theta_final, xp.asarray(far, dtype=theta_init.dtype),
                           names=(names[0], names[1], f"{names[2]} ({epoch})"))
@@ -316,13 +415,33 @@ def paper_plane(trajectory_factory, theta_init, theta_final, names=("init", "sol
 def grid_around(plane: Plane, n: int = 41, margin: float = 0.25, span: float | None = None) -> tuple:
     """``(a_values, b_values)``, n each: ``span`` given: [-span, span] on both axes; else the box of the
     plane's named points widened by ``margin`` times its size on every side (the points lie on the grid
-    only by chance: use an odd n and margins that make them fall on it when that matters)."""
-    if n < 2:
-        raise ValueError(f"a grid needs at least 2 values per axis, got {n}.")
+    only by chance: use an odd n and margins that make them fall on it when that matters).
+
+    ``n`` is a whole number >= 2, ``span`` a finite number > 0, ``margin`` a finite number >= 0. Without
+    ``span`` the plane needs named points that are not all in one place: a plane with a single point
+    (:func:`plane_along`, :func:`random_plane`, :func:`pca_plane`) or none has no box, and is refused."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"a grid needs at least 2 values per axis (a whole number), got n={n!r}.")
+    if not (isinstance(margin, numbers.Real) and np.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a finite number >= 0 (the share of the box added on each side), "
+                         f"got {margin!r}.")
     if span is not None:
+        if not (isinstance(span, numbers.Real) and np.isfinite(span) and span > 0):
+            raise ValueError(f"span must be a finite number > 0 (the grid is [-span, span] on both axes), "
+                             f"got {span!r}.")
         return np.linspace(-span, span, n), np.linspace(-span, span, n)
     coords = np.array(list(plane.points.values()), dtype=np.float64).reshape(-1, 2)
+    if coords.shape[0] == 0:
+        raise ValueError("the plane has no named points to put a box around; give span= (the grid is then "
+                         "[-span, span] on both axes).")
+    if not np.all(np.isfinite(coords)):
+        raise ValueError(f"the plane's named points {plane.points} include NaN or inf coordinates; give finite "
+                         "points, or span= (the grid is then [-span, span] on both axes).")
     lo, hi = coords.min(axis=0), coords.max(axis=0)
+    if (hi - lo).max() == 0.0:
+        raise ValueError(f"the plane's named points ({', '.join(map(str, plane.points))}) are all at one place "
+                         f"(a, b) = ({lo[0]:.4g}, {lo[1]:.4g}): there is no box to put a grid around; give span= "
+                         "(the grid is then [-span, span] on both axes).")
     size = np.maximum(hi - lo, 1e-12)
     size = np.maximum(size, 0.25 * size.max())  # a thin box gets some height
     lo, hi = lo - margin * size, hi + margin * size
@@ -437,9 +556,22 @@ def _row_plain(model, plane, batch, a_values, b, classifier):
 
 
 def _load_store(store: Path, fingerprint: str):
-    with open(store, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
-    saved = str(arrays.pop("fingerprint", ""))
+    """The arrays of the store at ``store`` if it was written for ``fingerprint``; anything else is refused
+    (FileExistsError) and left as it is."""
+    not_a_store = (f"{store} is not a plane store (an .npz that evaluate_plane wrote); it is left as it is: move it "
+                   "away or choose another store path.")
+    if store.is_dir():
+        raise FileExistsError(f"{store} is a folder, not a plane store; choose another store path.")
+    if not zipfile.is_zipfile(store):  # an .npz is a zip archive; text, a pickle or an .npy file is not
+        raise FileExistsError(not_a_store)
+    try:
+        with open(store, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):  # a zip archive of something else
+        raise FileExistsError(not_a_store) from None
+    if "fingerprint" not in arrays or "rows_done" not in arrays:
+        raise FileExistsError(not_a_store)
+    saved = str(arrays.pop("fingerprint"))
     if saved != fingerprint:
         raise FileExistsError(f"{store} holds a plane evaluation with other settings (plane, grid, data or model); "
                               "it is left as it is: remove it or choose another store to start afresh.")
@@ -563,6 +695,10 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
 
     A block that raises does not stop the others: every finished block is stored,
     then :class:`PlaneIncomplete` says which failed (run again to do only those).
+    Before any block runs (and before a store is read or written) the sets are
+    checked: a set of no examples, arrays with different numbers of rows, or a
+    batch the model refuses on its first example (``model.loss`` at the origin)
+    is an error there, since running again could not mend it.
     """
     import uuid
 
@@ -578,6 +714,9 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
         model.layout.check(v)
     if not (isinstance(block_rows, (int, np.integer)) and block_rows >= 1):
         raise ValueError(f"block_rows must be a whole number >= 1, got {block_rows!r}.")
+    for split, batch in (("train", train), ("valid", valid)):
+        if batch is not None:
+            _check_split(model, plane, split, batch)
     classifier = hasattr(model, "error_rate")
     can_fast = fast and classifier and hasattr(model, "first_layer_weights") and \
         hasattr(model, "evaluate_from_first_preactivation") and isinstance(train, tuple)
@@ -640,6 +779,32 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
     return result
 
 
+def _check_split(model, plane: Plane, split: str, batch) -> None:
+    """Refuse a ``(X, y, ...)`` batch that no grid row could be computed on, in one line naming the set.
+
+    Its arrays must hold one example per row, the same number each and at least one; then
+    ``model.loss`` at the plane's origin on the first example lets the model name anything else it
+    refuses (a feature count, a dtype). Batches of other kinds (e.g. moments) are left to the model.
+    """
+    if not isinstance(batch, (tuple, list)):
+        return
+    shapes = [getattr(a, "shape", None) for a in batch]
+    if not shapes or any(shape is None or len(shape) == 0 for shape in shapes):
+        raise ValueError(f"the {split} set must be a tuple of arrays with one example per row, such as (X, y); "
+                         f"got shapes {shapes}.")
+    if any(shape[0] != shapes[0][0] for shape in shapes):
+        raise ValueError(f"the {split} set's arrays hold different numbers of rows, shapes {shapes}: X and y "
+                         "need one row per example (a single example is X[None] of shape (1, features)).")
+    if shapes[0][0] == 0:  # a mean over no examples: there is no plane to draw
+        raise ValueError(f"the {split} set holds no examples; give at least one.")
+    try:
+        model.loss(plane.origin, type(batch)(a[:1] for a in batch))
+    except (ValueError, TypeError) as error:
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"the {split} set does not fit the model (checked on its first example at the plane's origin): "
+                   f"{error}") from None
+
+
 def _n(batch):
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
     return int(first.shape[0]) if hasattr(first, "shape") else None
@@ -656,18 +821,25 @@ class TrajectoryOnPlane(NamedTuple):
 
 def trajectory_on_plane(rows, plane: Plane, model=None, batch=None, progress: bool = False) -> TrajectoryOnPlane:
     """Project every trajectory point onto ``plane``; with ``model`` and ``batch`` also J at the point and at
-    its projection (both on the whole batch). Rows are read one at a time."""
+    its projection (both on the whole batch). Rows are read one at a time; each must be as long as the
+    plane's vectors. ``model`` and ``batch`` go together: one without the other is refused."""
+    if (model is None) != (batch is None):
+        raise ValueError("trajectory_on_plane computes J only with both model and batch: give the batch to "
+                         "evaluate the loss on, or leave out both for the coordinates alone.")
     if model is not None:
         check_model(model, "trajectory_on_plane")
     a, b, r, J, Jp = [], [], [], [], []
     xp = backend.get_xp(plane.origin)
-    for row in progress_bar(rows, desc="trajectory", enabled=progress, unit="point"):
+    for t, row in enumerate(progress_bar(rows, desc="trajectory", enabled=progress, unit="point")):
         theta = xp.asarray(row, dtype=plane.origin.dtype)
+        if theta.shape != plane.origin.shape:
+            raise ValueError(f"trajectory row {t} has shape {theta.shape} but the plane's vectors have shape "
+                             f"{plane.origin.shape}: is it a parameter vector of another model?")
         ca, cb, res = plane.coordinates(theta)
         a.append(ca)
         b.append(cb)
         r.append(res)
-        if model is not None and batch is not None:
+        if model is not None:
             J.append(model.loss(theta, batch))
             Jp.append(model.loss(plane.point(ca, cb), batch))
     arr = lambda v: np.array(v) if v else None  # noqa: E731

@@ -79,6 +79,9 @@ class Plane(NamedTuple):
     distance: float     # ||theta_f - theta_i||
 
 
+STRAIGHT_TOL = 1e-12  # a largest residual at most this times the scale of the points is rounding: on the line
+
+
 def extreme_components(trajectory_factory, theta_init, theta_final) -> Plane:
     """Two coordinates that capture the extremes of a trajectory (the paper's Fig. 7, galatea's FindBasis2).
 
@@ -86,25 +89,51 @@ def extreme_components(trajectory_factory, theta_init, theta_final) -> Plane:
     direction from theta_i to the point of the trajectory farthest from the
     line (the "black sheep"), with its component along u removed and
     normalised. Every point gets a = (theta_t - theta_i) . u and
-    b = (theta_t - theta_i) . w. ``trajectory_factory()`` must return a fresh
-    iterator over the points each time it is called (two passes are made).
+    b = (theta_t - theta_i) . w.
+
+    A trajectory on the line has no second axis: when the largest residual is
+    at most ``STRAIGHT_TOL`` = 1e-12 times the scale of the numbers it came from
+    (the largest of ||theta_f - theta_i||, ||theta_i|| and every ||theta_t||), it is
+    float64 rounding, not a direction, and every b is 0 (normalising that
+    noise would make up a second axis).
+
+    ``trajectory_factory()`` must return a fresh iterable over the points each
+    time it is called (up to three passes are made), e.g. ``lambda: iter(rows)``
+    or a run's ``trajectory_rows``; an empty trajectory, and a factory that
+    hands out one spent iterator again, are refused.
     """
     first = project_trajectory(trajectory_factory(), theta_init, theta_final)
+    T = first.coord.size
+    if T == 0:
+        raise ValueError("the trajectory is empty: trajectory_factory() gave no points; give at least one.")
     sheep = int(np.argmax(first.residual))
     xp = backend.get_xp(theta_init, theta_final)
     start = xp.asarray(theta_init, dtype=np.float64)
+    scale = max(first.distance, float(first.norm.max()), backend.to_float(xp.linalg.norm(start)))
+    if first.residual[sheep] <= STRAIGHT_TOL * scale:  # the whole trajectory lies on the line: no second direction
+        return Plane(first.coord, np.zeros_like(first.coord), sheep, first.distance)
     u = (xp.asarray(theta_final, dtype=np.float64) - start) / first.distance
-    b = []
-    w = None
+
+    def spent(points: int):
+        return ValueError(f"trajectory_factory() gave {T} points on its first call but {points} on a later one; "
+                          "it must return a fresh iterable each call (e.g. lambda: iter(rows)), not the same "
+                          "iterator, which is spent after one pass.")
+
+    w, seen = None, 0
     for t, row in enumerate(trajectory_factory()):
+        seen = t + 1
         if t == sheep:
             d = xp.asarray(row, dtype=np.float64) - start
             w = d - (d @ u) * u
             norm = backend.to_float(xp.linalg.norm(w))
-            if norm == 0.0:  # the whole trajectory lies on the line: no second direction
-                return Plane(first.coord, np.zeros_like(first.coord), sheep, first.distance)
+            if not norm > 0.0:   # the first pass found this point off the line: the second gave another point
+                raise ValueError(f"trajectory_factory() gave another point {sheep} on its second call than on its "
+                                 "first; it must return the same points, freshly, each call.")
             w /= norm
             break
-    for row in trajectory_factory():
-        b.append(backend.to_float((xp.asarray(row, dtype=np.float64) - start) @ w))
+    if w is None:
+        raise spent(seen)
+    b = [backend.to_float((xp.asarray(row, dtype=np.float64) - start) @ w) for row in trajectory_factory()]
+    if len(b) != T:
+        raise spent(len(b))
     return Plane(first.coord, np.array(b), sheep, first.distance)
