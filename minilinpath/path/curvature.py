@@ -54,8 +54,6 @@ initialisation is checked this way in the ``minilinpath curvature`` command.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -63,6 +61,7 @@ import numpy as np
 from .. import backend
 from ..contract import check_model
 from ..progress import progress_bar
+from .checks import is_whole_number
 
 DEFAULT_EPS = 1e-4  # the HVP's finite-difference step (in parameter units, along a unit vector)
 
@@ -163,13 +162,6 @@ def hvp(model, theta, batch, v, eps: float = DEFAULT_EPS, method: str = "auto"):
     return HessianOperator(model, theta, batch, eps, method).hvp(v)
 
 
-def _is_whole(value) -> bool:
-    """True for a whole number (an int, a NumPy integer or a float such as 3.0); False for 2.5, NaN, a bool or
-    a string (a fractional count must not reach ARPACK, nor be truncated silently)."""
-    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
-            and value == int(value))
-
-
 def _operator_at(model, theta, batch, eps, method, operator):
     """The Hessian operator at theta: ``operator`` when given (it must have been built at this very theta,
     else the numbers would silently belong to another point), else a new one."""
@@ -213,7 +205,7 @@ def hessian_eigenvalues(model, theta, batch, k: int = 5, which: str = "LA", tol:
     if which not in ("LA", "SA"):
         raise ValueError(f"which must be 'LA' (largest) or 'SA' (smallest, most negative), got {which!r}.")
     op = _operator_at(model, theta, batch, eps, method, operator)
-    if not _is_whole(k) or not 1 <= int(k) < op.size:
+    if not is_whole_number(k) or not 1 <= int(k) < op.size:
         raise ValueError(f"k must be a whole number between 1 and {op.size - 1} (the number of parameters - 1), "
                          f"got {k!r}.")
     k = int(k)
@@ -238,7 +230,7 @@ def hutchinson_trace(model, theta, batch, samples: int = 10, seed=0, eps: float 
     Unbiased, since E[z z^T] = I; its variance is 2 (||H||_F^2 - sum_i H_ii^2) / m. ``samples`` is a whole
     number >= 1; theta must be finite; ``operator`` as in :func:`hessian_eigenvalues` (built at this theta).
     """
-    if not _is_whole(samples) or int(samples) < 1:
+    if not is_whole_number(samples) or int(samples) < 1:
         raise ValueError(f"samples must be a whole number >= 1, got {samples!r}.")
     samples = int(samples)
     op = _operator_at(model, theta, batch, eps, method, operator)

@@ -69,6 +69,7 @@ from .. import backend
 from ..contract import check_model
 from ..optim import momentum_step
 from ..progress import progress_bar
+from .checks import example_count
 from .linear import PathResult
 
 KINDS = ("bezier", "chain")
@@ -227,27 +228,6 @@ def minibatch(data, idx):
     if isinstance(data, tuple):
         return tuple(a[idx] for a in data)
     return data[idx]
-
-
-def example_count(data, name: str = "train") -> int:
-    """The number of examples of a batch tuple (every array's rows, which must agree) or of a single array.
-
-    Refuses, in one line, a set with no examples and arrays of different lengths (e.g. 6 labels for 7 rows
-    of X): either would otherwise fail deep inside, or give the mean of nothing, NaN, after all the work.
-    """
-    arrays = data if isinstance(data, tuple) else (data,)
-    rows = [getattr(a, "shape", ())[:1] for a in arrays]
-    if not arrays or any(len(r) == 0 for r in rows):
-        held = f" of {', '.join(type(a).__name__ for a in arrays)}" if isinstance(data, tuple) and data else ""
-        raise ValueError(f"the {name} set must be an array or a tuple of arrays with one row per example, "
-                         f"such as (X, y); got a {type(data).__name__}{held}.")
-    counts = [r[0] for r in rows]
-    if len(set(counts)) > 1:
-        raise ValueError(f"the {name} set's arrays hold different numbers of rows ({', '.join(map(str, counts))}); "
-                         "every array needs one row per example (e.g. one label in y per row of X).")
-    if counts[0] == 0:
-        raise ValueError(f"the {name} set holds no examples; give at least one.")
-    return int(counts[0])
 
 
 def train_curve(model, curve: Curve, train_set, epochs: int = 5, batch_size: int = 100, lr: float = 0.05,

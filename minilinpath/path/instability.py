@@ -46,8 +46,6 @@ with the same parent state, data seed, recipe and data.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -56,6 +54,7 @@ import numpy as np
 from .. import backend
 from ..runs import fingerprint
 from ..train import TrainState, check_training_data, describe_run, train
+from .checks import is_whole_number
 from .linear import PathResult, linear_path
 from .metrics import ENDPOINT_TOL, barrier_height
 
@@ -91,13 +90,6 @@ class InstabilityResult:
         """Rows ``{"k", "barrier_loss_train", "barrier_loss_valid", "barrier_error_train", "barrier_error_valid",
         "child_valid_errors", "distance"}``, one per k."""
         return [b.row() for b in self.branches]
-
-
-def _is_whole(value) -> bool:
-    """True for a whole number (an int, a NumPy integer or a float such as 3.0); False for 0.5, NaN, a bool or
-    a string (int() would truncate 0.5 to epoch 0 silently)."""
-    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
-            and value == int(value))
 
 
 def _as_list(values):
@@ -172,13 +164,13 @@ def instability(model, train_set, valid_set, recipe, seed, data_seeds, ks, runs_
     are measured on it too, and training reports its error).
     """
     seeds = _as_list(data_seeds)
-    if seeds is None or len(seeds) != 2 or not all(_is_whole(d) and d >= 0 for d in seeds):
+    if seeds is None or len(seeds) != 2 or not all(is_whole_number(d) and d >= 0 for d in seeds):
         raise ValueError(f"data_seeds must be two whole numbers >= 0 (one per child), got {data_seeds!r}.")
     d1, d2 = (int(d) for d in seeds)
     if d1 == d2:
         raise ValueError(f"the two children need different data seeds, got {d1} twice.")
     epochs = _as_list(ks)
-    if epochs is None or not all(_is_whole(k) for k in epochs):
+    if epochs is None or not all(is_whole_number(k) for k in epochs):
         raise ValueError(f"ks must be a list of whole numbers of epochs (every k in 0 .. {recipe.max_epochs - 1}), "
                          f"got {ks!r}.")
     ks = sorted({int(k) for k in epochs})

@@ -90,6 +90,7 @@ from .. import backend
 from ..contract import check_model
 from ..io import write_npz
 from ..progress import progress_bar
+from .checks import example_count
 
 CACHE_BYTES = 1 << 30  # the first-layer products of every chunk are kept across grid rows up to this size
 
@@ -788,15 +789,7 @@ def _check_split(model, plane: Plane, split: str, batch) -> None:
     """
     if not isinstance(batch, (tuple, list)):
         return
-    shapes = [getattr(a, "shape", None) for a in batch]
-    if not shapes or any(shape is None or len(shape) == 0 for shape in shapes):
-        raise ValueError(f"the {split} set must be a tuple of arrays with one example per row, such as (X, y); "
-                         f"got shapes {shapes}.")
-    if any(shape[0] != shapes[0][0] for shape in shapes):
-        raise ValueError(f"the {split} set's arrays hold different numbers of rows, shapes {shapes}: X and y "
-                         "need one row per example (a single example is X[None] of shape (1, features)).")
-    if shapes[0][0] == 0:  # a mean over no examples: there is no plane to draw
-        raise ValueError(f"the {split} set holds no examples; give at least one.")
+    example_count(batch, split)   # one row per example in every array, and at least one
     try:
         model.loss(plane.origin, type(batch)(a[:1] for a in batch))
     except (ValueError, TypeError) as error:
