@@ -91,21 +91,22 @@ class Layout:
         rows = "\n".join(f"  {e.name:<12} offset {e.offset:>10}  shape {e.shape}" for e in self.entries)
         return f"Layout({self.size} parameters)\n{rows}"
 
-    def check(self, theta) -> None:
-        """Raise LayoutMismatchError unless ``theta`` is a 1-D floating array of the right length."""
+    def check(self, theta, name: str = "theta") -> None:
+        """Raise LayoutMismatchError unless ``theta`` is a 1-D floating array of the right length; ``name`` is
+        what the message calls it (e.g. "direction" for a vector in parameter space that is not a theta)."""
         shape = getattr(theta, "shape", None)
         if shape is None or len(shape) != 1:
             raise LayoutMismatchError(
-                f"theta must be a 1-D array of {self.size} parameters, got shape {shape}; "
+                f"{name} must be a 1-D array of {self.size} parameters, got shape {shape}; "
                 "flatten it with layout.flatten(dict) or use model.init(seed)."
             )
         if shape[0] != self.size:
             raise LayoutMismatchError(
-                f"theta has {shape[0]} entries but this layout needs {self.size}; "
+                f"{name} has {shape[0]} entries but this layout needs {self.size}; "
                 "is it the parameter vector of another model?"
             )
         if theta.dtype.kind != "f":
-            raise LayoutMismatchError(f"theta must be floating point, got dtype {theta.dtype}.")
+            raise LayoutMismatchError(f"{name} must be floating point, got dtype {theta.dtype}.")
 
     def unflatten(self, theta) -> dict:
         """``{name: view}``: reshaped views into ``theta`` (writes go through to theta)."""

@@ -758,3 +758,40 @@ def test_instability_refuses_fractional_epochs_and_a_missing_validation_set(tmp_
     ks, valid = ([0.5], data) if case == "fractional k" else ([0], None)
     clear_refusal(lambda: instability(MODEL, data, valid, RECIPE, 0, (1, 2), ks, tmp_path / "runs", progress=False,
                                       log=None), r"\bk\b|whole|integer|valid")
+
+
+# ====================================================================== the minor cases the report listed, mended after
+def test_linear_path_refuses_a_fractional_chunk_size_and_takes_a_whole_float():
+    X, y = np.random.default_rng(0).standard_normal((7, 4)), np.random.default_rng(1).integers(0, 3, 7)
+    model = MLP(n_in=4, hidden=(5,), n_classes=3, activation="tanh", init_ranges=(0.5, 0.5))
+    t0, t1 = model.init(0, dtype=np.float64), model.init(1, dtype=np.float64)
+    with pytest.raises(ValueError, match="chunk_size must be a whole number"):
+        linear_path(model, t0, t1, (X, y), [0.0, 1.0], chunk_size=2.5, progress=False)
+    whole = linear_path(model, t0, t1, (X, y), [0.0, 1.0], chunk_size=3.0, progress=False)
+    three = linear_path(model, t0, t1, (X, y), [0.0, 1.0], chunk_size=3, progress=False)
+    np.testing.assert_array_equal(whole.J_train, three.J_train)
+
+
+def test_random_walk_refuses_negative_or_fractional_sizes_when_called():
+    for dim, steps in ((5, -3), (5, 2.5), (0, 3), (2.5, 3)):
+        with pytest.raises(ValueError, match="random_walk: (dim|n_steps) must be a whole number"):
+            random_walk(dim, steps, seed=0)          # refused at the call, before any point is asked for
+    assert len(list(random_walk(3, 0, seed=0))) == 1
+
+
+def test_normalize_direction_names_the_direction_it_refuses():
+    model = MLP(n_in=4, hidden=(5,), n_classes=3, activation="tanh", init_ranges=(0.5, 0.5))
+    with pytest.raises(ValueError, match="direction has 5 entries"):
+        normalize_direction(model, np.ones(5), model.init(0, dtype=np.float64))
+
+
+def test_path_result_settings_keep_numpy_numbers_as_numbers(tmp_path):
+    model = MLP(n_in=4, hidden=(5,), n_classes=3, activation="tanh", init_ranges=(0.5, 0.5))
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((7, 4)), rng.integers(0, 3, 7)
+    result = linear_path(model, model.init(0, dtype=np.float64), model.init(1, dtype=np.float64), (X, y), [0.0, 1.0],
+                         progress=False)
+    result.settings.update(k=np.int64(3), scale=np.float32(0.5), grid=np.arange(3))
+    loaded = PathResult.load(result.save(tmp_path / "r.npz"))
+    assert loaded.settings["k"] == 3 and isinstance(loaded.settings["k"], int)
+    assert loaded.settings["scale"] == 0.5 and loaded.settings["grid"] == [0, 1, 2]

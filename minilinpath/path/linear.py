@@ -37,8 +37,17 @@ from ..io import write_npz
 from ..models.classifier import eval_memory_budget
 from ..params import point_on_line
 from ..progress import progress_bar
+from .checks import is_whole_number
 
 DEFAULT_CHUNK = 10_000
+
+
+def _json_value(value):
+    """A setting JSON cannot write as it is: a NumPy number or array as the Python number or list it holds
+    (so it loads back as a number, not its text), anything else as its text."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    return str(value)
 
 
 @dataclass
@@ -66,7 +75,7 @@ class PathResult:
         path = Path(path).with_suffix(".npz")
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
-        return write_npz(path, settings=np.array(json.dumps(self.settings, default=str)), **self.arrays())
+        return write_npz(path, settings=np.array(json.dumps(self.settings, default=_json_value)), **self.arrays())
 
     @classmethod
     def load(cls, path) -> "PathResult":
@@ -270,8 +279,9 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
     if chunk_size is None:  # the model's own evaluation chunk, bounded by the memory budget
         chunk_size = (model.evaluation_chunk(theta0.dtype) if hasattr(model, "evaluation_chunk")
                       else getattr(model, "eval_chunk", DEFAULT_CHUNK))
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
+    if not is_whole_number(chunk_size) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a whole number >= 1 (examples per pass), got {chunk_size!r}.")
+    chunk_size = int(chunk_size)
     if isinstance(mc_samples, bool) or not isinstance(mc_samples, (int, np.integer)) or mc_samples < 0:
         raise ValueError(f"mc_samples must be a whole number (an int) >= 0 (0: the deterministic network, k > 0: the "
                          f"mean over k dropout mask sets), got {mc_samples!r}.")

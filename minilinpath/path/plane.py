@@ -274,7 +274,7 @@ def normalize_direction(model, direction, theta, norm: str | None = "filter", on
         raise ValueError(f"norm must be one of {NORMALIZATIONS}, got {norm!r}.")
     if one_d not in ("zero", "normalize"):
         raise ValueError(f"one_d must be 'zero' or 'normalize', got {one_d!r}.")
-    model.layout.check(direction)
+    model.layout.check(direction, "direction")
     model.layout.check(theta)
     xp = backend.get_xp(direction)
     if norm is None:

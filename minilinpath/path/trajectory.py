@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
+from .checks import is_whole_number
 
 
 class Projection(NamedTuple):
@@ -64,7 +65,14 @@ def random_walk(dim: int, n_steps: int, seed, xp=np):
     The control of Fig. 11; the same seed gives the same walk, so a walk can be
     replayed (e.g. once to find its "solution" point, once to project it).
     """
-    rng = backend.rng(seed, xp)
+    for label, value, lowest in (("dim", dim, 1), ("n_steps", n_steps, 0)):   # checked now, not at the first next()
+        if not is_whole_number(value) or value < lowest:
+            raise ValueError(f"random_walk: {label} must be a whole number >= {lowest}, got {value!r}.")
+    return _walk(int(dim), int(n_steps), backend.rng(seed, xp), xp)
+
+
+def _walk(dim, n_steps, rng, xp):
+    """The points of :func:`random_walk`, its arguments checked."""
     theta = xp.zeros(dim)
     yield theta.copy()
     for _ in range(n_steps):
