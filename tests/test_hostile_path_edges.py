@@ -795,3 +795,13 @@ def test_path_result_settings_keep_numpy_numbers_as_numbers(tmp_path):
     loaded = PathResult.load(result.save(tmp_path / "r.npz"))
     assert loaded.settings["k"] == 3 and isinstance(loaded.settings["k"], int)
     assert loaded.settings["scale"] == 0.5 and loaded.settings["grid"] == [0, 1, 2]
+
+
+def test_train_curve_refuses_a_missing_or_negative_seed():
+    model = MLP(n_in=4, hidden=(5,), n_classes=3, activation="tanh", init_ranges=(0.5, 0.5))
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((7, 4)), rng.integers(0, 3, 7)
+    curve = line_curve("bezier", model.init(0, dtype=np.float64), model.init(1, dtype=np.float64))
+    for seed in (None, -1, 0.5):
+        with pytest.raises(ValueError, match="seed must be a whole number"):
+            train_curve(model, curve, (X, y), epochs=1, seed=seed, progress=False)

@@ -69,7 +69,7 @@ from .. import backend
 from ..contract import check_model
 from ..optim import momentum_step
 from ..progress import progress_bar
-from .checks import example_count
+from .checks import example_count, is_whole_number
 from .linear import PathResult
 
 KINDS = ("bezier", "chain")
@@ -256,6 +256,9 @@ def train_curve(model, curve: Curve, train_set, epochs: int = 5, batch_size: int
         raise ValueError(f"epochs and batch_size must be whole numbers >= 1, got {epochs} and {batch_size}.")
     if not (lr > 0 and math.isfinite(lr)) or not 0.0 <= momentum < 1.0:
         raise ValueError(f"need lr > 0 and 0 <= momentum < 1, got lr={lr} and momentum={momentum}.")
+    if not is_whole_number(seed) or seed < 0:   # every random choice flows from an explicit seed
+        raise ValueError(f"seed must be a whole number >= 0 (the shuffles, t's and masks all come from it), "
+                         f"got {seed!r}.")
     from ..train import TrainingDiverged
 
     curve = curve.copy()
