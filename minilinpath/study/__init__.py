@@ -58,7 +58,25 @@ def make_tasks(spec: StudySpec, runs_dir) -> list:
 
     root = str(runs_root(runs_dir).resolve())
     data_dir = None if spec.data_dir is None else str(Path(spec.data_dir).expanduser().resolve())
+    _refuse_one_file_under_two_names(spec.dataset)
     return [Task(settings, spec.epochs, spec.alphas, spec.profile, data_dir, root) for settings in expand(spec)]
+
+
+def _refuse_one_file_under_two_names(datasets) -> None:
+    """SpecError when two ``npz:`` entries hold the same data (runs are named by the file's content, so they would
+    be the same runs, counted twice in the table). A file that cannot be read is left to its tasks' errors."""
+    from ..experiments import dataset_key
+
+    first_name = {}
+    for name in datasets:
+        try:
+            key = dataset_key(name)
+        except OSError:
+            continue
+        if key in first_name:
+            raise SpecError(f"dataset: {first_name[key]} and {name} hold the same data (the same runs twice); "
+                            "give each data set once.")
+        first_name[key] = name
 
 
 def run_study(spec: StudySpec, executor="dask", scheduler: str | None = None, n_workers: int = 2, runs_dir=None,
@@ -71,8 +89,8 @@ def run_study(spec: StudySpec, executor="dask", scheduler: str | None = None, n_
     tasks (in table order) this time. Raises :class:`StudyFailed` (after every other task has finished)
     when tasks raised.
     """
-    if limit is not None and limit < 1:
-        raise SpecError(f"limit must be >= 1, got {limit}.")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise SpecError(f"limit must be a whole number >= 1, got {limit!r}.")
     tasks = make_tasks(spec, runs_dir)
     chosen = tasks[:limit] if limit is not None else tasks
     log = log or (lambda *a, **k: None)

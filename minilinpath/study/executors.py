@@ -76,6 +76,9 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, scheduler: str | None = None, n_workers: int = 2, silence_logs: bool = True):
+        if scheduler is not None and not str(scheduler).strip():  # e.g. --scheduler "$ADDRESS", the variable unset
+            raise ExecutorError("the scheduler address is empty; give one such as tcp://10.0.0.5:8786, or leave "
+                                "--scheduler out to start a Dask cluster on this machine.")
         distributed = import_distributed()
         self.scheduler, self.cluster = scheduler, None
         try:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "maxout")
 DEFAULT_LEARNING_RATE, DEFAULT_MOMENTUM = 0.1, 0.5  # one default for every network, so they compare
+MAX_RUNS = 100_000  # more runs than a study could train: surely a mistake in the spec
 PROFILES = ("quick", "paper-capped", "paper")  # paper-capped is paper here: every run trains exactly `epochs`
 # the axes, in the order a table sorts and prints them
 AXES = ("dataset", "activation", "width", "depth", "learning_rate", "momentum", "init_scale", "dropout",
@@ -114,7 +115,10 @@ class StudySpec:
         """Raise SpecError (one line) for any value a run could not use; runs nothing."""
         for axis in AXES:
             values = getattr(self, axis)
-            if not isinstance(values, list) or not values:
+            if not isinstance(values, list):  # StudySpec(dataset="mnist") in Python (from_dict makes the list)
+                example = list(values) if isinstance(values, tuple) else [values]
+                raise SpecError(f"{axis}: give a list of values, e.g. {axis}={example!r}, got {values!r}.")
+            if not values:
                 raise SpecError(f"{axis}: give at least one value.")
         _each(self.activation, "activation", lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}")
         _each(self.width, "width", lambda v: v is None or _whole(v, 1), "a whole number >= 1")
@@ -188,6 +192,10 @@ def expand(spec: StudySpec) -> list:
     from .. import models
 
     spec.check()
+    n_runs = math.prod(len(getattr(spec, axis)) for axis in AXES) * spec.seeds
+    if n_runs > MAX_RUNS:  # counted before anything is made: a typo such as seeds = 1000000000 would hang here
+        raise SpecError(f"the study has {n_runs} runs (every combination of the values times {spec.seeds} seeds), "
+                        f"more than {MAX_RUNS}; give fewer values or seeds (or split it into several studies).")
     runs = []
     for combo in itertools.product(*(getattr(spec, axis) for axis in AXES)):
         values = dict(zip(AXES, combo))

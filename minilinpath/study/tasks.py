@@ -5,8 +5,9 @@
 1. loads the data set (once per process) and builds the MLP of the run's settings (:func:`build_model`);
 2. names the run folder from the fingerprint of everything the run depends on (as the figures do, see
    :mod:`minilinpath.experiments`): ``<runs>/<data set>/study-<activation>[-adv]-seed<N>-<fingerprint>``;
-3. if the folder holds a *line record* for these line settings that reads back intact, returns its row at
-   once: a finished task is never redone;
+3. if the folder holds a *line record* for these line settings that reads back intact, and the run beside it
+   checks out (:func:`check_run`: every file read back; a damaged run is an error, never reused), returns
+   its row at once: a finished task is never redone;
 4. otherwise trains (:func:`minilinpath.train.train`: locked, resumes an interrupted run, reuses a finished
    one), evaluates J along theta(alpha) = (1 - alpha) theta_0 + alpha theta_T for ``alphas`` points on
    [0, 1] (:func:`minilinpath.path.linear_path`, the deterministic network on the whole training and
@@ -35,7 +36,7 @@ from .. import backend, io, models
 from ..adversarial import fgsm_objective
 from ..experiments import dataset_key, load_splits, run_folder_name
 from ..path import distance_travelled, linear_path, summarize
-from ..runs import fingerprint
+from ..runs import RunFolder, fingerprint
 from ..train import Recipe, describe_run, train
 from .spec import RunSettings, preset_for
 
@@ -201,6 +202,18 @@ def _epochs_recorded(run_dir: Path) -> int:
         return 0
 
 
+def check_run(run_dir: Path, description: dict, model, epochs: int) -> None:
+    """Read back every file of the run a stored line belongs to (:meth:`minilinpath.runs.RunFolder.resume`,
+    under the folder's lock, as :func:`minilinpath.train.train` does before it reuses a run): a line is
+    reused only beside a run that still checks out and has the line's ``epochs``; DamagedRunError otherwise."""
+    with RunFolder(run_dir, description, model.layout, log=None) as folder:
+        if not folder.started:
+            raise folder.damaged("state.npz", "missing, while a line of this run is stored")
+        recorded = folder.resume().meta.get("epoch")
+        if recorded != epochs:
+            raise folder.damaged("state.npz", f"records epoch {recorded}, while the stored line is of epoch {epochs}")
+
+
 def run_task(task: Task) -> dict:
     """Do one task (see the module docstring). Returns ``{"row", "trained_epochs", "line", "problem"}``:
     the table row, the epochs trained by this call, and ``line`` = ``"reused"``, ``"computed"`` or
@@ -221,6 +234,7 @@ def run_task(task: Task) -> dict:
     path = record_path(run_dir, key)
     record, problem = read_line_record(path, key, task.alphas)
     if record is not None:
+        check_run(run_dir, description, model, int(record["epochs"]))
         return {"row": table_row(settings, record, run_dir.name), "trained_epochs": 0, "line": "reused",
                 "problem": None}
     before = _epochs_recorded(run_dir)
