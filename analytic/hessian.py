@@ -35,12 +35,12 @@ from functools import reduce
 
 import numpy as np
 
+from .interpolation import data_moments
+
 
 def _moments(Sxx, Sxy, X, Y):
     if X is not None:
-        X, Y = np.atleast_2d(np.asarray(X, np.float64)), np.atleast_2d(np.asarray(Y, np.float64))
-        n = X.shape[0]
-        return X.T @ X / n, X.T @ Y / n
+        return data_moments(X, Y)[:2]
     if Sxx is None or Sxy is None:
         raise ValueError("give the data as X and Y, or as Sxx and Sxy.")
     return np.atleast_2d(np.asarray(Sxx, np.float64)), np.atleast_2d(np.asarray(Sxy, np.float64))
@@ -62,6 +62,8 @@ def deep_linear_hessian(weights, Sxx=None, Sxy=None, X=None, Y=None, parts: bool
     Ws = [np.atleast_2d(np.asarray(W, np.float64)) for W in weights]
     if not Ws:
         raise ValueError("need at least one weight matrix.")
+    if any(W.ndim != 2 for W in Ws):
+        raise ValueError(f"weights must be matrices, got shapes {[W.shape for W in Ws]}.")
     for a, b in zip(Ws, Ws[1:]):
         if a.shape[1] != b.shape[0]:
             raise ValueError(f"weights do not chain: {a.shape} then {b.shape}.")

@@ -43,23 +43,41 @@ def matmul_polynomials(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return out
 
 
+def data_moments(X, Y):
+    """``(Sxx, Sxy, syy)`` = (X^T X / N, X^T Y / N, ||Y||^2 / N) of examples X (N, d_0), Y (N, d_L), N >= 1."""
+    if Y is None:
+        raise ValueError("give the targets Y along with the examples X.")
+    X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
+        raise ValueError(f"need X (N, d_0) and Y (N, d_L) with the same N, got {X.shape} and {Y.shape}; "
+                         "reshape one output to Y[:, None].")
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError("X and Y hold no examples (N = 0); the data moments need N >= 1.")
+    return X.T @ X / n, X.T @ Y / n, float((Y * Y).sum()) / n
+
+
 def matrix_path_polynomial(weights_start, weights_end, Sxx=None, Sxy=None, syy=None, X=None, Y=None) -> Polynomial:
     """J(alpha) as an exact polynomial for W_l(alpha) on the line between two weight lists.
 
     The data is given either by examples ``X`` (N, d_0), ``Y`` (N, d_L) or by its
     moments ``Sxx`` (d_0, d_0), ``Sxy`` (d_0, d_L), ``syy`` (scalar).
     """
+    weights_start, weights_end = list(weights_start), list(weights_end)
     if len(weights_start) != len(weights_end) or not weights_start:
         raise ValueError("need the same, non-zero number of weight matrices at both ends.")
     if X is not None:
-        X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
-        n = X.shape[0]
-        Sxx, Sxy, syy = X.T @ X / n, X.T @ Y / n, float((Y * Y).sum()) / n
+        Sxx, Sxy, syy = data_moments(X, Y)
     if Sxx is None or Sxy is None or syy is None:
         raise ValueError("give the data as X and Y, or as Sxx, Sxy and syy.")
+    if np.ndim(syy) != 0:
+        raise ValueError(f"syy = ||Y||^2 / N is a scalar, got shape {np.shape(syy)}.")
     M = None
     for W0, W1 in zip(weights_start, weights_end):
         P = line_polynomial(np.atleast_2d(W0), np.atleast_2d(W1))
+        if P.ndim != 3 or (M is not None and M.shape[2] != P.shape[1]):
+            raise ValueError(f"weights must be matrices that chain (d_0, d_1), (d_1, d_2), ...; got shape "
+                             f"{P.shape[1:]} after a product of shape {None if M is None else M.shape[1:]}.")
         M = P if M is None else matmul_polynomials(M, P)
     Sxx, Sxy = np.atleast_2d(np.asarray(Sxx, np.float64)), np.atleast_2d(np.asarray(Sxy, np.float64))
     if M.shape[1:] != Sxy.shape or Sxx.shape != (M.shape[1], M.shape[1]):
@@ -86,7 +104,11 @@ def scalar_path_polynomial(w_start, w_end, x=1.0, y=1.0) -> Polynomial:
     w_start, w_end = np.atleast_1d(np.asarray(w_start, np.float64)), np.atleast_1d(np.asarray(w_end, np.float64))
     if w_start.shape != w_end.shape or w_start.ndim != 1:
         raise ValueError("w_start and w_end must be 1-D arrays of the same length (one scalar weight per layer).")
+    if w_start.size == 0:
+        raise ValueError("need at least one layer: w_start and w_end are empty.")
     x, y = np.atleast_1d(np.asarray(x, np.float64)), np.atleast_1d(np.asarray(y, np.float64))
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError(f"x and y must be the same number (>= 1) of examples, got shapes {x.shape} and {y.shape}.")
     p = Polynomial([1.0])
     for a, b in zip(w_start, w_end):
         p = p * Polynomial([a, b - a])
@@ -105,6 +127,10 @@ def stationary_points(J: Polynomial, lo: float = -np.inf, hi: float = np.inf, im
     A root where dJ/dalpha goes from - to + is a minimum, + to - a maximum,
     and no sign change (e.g. alpha = 0 when J ~ c - alpha^3) is "flat".
     """
+    if not np.all(np.isfinite(J.coef)):
+        raise ValueError("J has NaN or infinite coefficients (NaN/inf in the weights or data?); nothing to solve.")
+    if np.isnan(lo) or np.isnan(hi) or lo > hi:
+        raise ValueError(f"need an interval lo <= hi, got lo={lo}, hi={hi}.")
     dJ = J.deriv()
     if dJ.degree() < 1 and np.allclose(dJ.coef, 0):
         return []
@@ -143,6 +169,8 @@ def barrier_height(J: Polynomial, variant: str = "mean", lo: float = 0.0, hi: fl
     """
     if variant not in ("mean", "chord"):
         raise ValueError(f"variant must be 'mean' or 'chord', got {variant!r}.")
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"need a finite segment lo < hi, got lo={lo}, hi={hi}.")
     j_lo, j_hi = J(lo), J(hi)
     if variant == "mean":
         excess = J - 0.5 * (j_lo + j_hi)

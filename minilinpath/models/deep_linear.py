@@ -17,6 +17,7 @@ Parameter names are ``h0.W``, ``h1.W``, ... (no biases, as in the paper).
 """
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -35,7 +36,16 @@ class Moments(NamedTuple):
     @classmethod
     def from_data(cls, X, Y) -> "Moments":
         n = X.shape[0]
+        if n == 0:
+            raise ValueError("Moments.from_data: X and Y hold no examples (N = 0); the moments need N >= 1.")
         return cls(X.T @ X / n, X.T @ Y / n, float(backend.to_float((Y * Y).sum())) / n)
+
+
+def _width(d) -> int:
+    """``d`` as an int, refusing fractions, NaN, strings and booleans (a width is a whole number)."""
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Real) or not float(d).is_integer():
+        raise ValueError(f"layer widths must be whole numbers, got {d!r}.")
+    return int(d)
 
 
 class DeepLinear:
@@ -49,9 +59,11 @@ class DeepLinear:
     """
 
     def __init__(self, dims=(1, 1, 1), init_std=0.01, name="deep_linear"):
-        dims = tuple(int(d) for d in dims)
+        dims = tuple(_width(d) for d in dims)
         if len(dims) < 2 or min(dims) < 1:
             raise ValueError(f"dims must list at least two positive widths (d_0, ..., d_L), got {dims}.")
+        if not (np.isfinite(init_std) and init_std >= 0):
+            raise ValueError(f"init_std must be a finite standard deviation >= 0, got {init_std!r}.")
         self.dims, self.init_std, self.name = dims, float(init_std), name
         self.depth = len(dims) - 1
         self.layout = Layout((f"h{l}.W", (dims[l], dims[l + 1])) for l in range(self.depth))
@@ -90,9 +102,12 @@ class DeepLinear:
 
     def _check(self, theta, X, Y):
         self.layout.check(theta)
-        if X.ndim != 2 or X.shape[1] != self.dims[0] or Y.shape != (X.shape[0], self.dims[-1]):
-            raise ValueError(f"{self.name}: need X (N, {self.dims[0]}) and Y (N, {self.dims[-1]}), "
-                             f"got {X.shape} and {Y.shape}.")
+        shape_x, shape_y = getattr(X, "shape", None), getattr(Y, "shape", None)
+        if shape_x is None or len(shape_x) != 2 or shape_x[1] != self.dims[0] or shape_y != (shape_x[0], self.dims[-1]):
+            raise ValueError(f"{self.name}: need arrays X (N, {self.dims[0]}) and Y (N, {self.dims[-1]}), "
+                             f"got {shape_x} and {shape_y}.")
+        if shape_x[0] == 0:
+            raise ValueError(f"{self.name}: the batch holds no examples (N = 0); J is a mean over N >= 1 examples.")
 
     # ----------------------------------------------------------- examples
     def loss(self, theta, batch) -> float:
@@ -131,6 +146,11 @@ class DeepLinear:
 
         dJ/dM = 2 (Sxx M - Sxy); dJ/dW_l = (W_1..W_{l-1})^T dJ/dM (W_{l+1}..W_L)^T.
         """
+        self.layout.check(theta)
+        d0, dL = self.dims[0], self.dims[-1]
+        if getattr(m.Sxx, "shape", None) != (d0, d0) or getattr(m.Sxy, "shape", None) != (d0, dL):
+            raise ValueError(f"{self.name}: need Moments with Sxx ({d0}, {d0}) and Sxy ({d0}, {dL}) arrays, got "
+                             f"{getattr(m.Sxx, 'shape', None)} and {getattr(m.Sxy, 'shape', None)}.")
         M = self.end_to_end(theta)
         SM = m.Sxx @ M
         J = backend.to_float((M * SM).sum() - 2.0 * (M * m.Sxy).sum()) + m.syy

@@ -46,6 +46,7 @@ Parameters: ``v.b`` (784,), ``h0.W`` (784, H0), ``h0.b``, ``h1.W`` (H0, H1),
 """
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -58,6 +59,14 @@ from .classifier import limit_column_norms
 
 EVAL_CHUNK = 2000
 EVAL_MASK_SEED = 20131205  # the fixed masks of ``loss`` (any constant works; this one is the NIPS 2013 date)
+MAX_ITERATIONS = 1000      # mean-field settles in tens of iterations (the paper: 14); more is a typo that would exhaust memory
+
+
+def _whole(value, what: str) -> int:
+    """``value`` as an int, refusing fractions, NaN, strings and booleans (sizes and counts are whole numbers)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not float(value).is_integer():
+        raise ValueError(f"{what} must be a whole number, got {value!r}.")
+    return int(value)
 
 
 class Update(NamedTuple):
@@ -88,13 +97,32 @@ class MPDBM:
     def __init__(self, n_visible=784, hidden=(2087, 3200), n_classes=10, iterations=14, h0_sparse_init=15,
                  h1_init_range=0.00638830865761, c_sparse_init=23, biases=(-0.710467, -0.393587),
                  max_col_norms=(1.809978, 2.666304, 5.175683), mask_prob=0.5, pixel_means=None, name="mpdbm"):
+        n_visible, n_classes, iterations = (_whole(n_visible, "n_visible"), _whole(n_classes, "n_classes"),
+                                            _whole(iterations, "iterations"))
+        hidden = tuple(_whole(h, "each hidden size") for h in hidden)
         if iterations < 1 or len(hidden) != 2 or min(n_visible, n_classes, *hidden) < 1:
             raise ValueError("need iterations >= 1, two hidden layer sizes and positive sizes.")
-        self.n_visible, self.hidden, self.n_classes = int(n_visible), tuple(int(h) for h in hidden), int(n_classes)
-        self.iterations, self.mask_prob, self.name = int(iterations), float(mask_prob), name
-        self.h0_sparse_init, self.h1_init_range, self.c_sparse_init = int(h0_sparse_init), h1_init_range, int(c_sparse_init)
+        if iterations > MAX_ITERATIONS:
+            raise ValueError(f"iterations = {iterations} mean-field iterations is more than {MAX_ITERATIONS}; "
+                             "the paper uses 14 (the unrolled inference would exhaust memory).")
+        if not 0.0 <= float(mask_prob) <= 1.0:
+            raise ValueError(f"mask_prob is a probability in [0, 1], got {mask_prob!r}.")
+        if len(biases) != 2 or len(max_col_norms) != 3:
+            raise ValueError(f"need biases (h0, h1) and max_col_norms (h0.W, h1.W, c.W), got {len(biases)} and "
+                             f"{len(max_col_norms)} values.")
+        h0_sparse_init, c_sparse_init = _whole(h0_sparse_init, "h0_sparse_init"), _whole(c_sparse_init, "c_sparse_init")
+        if min(h0_sparse_init, c_sparse_init) < 0:
+            raise ValueError("h0_sparse_init and c_sparse_init count incoming weights per unit: need >= 0.")
+        if pixel_means is not None:
+            pixel_means = np.asarray(pixel_means, dtype=np.float64)
+            if pixel_means.shape != (n_visible,) or not ((pixel_means >= 0) & (pixel_means <= 1)).all():
+                raise ValueError(f"pixel_means must be {n_visible} mean intensities in [0, 1] (no NaN), got shape "
+                                 f"{pixel_means.shape}.")
+        self.n_visible, self.hidden, self.n_classes = n_visible, hidden, n_classes
+        self.iterations, self.mask_prob, self.name = iterations, float(mask_prob), name
+        self.h0_sparse_init, self.h1_init_range, self.c_sparse_init = h0_sparse_init, h1_init_range, c_sparse_init
         self.biases, self.max_col_norms = tuple(biases), tuple(max_col_norms)
-        self.pixel_means = None if pixel_means is None else np.asarray(pixel_means, dtype=np.float64)
+        self.pixel_means = pixel_means
         H0, H1 = self.hidden
         self.layout = Layout([("v.b", (n_visible,)), ("h0.W", (n_visible, H0)), ("h0.b", (H0,)),
                               ("h1.W", (H0, H1)), ("h1.b", (H1,)), ("c.W", (H1, n_classes)), ("c.b", (n_classes,))])
@@ -175,11 +203,19 @@ class MPDBM:
             raise ValueError(f"{self.name}: X must have shape (N, {self.n_visible}), got {getattr(X, 'shape', None)}.")
         if X.dtype != theta.dtype:
             raise TypeError(f"{self.name}: X has dtype {X.dtype} but theta has {theta.dtype}; cast X to theta's dtype.")
+        if not bool(((X >= 0) & (X <= 1)).all()):
+            raise ValueError(f"{self.name}: X must hold pixel intensities in [0, 1] (no NaN or inf); rescale the data.")
 
     def _check_batch(self, theta, X, y):
         self._check_X(theta, X)
         if getattr(y, "ndim", None) != 1 or y.shape[0] != X.shape[0] or y.dtype.kind not in "iu":
-            raise ValueError(f"{self.name}: y must be ({X.shape[0]},) integer labels, got {getattr(y, 'shape', None)}.")
+            raise ValueError(f"{self.name}: y must be ({X.shape[0]},) integer labels, got shape "
+                             f"{getattr(y, 'shape', None)}, dtype {getattr(y, 'dtype', None)}.")
+        if X.shape[0] == 0:
+            raise ValueError(f"{self.name}: the batch holds no examples (N = 0); J is a mean over N >= 1 examples.")
+        if int(y.min()) < 0 or int(y.max()) >= self.n_classes:
+            raise ValueError(f"{self.name}: labels must lie in 0 .. {self.n_classes - 1}, got {int(y.min())} .. "
+                             f"{int(y.max())}.")
 
     # ------------------------------------------------------------ inference
     def infer(self, theta, X, onehot, m_v, m_y, keep_records: bool = True):
@@ -281,6 +317,17 @@ class MPDBM:
         X, labels = batch
         self._check_batch(theta, X, labels)
         xp = backend.get_xp(theta)
+        m_v, m_y = masks if masks is not None else (None, None)
+        for given, name, want in ((m_v, "masks[0] (m_v)", X.shape), (m_y, "masks[1] (m_y)", X.shape[:1]),
+                                  (binarize, "binarize", X.shape)):
+            if given is not None and getattr(given, "shape", None) != want:
+                raise ValueError(f"{self.name}: {name} must have shape {want}, like the batch, "
+                                 f"got {getattr(given, 'shape', None)}.")
+        if out is not None:
+            self.layout.check(out, "out")
+            if out.dtype != theta.dtype:
+                raise TypeError(f"{self.name}: out has dtype {out.dtype} but theta has {theta.dtype}; pass a buffer "
+                                "like theta (xp.empty_like(theta)).")
         if rng is not None:
             masks = masks or self.draw_masks(rng, X.shape[0], theta.dtype)
             X = (rng.random(X.shape, dtype=theta.dtype) < X).astype(theta.dtype)
