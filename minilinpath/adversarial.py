@@ -16,13 +16,18 @@ pixel range; by default it is not (``clip=None``), ``clip=(0, 1)`` clips.
 """
 from __future__ import annotations
 
+import math
+
 from . import backend
+from .optim import check_real
 
 
 def fgsm_objective(model, epsilon: float = 0.25, mix: float = 0.5, clip=None):
     """An ``objective(theta, batch, rng) -> (loss, grad)`` for :func:`minilinpath.train.train`."""
-    if not 0.0 <= mix <= 1.0 or epsilon < 0:
-        raise ValueError(f"need 0 <= mix <= 1 and epsilon >= 0, got mix={mix}, epsilon={epsilon}.")
+    check_real("mix", mix, lambda v: 0 <= v <= 1, "in [0, 1] (need 0 <= mix <= 1)")
+    check_real("epsilon", epsilon, lambda v: 0 <= v < math.inf, "a finite number >= 0")
+    if clip is not None and not (len(clip) == 2 and clip[0] < clip[1]):
+        raise ValueError(f"clip must be None or (low, high) with low < high, got {clip!r}.")
 
     def objective(theta, batch, rng):
         X, y = batch

@@ -21,9 +21,28 @@ counter is already 1 while epoch 1 trains; here epoch e (1-based) uses count e.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from . import backend, threads
+
+
+def check_whole(name: str, value, least: int):
+    """``value`` as a Python int if it is a whole number (not a bool) >= ``least``; ValueError in one line else."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < least:
+        raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}.")
+    return int(value)
+
+
+def check_real(name: str, value, holds, what: str):
+    """``value`` as a Python number if it is a real number (not a bool) for which ``holds(value)`` is true
+    (NaN fails every comparison, so ``holds`` written with <, <= refuses it); ValueError in one line else."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not holds(value):
+        raise ValueError(f"{name} must be {what}, got {value!r}.")
+    return value.item() if isinstance(value, np.generic) else value
 
 
 @dataclass(frozen=True)
@@ -31,6 +50,11 @@ class ExponentialDecay:
     """lr_t = max(lr_0 / decay_factor^t, min_lr) after t updates (pylearn2 ``ExponentialDecay``)."""
     decay_factor: float
     min_lr: float
+
+    def __post_init__(self):
+        check_real("ExponentialDecay decay_factor", self.decay_factor, lambda v: 1 <= v < math.inf,
+                   "a finite number >= 1 (a factor below 1 makes the learning rate grow)")
+        check_real("ExponentialDecay min_lr", self.min_lr, lambda v: 0 <= v < math.inf, "a finite number >= 0")
 
     def lr(self, lr0: float, update: int, epoch: int) -> float:
         return max(lr0 / self.decay_factor ** update, self.min_lr)
@@ -42,6 +66,11 @@ class LinearDecayOverEpoch:
     start: int
     saturate: int
     decay_factor: float
+
+    def __post_init__(self):
+        _check_epochs(self)
+        check_real("LinearDecayOverEpoch decay_factor", self.decay_factor, lambda v: 0 <= v < math.inf,
+                   "a finite number >= 0 (the final learning rate is lr_0 * decay_factor)")
 
     def lr(self, lr0: float, update: int, epoch: int) -> float:
         if epoch < self.start:
@@ -59,12 +88,25 @@ class MomentumAdjustor:
     saturate: int
     final_momentum: float
 
+    def __post_init__(self):
+        _check_epochs(self)
+        check_real("MomentumAdjustor final_momentum", self.final_momentum, lambda v: 0 <= v < 1, "in [0, 1)")
+
     def momentum(self, mu0: float, epoch: int) -> float:
         width = self.saturate - self.start
         if width == 0:
             return self.final_momentum if epoch >= self.start else mu0
         a = min(max((epoch - self.start) / width, 0.0), 1.0)
         return mu0 * (1 - a) + self.final_momentum * a
+
+
+def _check_epochs(schedule) -> None:
+    """A schedule's ``start`` and ``saturate`` are epochs, 0 <= start <= saturate."""
+    kind = type(schedule).__name__
+    check_whole(f"{kind} start", schedule.start, 0)
+    if check_whole(f"{kind} saturate", schedule.saturate, 0) < schedule.start:
+        raise ValueError(f"{kind} saturate must be >= start, got start={schedule.start}, "
+                         f"saturate={schedule.saturate}.")
 
 
 def schedule_to_dict(schedule) -> dict | None:
@@ -112,6 +154,9 @@ def gradient_descent(model, theta, batch, lr: float, momentum: float = 0.0, step
     ``theta`` is copied first and each yielded theta is a fresh copy, so the
     caller may keep them. J is the loss *before* the step's update.
     """
+    check_real("lr", lr, lambda v: 0 < v < math.inf, "a finite number > 0")
+    check_real("momentum", momentum, lambda v: 0 <= v < 1, "in [0, 1)")
+    check_whole("steps", steps, 0)
     theta = theta.copy()
     velocity = theta * 0
     for step in range(1, steps + 1):

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
-from .optim import (ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, momentum_step, schedule_from_dict,
-                    schedule_to_dict)
+from .optim import (ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, check_real, check_whole, momentum_step,
+                    schedule_from_dict, schedule_to_dict)
 from .data import DataError
 from .progress import progress_bar
 from .runs import RUN_FORMAT, DamagedRunError, RunFolder, RunMismatchError, array_digest, data_description
@@ -66,10 +66,22 @@ class Recipe:
     drop_last: bool = False  # skip the last, smaller minibatch of an epoch (pylearn2's "even" iteration modes)
 
     def __post_init__(self):
-        if self.batch_size < 1 or self.max_epochs < 1 or self.learning_rate <= 0:
-            raise ValueError("batch_size and max_epochs must be >= 1 and learning_rate > 0.")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}.")
+        """Refuse a recipe that cannot train (ValueError, one line); NumPy scalars become Python numbers (run.json)."""
+        settings = {"batch_size": check_whole("batch_size", self.batch_size, 1),
+                    "max_epochs": check_whole("max_epochs", self.max_epochs, 1),
+                    "patience": None if self.patience is None else check_whole("patience", self.patience, 1),
+                    "learning_rate": check_real("learning_rate", self.learning_rate, lambda v: 0 < v < math.inf,
+                                                "a finite number > 0"),
+                    "momentum": check_real("momentum", self.momentum, lambda v: 0 <= v < 1, "in [0, 1)")}
+        if not isinstance(self.drop_last, bool):
+            raise ValueError(f"drop_last must be True or False, got {self.drop_last!r}.")
+        if self.lr_schedule is not None and not isinstance(self.lr_schedule, (ExponentialDecay, LinearDecayOverEpoch)):
+            raise ValueError(f"lr_schedule must be None, an ExponentialDecay or a LinearDecayOverEpoch, "
+                             f"got {self.lr_schedule!r}.")
+        if self.momentum_schedule is not None and not isinstance(self.momentum_schedule, MomentumAdjustor):
+            raise ValueError(f"momentum_schedule must be None or a MomentumAdjustor, got {self.momentum_schedule!r}.")
+        for name, value in settings.items():  # a NumPy scalar -> the same Python number (else unchanged)
+            object.__setattr__(self, name, value)
 
     def lr(self, update: int, epoch: int) -> float:
         return self.learning_rate if self.lr_schedule is None else self.lr_schedule.lr(self.learning_rate, update, epoch)
@@ -296,10 +308,16 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
     ``description``: :func:`describe_run` of exactly these arguments, when the
     caller has already computed it (to name the folder); computed here otherwise.
     """
-    if seed < 0 or (data_seed is not None and data_seed < 0):
-        raise ValueError(f"seed and data_seed must be >= 0, got {seed} and {data_seed}.")
+    seed = check_whole("seed", seed, 0)  # a NumPy integer becomes a Python int (run.json holds it)
+    data_seed = None if data_seed is None else check_whole("data_seed", data_seed, 0)
     if start is not None:
         check_start(model, start, recipe)
+    start_points = {"theta_start": theta_start}
+    if start is not None:
+        start_points.update({"the start state's theta": start.theta, "the start state's velocity": start.velocity})
+    for name, point in start_points.items():
+        if point is not None and not bool(backend.get_xp(point).isfinite(point).all()):
+            raise ValueError(f"{name} holds NaN or infinite values; start from finite parameters.")
     check_training_data(train_set, valid_set, recipe, dtype)
     xp = backend.get_xp(train_set[0])
     log = log or (lambda *a, **k: None)
@@ -385,6 +403,12 @@ def _train_in(folder, model, train_set, valid_set, recipe, seed, objective, thet
             model.constrain(theta)
             updates += 1
             losses.append(loss)
+        if not bool(xp.isfinite(theta).all()):  # a finite loss with a NaN/inf gradient: never save such a state
+            raise TrainingDiverged(
+                f"the parameters became NaN or infinite in epoch {schedule_epoch} (update {updates}) while the loss "
+                f"was finite. Stopped; the last good state (end of epoch {schedule_epoch - 1}) is in "
+                f"{folder.file('state.npz')}. Lower the learning rate or check the gradient for NaN/inf."
+            )
         error, nll = _evaluate(model, theta, valid_set)
         history.append({"epoch": epoch, "train_objective": float(np.mean(losses)), "valid_error": error,
                         "valid_nll": nll, "lr": lr_epoch, "momentum": mu,

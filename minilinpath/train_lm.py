@@ -31,6 +31,7 @@ import numpy as np
 from . import backend
 from .data.ptb import stream_pairs, windows
 from .data import DataError
+from .optim import check_real, check_whole
 from .progress import progress_bar
 from .runs import RUN_FORMAT, RunFolder, data_description
 from .train import TrainingDiverged, TrainResult
@@ -44,6 +45,20 @@ class LMRecipe:
     max_epoch: int = 4
     max_max_epoch: int = 13
     max_grad_norm: float = 5.0
+
+    def __post_init__(self):
+        """Refuse a recipe that cannot train (ValueError, one line); NumPy scalars become Python numbers (run.json)."""
+        settings = {"batch_size": check_whole("batch_size", self.batch_size, 1),
+                    "learning_rate": check_real("learning_rate", self.learning_rate, lambda v: 0 < v < math.inf,
+                                                "a finite number > 0"),
+                    "decay": check_real("decay", self.decay, lambda v: 1 <= v < math.inf,
+                                        "a finite number >= 1 (the learning rate is divided by it every epoch)"),
+                    "max_epoch": check_whole("max_epoch", self.max_epoch, 0),
+                    "max_max_epoch": check_whole("max_max_epoch", self.max_max_epoch, 1),
+                    "max_grad_norm": check_real("max_grad_norm", self.max_grad_norm, lambda v: 0 < v < math.inf,
+                                                "a finite number > 0")}
+        for name, value in settings.items():  # a NumPy scalar -> the same Python number (else unchanged)
+            object.__setattr__(self, name, value)
 
     def lr(self, epoch: int) -> float:
         return self.learning_rate / self.decay ** max(epoch - self.max_epoch, 0)
@@ -69,6 +84,7 @@ def lm_recipe_for(name: str) -> LMRecipe:
 
 def clip_global_norm(grad, max_norm: float) -> float:
     """Scale grad in place so that ||grad|| <= max_norm; return the norm before clipping."""
+    check_real("max_norm", max_norm, lambda v: 0 <= v <= math.inf, "a number >= 0")
     xp = backend.get_xp(grad)
     norm = backend.to_float(xp.linalg.norm(grad))
     if norm > max_norm:
@@ -112,8 +128,7 @@ def train_language_model(model, train_data, valid_data, recipe: LMRecipe, run_di
     the paper's model is the last epoch's. ``run_dir`` is a locked, checked
     :class:`minilinpath.runs.RunFolder`, as for :func:`minilinpath.train.train`.
     """
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}.")
+    seed = check_whole("seed", seed, 0)  # a NumPy integer becomes a Python int (run.json holds it)
     if train_data.ndim != 2 or train_data.shape[0] != recipe.batch_size:
         raise DataError(f"train_data has shape {train_data.shape}; the recipe needs {recipe.batch_size} rows "
                         "(batchify the token stream with the recipe's batch size).")
@@ -158,7 +173,10 @@ def _train_lm_in(folder, model, train_data, valid_data, recipe, seed, dtype, pro
                 raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch}; the last good state "
                                        f"(end of epoch {epoch - 1}) is in {folder.file('state.npz')}.")
             # the gradient of the sum over time steps of the batch-mean NLL, clipped, one SGD step
-            clipped_sgd_step(theta, grad, batch[0].shape[1], recipe.max_grad_norm, lr)
+            norm = clipped_sgd_step(theta, grad, batch[0].shape[1], recipe.max_grad_norm, lr)
+            if not math.isfinite(norm):  # a NaN/inf gradient under a finite loss: theta is spoilt, save nothing
+                raise TrainingDiverged(f"the gradient became {norm} in epoch {epoch} while the loss was finite; the "
+                                       f"last good state (end of epoch {epoch - 1}) is in {folder.file('state.npz')}.")
             total += loss * batch[0].size
             count += batch[0].size
         nll = model.loss(theta, valid_pairs)
