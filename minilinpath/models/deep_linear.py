@@ -17,12 +17,12 @@ Parameter names are ``h0.W``, ``h1.W``, ... (no biases, as in the paper).
 """
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import backend
+from ..checks import whole_number
 from ..layers import affine_backward, affine_forward
 from ..params import Layout
 
@@ -41,13 +41,6 @@ class Moments(NamedTuple):
         return cls(X.T @ X / n, X.T @ Y / n, float(backend.to_float((Y * Y).sum())) / n)
 
 
-def _width(d) -> int:
-    """``d`` as an int, refusing fractions, NaN, strings and booleans (a width is a whole number)."""
-    if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Real) or not float(d).is_integer():
-        raise ValueError(f"layer widths must be whole numbers, got {d!r}.")
-    return int(d)
-
-
 class DeepLinear:
     """y = x W_1 ... W_L with squared error.
 
@@ -59,7 +52,7 @@ class DeepLinear:
     """
 
     def __init__(self, dims=(1, 1, 1), init_std=0.01, name="deep_linear"):
-        dims = tuple(_width(d) for d in dims)
+        dims = tuple(whole_number(d, "each layer width") for d in dims)
         if len(dims) < 2 or min(dims) < 1:
             raise ValueError(f"dims must list at least two positive widths (d_0, ..., d_L), got {dims}.")
         if not (np.isfinite(init_std) and init_std >= 0):

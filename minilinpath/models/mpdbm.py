@@ -46,12 +46,12 @@ Parameters: ``v.b`` (784,), ``h0.W`` (784, H0), ``h0.b``, ``h1.W`` (H0, H1),
 """
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import backend
+from ..checks import whole_number
 from ..layers.activations import sigmoid
 from ..layers.losses import log_softmax
 from ..params import Layout
@@ -60,13 +60,6 @@ from .classifier import limit_column_norms
 EVAL_CHUNK = 2000
 EVAL_MASK_SEED = 20131205  # the fixed masks of ``loss`` (any constant works; this one is the NIPS 2013 date)
 MAX_ITERATIONS = 1000      # mean-field settles in tens of iterations (the paper: 14); more is a typo that would exhaust memory
-
-
-def _whole(value, what: str) -> int:
-    """``value`` as an int, refusing fractions, NaN, strings and booleans (sizes and counts are whole numbers)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not float(value).is_integer():
-        raise ValueError(f"{what} must be a whole number, got {value!r}.")
-    return int(value)
 
 
 class Update(NamedTuple):
@@ -97,9 +90,9 @@ class MPDBM:
     def __init__(self, n_visible=784, hidden=(2087, 3200), n_classes=10, iterations=14, h0_sparse_init=15,
                  h1_init_range=0.00638830865761, c_sparse_init=23, biases=(-0.710467, -0.393587),
                  max_col_norms=(1.809978, 2.666304, 5.175683), mask_prob=0.5, pixel_means=None, name="mpdbm"):
-        n_visible, n_classes, iterations = (_whole(n_visible, "n_visible"), _whole(n_classes, "n_classes"),
-                                            _whole(iterations, "iterations"))
-        hidden = tuple(_whole(h, "each hidden size") for h in hidden)
+        n_visible, n_classes, iterations = (whole_number(n_visible, "n_visible"), whole_number(n_classes, "n_classes"),
+                                            whole_number(iterations, "iterations"))
+        hidden = tuple(whole_number(h, "each hidden size") for h in hidden)
         if iterations < 1 or len(hidden) != 2 or min(n_visible, n_classes, *hidden) < 1:
             raise ValueError("need iterations >= 1, two hidden layer sizes and positive sizes.")
         if iterations > MAX_ITERATIONS:
@@ -110,7 +103,7 @@ class MPDBM:
         if len(biases) != 2 or len(max_col_norms) != 3:
             raise ValueError(f"need biases (h0, h1) and max_col_norms (h0.W, h1.W, c.W), got {len(biases)} and "
                              f"{len(max_col_norms)} values.")
-        h0_sparse_init, c_sparse_init = _whole(h0_sparse_init, "h0_sparse_init"), _whole(c_sparse_init, "c_sparse_init")
+        h0_sparse_init, c_sparse_init = whole_number(h0_sparse_init, "h0_sparse_init"), whole_number(c_sparse_init, "c_sparse_init")
         if min(h0_sparse_init, c_sparse_init) < 0:
             raise ValueError("h0_sparse_init and c_sparse_init count incoming weights per unit: need >= 0.")
         if pixel_means is not None:

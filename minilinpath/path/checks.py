@@ -1,18 +1,6 @@
 """Input checks shared by the analysis functions of :mod:`minilinpath.path`: one clear line instead of an error
-from deep inside (a reshape, ARPACK) or a mean over nothing."""
+from deep inside (a reshape, ARPACK) or a mean over nothing (whole numbers: :mod:`minilinpath.checks`)."""
 from __future__ import annotations
-
-import math
-import numbers
-
-import numpy as np
-
-
-def is_whole_number(value) -> bool:
-    """True for a whole number (an int, a NumPy integer or a float such as 3.0); False for 2.5, NaN, a bool or a
-    string (a fractional count must not be truncated silently by ``int()``, nor reach ARPACK)."""
-    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
-            and value == int(value))
 
 
 def example_count(data, name: str = "train") -> int:

@@ -61,7 +61,7 @@ import numpy as np
 from .. import backend
 from ..contract import check_model
 from ..progress import progress_bar
-from .checks import is_whole_number
+from ..checks import is_whole_number
 
 DEFAULT_EPS = 1e-4  # the HVP's finite-difference step (in parameter units, along a unit vector)
 

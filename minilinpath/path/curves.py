@@ -69,7 +69,8 @@ from .. import backend
 from ..contract import check_model
 from ..optim import momentum_step
 from ..progress import progress_bar
-from .checks import example_count, is_whole_number
+from ..checks import is_whole_number
+from .checks import example_count
 from .linear import PathResult
 
 KINDS = ("bezier", "chain")

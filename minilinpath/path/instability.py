@@ -54,7 +54,7 @@ import numpy as np
 from .. import backend
 from ..runs import fingerprint
 from ..train import TrainState, check_training_data, describe_run, train
-from .checks import is_whole_number
+from ..checks import is_whole_number
 from .linear import PathResult, linear_path
 from .metrics import ENDPOINT_TOL, barrier_height
 

@@ -37,7 +37,7 @@ from ..io import write_npz
 from ..models.classifier import eval_memory_budget
 from ..params import point_on_line
 from ..progress import progress_bar
-from .checks import is_whole_number
+from ..checks import is_whole_number
 
 DEFAULT_CHUNK = 10_000
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from .checks import is_whole_number
+from ..checks import is_whole_number
 
 
 class Projection(NamedTuple):
