@@ -44,3 +44,19 @@ def mnist_t10k():
 @pytest.fixture
 def cupy():
     return pytest.importorskip("cupy")
+
+
+def write_blobs_npz(path, dim: int, seed: int, n_train: int, n_valid: int, scale: float = 1.0):
+    """A tiny 3-class problem saved as an npz data set (X_train, y_train, X_valid, y_valid): Gaussian blobs in
+    ``dim`` dimensions around centres drawn N(0, 1.5^2), each point centre + N(0, I), times ``scale``."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 1.5, size=(3, dim))
+
+    def draw(n):
+        y = rng.integers(0, 3, n)
+        X = (centers[y] + rng.normal(size=(n, dim))).astype(np.float32)
+        return (X / scale if scale != 1.0 else X), y.astype(np.int64)
+
+    (X, y), (Xv, yv) = draw(n_train), draw(n_valid)
+    np.savez(path, X_train=X, y_train=y, X_valid=Xv, y_valid=yv)
+    return path

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import pytest
 
 from minilinpath.study import (ExecutorError, SpecError, StudyFailed, StudySpec, expand, make_executor, make_tasks,
                                run_study, to_csv)
 
+from .conftest import write_blobs_npz
+
 
 @pytest.fixture(scope="module")
 def blobs(tmp_path_factory):
-    """A tiny 3-class problem (Gaussian blobs in 8 dimensions) as an npz file; returns its path."""
-    rng = np.random.default_rng(11)
-    centers = rng.normal(0.0, 1.5, size=(3, 8))
-
-    def draw(n):
-        y = rng.integers(0, 3, n)
-        return (centers[y] + rng.normal(size=(n, 8))).astype(np.float32) / 4, y.astype(np.int64)
-
-    (X, y), (Xv, yv) = draw(120), draw(40)
-    path = tmp_path_factory.mktemp("data") / "blobs.npz"
-    np.savez(path, X_train=X, y_train=y, X_valid=Xv, y_valid=yv)
-    return path
+    """A tiny 3-class problem (Gaussian blobs in 8 dimensions, divided by 4) as an npz file; returns its path."""
+    return write_blobs_npz(tmp_path_factory.mktemp("data") / "blobs.npz", dim=8, seed=11, n_train=120, n_valid=40,
+                           scale=4.0)
 
 
 def tiny_spec(data, **changes):

@@ -12,21 +12,13 @@ from minilinpath.study import (ExecutorError, LocalExecutor, SpecError, StudyFai
                                make_executor, read_spec, run_study, tasks, to_csv)
 from minilinpath.study.spec import RunSettings
 
+from .conftest import write_blobs_npz
+
 
 @pytest.fixture(scope="module")
 def blobs(tmp_path_factory):
     """A tiny 3-class problem (Gaussian blobs in 12 dimensions), saved as an npz data set."""
-    rng = np.random.default_rng(7)
-    centers = rng.normal(0.0, 1.5, size=(3, 12))
-
-    def draw(n):
-        y = rng.integers(0, 3, n)
-        return (centers[y] + rng.normal(size=(n, 12))).astype(np.float32), y.astype(np.int64)
-
-    (X, y), (Xv, yv) = draw(240), draw(80)
-    path = tmp_path_factory.mktemp("data") / "blobs.npz"
-    np.savez(path, X_train=X, y_train=y, X_valid=Xv, y_valid=yv)
-    return f"npz:{path}"
+    return f"npz:{write_blobs_npz(tmp_path_factory.mktemp('data') / 'blobs.npz', dim=12, seed=7, n_train=240, n_valid=80)}"
 
 
 def small_spec(dataset, **changes):
