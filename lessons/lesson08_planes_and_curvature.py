@@ -21,7 +21,7 @@ import analytic
 from minilinpath.models import MLP, DeepLinear
 from minilinpath.path import (evaluate_plane, grid_around, hessian_eigenvalues, line_curvature, linear_path,
                               plane_through, trajectory_on_plane)
-from minilinpath.path.curvature import mlp_hvp
+from minilinpath.models.mlp_hvp import mlp_hvp
 from minilinpath.train import Recipe, train
 
 course = Course("lesson08_planes_and_curvature")

@@ -55,6 +55,47 @@ class Classifier(Model, Protocol):
         ...
 
 
+# ------------------------------------------------------------ optional abilities, declared once
+# A tool that can use more than the three names above asks with ``isinstance(model, Ability)`` (each is a
+# runtime-checkable Protocol: the object has every name listed), never with hasattr/getattr of its own.
+
+
+@runtime_checkable
+class EvaluatesInOnePass(Protocol):
+    """Loss and error rate in one pass over the data (the trainer's validation, the plain sweep)."""
+
+    def evaluate(self, theta, batch) -> tuple:
+        """``(mean objective, error rate)`` on ``batch``."""
+        ...
+
+
+@runtime_checkable
+class Constrained(Protocol):
+    """A constraint applied to theta after every update (the MLPs' max column norms)."""
+
+    def constrain(self, theta) -> None:
+        """Project theta onto the allowed set, in place."""
+        ...
+
+
+@runtime_checkable
+class ScaledLearningRates(Protocol):
+    """Per-parameter multipliers of the learning rate (pylearn2's W_lr_scale / b_lr_scale)."""
+
+    def lr_scales(self, xp, dtype):
+        """A flat array like theta of learning-rate multipliers, or None for all ones."""
+        ...
+
+
+@runtime_checkable
+class ExactHessian(Protocol):
+    """An exact Hessian-vector product (the curvature tools use it instead of central differences)."""
+
+    def hessian_vector_product(self, theta, batch, v):
+        """H(theta) v, a flat array like theta, for the deterministic objective on ``batch``."""
+        ...
+
+
 def check_model(model, where: str, needs=("loss",)) -> None:
     """Raise :class:`ContractError` (one line) unless ``model`` has ``layout`` and every method in ``needs``.
 

@@ -181,7 +181,7 @@ def figure_lock(out: Path, name: str) -> filelock.FileLock:
 
 def check_eval_budget() -> None:
     """The evaluation memory budget ($MINILINPATH_EVAL_MEMORY_MB) must be readable before anything runs."""
-    from ..models.classifier import eval_memory_budget
+    from ..memory import eval_memory_budget
     try:
         eval_memory_budget()
     except ValueError as exc:

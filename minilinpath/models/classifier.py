@@ -20,12 +20,11 @@ the memory budget (the MLP does; ``models.mlp.LayersOnLine``).
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .. import backend
 from ..layers import softmax_cross_entropy
+from ..memory import DEFAULT_EVAL_MEMORY_MB, eval_memory_budget  # noqa: F401 (also importable from here)
 
 
 def limit_column_norms(W, limit) -> None:
@@ -37,25 +36,6 @@ def limit_column_norms(W, limit) -> None:
     too_long = norms > limit
     if bool(too_long.any()):
         W *= xp.where(too_long, limit / xp.maximum(norms, 1e-30), 1.0).astype(W.dtype)
-
-
-def eval_memory_budget() -> int:
-    """Bytes that one evaluation pass may spend on temporaries: ``$MINILINPATH_EVAL_MEMORY_MB`` megabytes
-    (default 1024). Evaluation (``loss``, ``predict``, ``error_rate``, validation, the linear path) splits the
-    data into chunks small enough for it, whatever the model."""
-    text = os.environ.get("MINILINPATH_EVAL_MEMORY_MB", "").strip()
-    if not text:
-        return DEFAULT_EVAL_MEMORY_MB << 20
-    try:
-        megabytes = float(text)
-    except ValueError:
-        megabytes = -1.0
-    if not megabytes > 0:
-        raise ValueError(f"MINILINPATH_EVAL_MEMORY_MB={text!r}: give a positive number of megabytes.")
-    return int(megabytes * (1 << 20))
-
-
-DEFAULT_EVAL_MEMORY_MB = 1024
 
 
 class SoftmaxClassifier:
@@ -73,6 +53,11 @@ class SoftmaxClassifier:
         per_example = max(int(self.eval_bytes_per_example(dtype)), 1)
         room = eval_memory_budget() - getattr(self, "eval_fixed_bytes", 0)  # what the chunk itself may use
         return max(1, min(self.eval_chunk, room // per_example))
+
+    def check_batch(self, theta, X, y=None) -> None:
+        """Raise ValueError or TypeError (naming the problem) unless theta and ``(X, y)`` fit this network: what
+        ``loss`` checks first, and what the fast sweeps ask before computing (they never call ``loss``)."""
+        self._check_batch(theta, X, y)
 
     def evaluate_sums(self, theta, batch):
         """``(sum of the NLL, number of errors)`` of the deterministic network over ``batch = (X, y)``, one pass.
@@ -136,9 +121,13 @@ class SoftmaxClassifier:
         """Fraction of misclassified examples (deterministic network)."""
         return self.evaluate(theta, batch)[1]
 
-    def evaluate_from_first_preactivation(self, theta, z_linear, y, masks=None):
-        """``(sum of NLL, number of errors)`` over a chunk whose first layer's linear part (no bias) is given."""
+    def evaluate_from_first_linear(self, theta, z_linear, y, masks=None):
+        """``(sum of NLL, number of errors)`` over a chunk whose first layer's linear part X W (no bias) is given,
+        in the layout of :meth:`first_linear`."""
         return self.evaluate_from_first_output(theta, self.first_bias(theta, z_linear), y, masks)
+
+    # the older name: it took the linear part X W, which the MLP's docstrings call the pre-activation only with b
+    evaluate_from_first_preactivation = evaluate_from_first_linear
 
     def evaluate_from_first_output(self, theta, z0, y, masks=None):
         """``(sum of NLL, number of errors)`` over a chunk whose first layer's output z0 = X W + b is given.

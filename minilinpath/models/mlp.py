@@ -177,6 +177,12 @@ class MLP(SoftmaxClassifier):
                 masks[i] = draw_mask(rng, (n_examples, d_in), include, dtype)
         return masks
 
+    def hessian_vector_product(self, theta, batch, v):
+        """H(theta) v of the deterministic network's mean NLL, exactly (:func:`~minilinpath.models.mlp_hvp.mlp_hvp`)."""
+        from .mlp_hvp import mlp_hvp
+
+        return mlp_hvp(self, theta, batch, v)
+
     # ------------------------------------------------------------------- forward
     def _check_batch(self, theta, X, y=None):
         self.layout.check(theta)

@@ -34,7 +34,7 @@ import numpy as np
 from .. import backend
 from ..contract import check_model
 from ..io import write_npz
-from ..models.classifier import eval_memory_budget
+from ..memory import eval_memory_budget
 from ..params import point_on_line
 from ..progress import progress_bar
 from ..checks import is_whole_number

@@ -540,7 +540,7 @@ def _row_fast(model, plane, first: _FirstLayer, a_values, b):
         base = A + b * C                       # X W_o + b X D_2, once per chunk and row
         for i, a in enumerate(a_values):
             z = base + a * B                   # X W(a, b): the first layer's linear part on this chunk
-            s, e = model.evaluate_from_first_preactivation(plane.point(a, b), z, yc)
+            s, e = model.evaluate_from_first_linear(plane.point(a, b), z, yc)
             nll[i] += s
             wrong[i] += e
     return nll / n, wrong / n
@@ -720,7 +720,7 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
             _check_split(model, plane, split, batch)
     classifier = hasattr(model, "error_rate")
     can_fast = fast and classifier and hasattr(model, "first_layer_weights") and \
-        hasattr(model, "evaluate_from_first_preactivation") and isinstance(train, tuple)
+        hasattr(model, "evaluate_from_first_linear") and isinstance(train, tuple)
     if chunk_size is None:
         chunk_size = _eval_chunk(model, plane.origin.dtype)
     if chunk_size < 1:
