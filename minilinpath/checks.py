@@ -14,9 +14,12 @@ def is_whole_number(value) -> bool:
             and value == int(value))
 
 
-def whole_number(value, what: str) -> int:
-    """``value`` as an int if :func:`is_whole_number`; else ValueError "<what> must be a whole number, got ...".
-    (Sizes and counts: a model's widths, its number of iterations.)"""
-    if not is_whole_number(value):
-        raise ValueError(f"{what} must be a whole number, got {value!r}.")
+def whole_number(value, what: str, least: int | None = None) -> int:
+    """``value`` as an int if :func:`is_whole_number` (and ``>= least`` when given); else ValueError
+    "<what> must be a whole number [>= least], got ...". (Sizes and counts: a model's widths, its number of
+    iterations, a chunk of examples.) The package's one whole-number rule: 3 and 3.0 are whole, 2.5, NaN,
+    True and "3" are not."""
+    if not is_whole_number(value) or (least is not None and value < least):
+        bound = "" if least is None else f" >= {least}"
+        raise ValueError(f"{what} must be a whole number{bound}, got {value!r}.")
     return int(value)
