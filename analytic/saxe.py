@@ -1,6 +1,6 @@
 """Saxe, McClelland & Ganguli (2013): exact learning dynamics of a two-layer linear network.
 
-Setting (CONFIGS.md section 8): whitened inputs (Sxx = I), input-output
+Setting (docs/CONFIGS.md section 8b): whitened inputs (Sxx = I), input-output
 correlation Sxy = U S V^T, gradient flow from "decoupled" balanced initial
 weights. Each singular mode alpha then learns on its own: its strength
 u = a * b (the mode's singular value in W_1 W_2) obeys

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_conv_layers.py [--device cpu|gpu] [--batch 64] [--repeats 5]
 
-For the three conv layers of CONFIGS.md section 3 (input, kernel, pad, output
+For the three conv layers of docs/CONFIGS.md section 3 (input, kernel, pad, output
 channels as in cifar10_no_aug_valid.yaml), on one minibatch, float32:
 
 - layer: conv_forward + conv_backward as shipped (input gradient included),

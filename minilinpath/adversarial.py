@@ -1,6 +1,6 @@
 """Adversarial training with the fast gradient sign method (Goodfellow, Shlens & Szegedy, ICLR 2015).
 
-The training objective (CONFIGS.md section 5):
+The training objective (docs/CONFIGS.md section 5):
 
     J~(theta, x, y) = mix * J(theta, x, y) + (1 - mix) * J(theta, x + eps * sign(grad_x J(theta, x, y)), y)
 

@@ -3,7 +3,7 @@
 Three profiles:
 
 - ``paper``: the presets and recipes exactly as the pylearn2 yaml files
-  (CONFIGS.md sections 1-2, 5): early stopping on the 50,000 / 10,000 split,
+  (docs/CONFIGS.md sections 1-2, 5): early stopping on the 50,000 / 10,000 split,
   the schedules, and, for the maxout network, the second stage on all 60,000
   examples. Hours on a CPU; a GPU is advised.
 - ``quick``: the ``*_quick`` presets (same kinds of networks, narrower), on
@@ -49,7 +49,7 @@ PROFILES = ("quick", "paper-capped", "paper")
 PAPER_CAPPED_EPOCHS = 60  # 10-20 minutes per MLP on one idle core of a 2-core CPU (Fashion-MNIST, 50k/10k)
 PAPER_CAPPED_STAGE2_EPOCHS = 10
 QUICK_SIZES = (10_000, 2_000)  # training and validation examples in the quick profile
-# mnist_pi_continued.yaml (CONFIGS.md section 1): stage 2 on all 60,000 examples
+# mnist_pi_continued.yaml (docs/CONFIGS.md section 1): stage 2 on all 60,000 examples
 STAGE2_RECIPE = Recipe(batch_size=100, learning_rate=0.0615082606673, lr_schedule=ExponentialDecay(1.000004, 1e-6),
                        momentum=0.694376766682, momentum_schedule=None, max_epochs=10_000, patience=None)
 

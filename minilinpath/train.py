@@ -103,19 +103,19 @@ class Recipe:
         return cls(**d)
 
 
-# CONFIGS.md section 1: mnist_pi.yaml (stage 1, early stopping on 50k/10k)
+# docs/CONFIGS.md section 1: mnist_pi.yaml (stage 1, early stopping on 50k/10k)
 MNIST_PI_RECIPE = Recipe(batch_size=100, learning_rate=0.1, lr_schedule=ExponentialDecay(1.000004, 1e-6),
                          momentum=0.5, momentum_schedule=MomentumAdjustor(1, 250, 0.7), max_epochs=10_000,
                          patience=100)
-# CONFIGS.md section 3: cifar10_no_aug_valid.yaml (batch 128; Dec 2014: 312 full batches per epoch)
+# docs/CONFIGS.md section 3: cifar10_no_aug_valid.yaml (batch 128; Dec 2014: 312 full batches per epoch)
 CIFAR10_RECIPE = Recipe(batch_size=128, learning_rate=0.17, lr_schedule=LinearDecayOverEpoch(1, 500, 0.01),
                         momentum=0.5, momentum_schedule=MomentumAdjustor(1, 250, 0.6), max_epochs=10_000,
                         patience=100, drop_last=True)
-# CONFIGS.md section 4: mpdbm.yaml (the learning rate is large because the cost is a per-pixel mean)
+# docs/CONFIGS.md section 4: mpdbm.yaml (the learning rate is large because the cost is a per-pixel mean)
 MPDBM_RECIPE = Recipe(batch_size=100, learning_rate=15.146493, lr_schedule=LinearDecayOverEpoch(1, 868, 0.020379),
                       momentum=0.5, momentum_schedule=MomentumAdjustor(1, 2, 0.732716), max_epochs=10_000,
                       patience=100)
-# CONFIGS.md section 2: mnist_valid.yaml
+# docs/CONFIGS.md section 2: mnist_valid.yaml
 MNIST_VALID_RECIPE = Recipe(batch_size=100, learning_rate=0.097259, lr_schedule=LinearDecayOverEpoch(1, 560, 0.022292),
                             momentum=0.5, momentum_schedule=MomentumAdjustor(1, 698, 0.699217), max_epochs=10_000,
                             patience=100)

@@ -64,7 +64,7 @@ class LMRecipe:
         return self.learning_rate / self.decay ** max(epoch - self.max_epoch, 0)
 
 
-# CONFIGS.md section 6a (the paper) and 6c (TensorFlow's configs)
+# docs/CONFIGS.md sections 6a, 6c and 6d: the paper, TensorFlow's configs, and what the package chose
 LM_RECIPES = {
     "ptb_small": LMRecipe(20, 1.0, 2.0, 4, 13, 5.0),
     "ptb_medium": LMRecipe(20, 1.0, 1.2, 6, 39, 5.0),

@@ -73,7 +73,7 @@ def test_fft_keeps_float32_and_agrees_with_im2col(rng):
 
 
 def test_algorithm_choice_and_errors():
-    # CONFIGS.md section 3, batch 64: FFT counts fewer operations only for the second layer (96 -> 384, 8x8)
+    # docs/CONFIGS.md section 3, batch 64: FFT counts fewer operations only for the second layer (96 -> 384, 8x8)
     assert conv_algorithm((64, 3, 32, 32), (192, 3, 8, 8), 1, 4) == "im2col"
     assert conv_algorithm((64, 96, 16, 16), (384, 96, 8, 8), 1, 3) == "fft"
     assert conv_algorithm((64, 192, 7, 7), (384, 192, 5, 5), 1, 3) == "im2col"
@@ -86,7 +86,7 @@ def test_algorithm_choice_and_errors():
 
 
 def test_cifar_network_sizes():
-    # CONFIGS.md section 3: detector 33 -> pooled 16, 15 -> 7, 9 -> 5
+    # docs/CONFIGS.md section 3: detector 33 -> pooled 16, 15 -> 7, 9 -> 5
     assert output_size(32, 8, 1, 4) == 33 and pooled_size(33, 4, 2) == 16
     assert output_size(16, 8, 1, 3) == 15 and pooled_size(15, 4, 2) == 7
     assert output_size(7, 5, 1, 3) == 9 and pooled_size(9, 2, 2) == 5

@@ -22,7 +22,7 @@ def test_paper_preset_matches_the_yaml():
     m = models.get("cifar10_maxout")
     assert m.layout["h0.W"].shape == (192, 3, 8, 8) and m.layout["h1.W"].shape == (384, 96, 8, 8)
     assert m.layout["h2.W"].shape == (384, 192, 5, 5) and m.layout["h3.W"].shape == (4800, 2500)
-    assert m.shapes_after == [(96, 16, 16), (192, 7, 7), (192, 5, 5)]  # CONFIGS.md section 3
+    assert m.shapes_after == [(96, 16, 16), (192, 7, 7), (192, 5, 5)]  # docs/CONFIGS.md section 3
     scales = m.unflatten(m.lr_scales())
     assert float(scales["h1.b"][0]) == pytest.approx(0.05) and float(scales["h3.W"][0, 0]) == 1.0
     assert models.get("cifar10_maxout_quick", input_shape=(1, 28, 28)).input_shape == (1, 28, 28)

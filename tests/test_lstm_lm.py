@@ -160,7 +160,7 @@ def test_unigram_perplexity_of_a_uniform_text():
 def test_real_ptb_validation_text():
     path = ptb.locate("valid", data_dir=PTB_VALID.parent)
     words = ptb.tokens(path)
-    assert len(words) == 73_760 and len(set(words)) == 6_022  # CONFIGS.md section 7
+    assert len(words) == 73_760 and len(set(words)) == 6_022  # docs/CONFIGS.md section 7c
     split = ptb.load_ptb_valid_split(PTB_VALID.parent)
     assert split["train"].size + split["valid"].size == 73_760
     assert split["vocabulary"][:3] == ["the", "<unk>", "<eos>"]

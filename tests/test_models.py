@@ -22,7 +22,7 @@ def batch(rng, n=9, d=7, c=4):
     return rng.standard_normal((n, d)), rng.integers(0, c, size=n)
 
 
-# Parameter counts stated in the issue and CONFIGS.md ([derived] there), not computed by our code.
+# Parameter counts stated in the issue and docs/CONFIGS.md sections 1-2 (derived there), not computed by our code.
 @pytest.mark.parametrize("name, count", [("mnist_pi", 1_233_610), ("mnist_valid", 2_097_528),
                                          ("relu", 2_097_528), ("sigmoid", 2_097_528)])
 def test_preset_parameter_counts(name, count):

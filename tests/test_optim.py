@@ -1,4 +1,4 @@
-"""Schedules against the values CONFIGS.md derives from the pylearn2 yaml files."""
+"""Schedules against the values docs/CONFIGS.md derives from the pylearn2 yaml files."""
 import numpy as np
 import pytest
 
@@ -9,13 +9,13 @@ from minilinpath.train import MNIST_PI_RECIPE, MNIST_VALID_RECIPE, Recipe, recip
 def test_exponential_decay():
     s = ExponentialDecay(1.000004, 1e-6)
     assert s.lr(0.1, 0, 1) == 0.1
-    # CONFIGS.md section 1: about x0.998 per epoch of 500 updates
+    # docs/CONFIGS.md section 1: about x0.998 per epoch of 500 updates
     assert s.lr(0.1, 500, 2) / 0.1 == pytest.approx(0.998, abs=1e-4)
     assert s.lr(0.1, 10 ** 8, 99) == 1e-6  # floored at min_lr
 
 
 def test_maxout_recipe_at_epoch_243_matches_stage_two_values():
-    # CONFIGS.md: mnist_pi_continued's lr 0.0615082606673 and momentum 0.694376766682 are the values
+    # docs/CONFIGS.md section 1: mnist_pi_continued's lr 0.0615082606673 and momentum 0.694376766682 are the values
     # after the best-valid epoch 243 (243 * 500 updates; momentum of epoch 243)
     assert MNIST_PI_RECIPE.lr(243 * 500, 244) == pytest.approx(0.0615082606673, rel=1e-6)
     assert MNIST_PI_RECIPE.mu(243) == pytest.approx(0.694376766682, rel=1e-3)

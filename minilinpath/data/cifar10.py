@@ -7,7 +7,7 @@ plain array, plus dicts, lists, numbers and strings. A pickle that asks for
 anything else (a function to call, a class to build) is an error, and nothing
 of it runs.
 
-Preprocessing (pylearn2 ``make_cifar10_gcn_whitened.py``, CONFIGS.md section 3):
+Preprocessing (pylearn2 ``make_cifar10_gcn_whitened.py``, docs/CONFIGS.md section 3):
 
 1. global contrast normalisation, per image x of 3,072 values (R, G, B planes):
    x <- 55 (x - mean(x)) / ||x - mean(x)||  (left unscaled if the norm is below 1e-8);
@@ -36,7 +36,7 @@ from .download import DataError, locate_verified
 URLS = ["https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"]
 ARCHIVE = "cifar-10-python.tar.gz"
 FOLDER = "cifar-10-batches-py"
-# torchvision/datasets/cifar.py (CONFIGS.md section 7)
+# torchvision/datasets/cifar.py (docs/CONFIGS.md section 7b)
 ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 MEMBER_MD5 = {"data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
               "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",

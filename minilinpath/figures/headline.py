@@ -1,6 +1,6 @@
 """The paper's headline numbers: test-set error (or perplexity) of each trained model, beside the paper's.
 
-The paper (Section 3, Appendix A) and the configurations it used (CONFIGS.md)
+The paper (Section 3, Appendix A) and the configurations it used (docs/CONFIGS.md)
 report, on the official test sets:
 
     model                                   paper          source
@@ -27,12 +27,12 @@ from .mnist import add_data_arguments
 
 # (model, adversarial) -> (the paper's number, what it is, where it comes from)
 PAPER = {
-    ("mnist_pi", False): (0.0094, "test error", "pylearn2 maxout README (94 mistakes), CONFIGS.md section 1"),
+    ("mnist_pi", False): (0.0094, "test error", "pylearn2 maxout README (94 mistakes), docs/CONFIGS.md section 1"),
     ("mnist_pi", True): (0.00782, "test error", "the paper, Section 3 (78.2 mistakes on average)"),
-    ("mnist_valid", False): (0.0108, "test error", "pylearn2 dropout README, CONFIGS.md section 2"),
+    ("mnist_valid", False): (0.0108, "test error", "pylearn2 dropout README, docs/CONFIGS.md section 2"),
     ("sigmoid", False): (0.0166, "test error", "the paper, Appendix A"),
-    ("cifar10_maxout", False): (0.1168, "test error", "maxout paper (ICML 2013), CONFIGS.md section 3"),
-    ("ptb_medium", False): (82.7, "test perplexity", "Zaremba et al. 2014, Table 1 (CONFIGS.md section 6)"),
+    ("cifar10_maxout", False): (0.1168, "test error", "maxout paper (ICML 2013), docs/CONFIGS.md section 3"),
+    ("ptb_medium", False): (82.7, "test perplexity", "Zaremba et al. 2014, Table 1 (docs/CONFIGS.md section 6a)"),
 }
 # the data set each of those numbers was measured on
 PAPER_DATASETS = {"mnist_pi": "mnist", "mnist_valid": "mnist", "sigmoid": "mnist", "cifar10_maxout": "cifar10",

@@ -4,7 +4,7 @@ For an input of size ``size``, a window ``pool`` and a stride ``stride``, the
 output has ceil((size - pool) / stride) + 1 positions: the last window may
 hang over the edge, and then covers only the pixels that exist. So 33 -> 16
 and 15 -> 7 (pool 4, stride 2), 9 -> 5 (pool 2, stride 2), the sizes of the
-CIFAR-10 network (CONFIGS.md section 3).
+CIFAR-10 network (docs/CONFIGS.md section 3).
 
 Every window starts inside the input: (outputs - 1) * stride < size. With
 stride <= pool the formula above guarantees it. With stride > pool it can

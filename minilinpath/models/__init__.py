@@ -1,7 +1,7 @@
 """Model presets by name: ``minilinpath.models.get("mnist_pi")``.
 
 Every preset follows the configuration cited next to it (see the project's
-``paper/CONFIGS.md``); ``*_quick`` variants keep the same kind of network,
+``docs/CONFIGS.md``); ``*_quick`` variants keep the same kind of network,
 smaller, for a 2-core CPU. Keyword overrides go to the model's constructor,
 e.g. ``get("relu", hidden=(100, 100))``.
 """
@@ -13,12 +13,12 @@ from .lstm_lm import LSTMLanguageModel
 from .mlp import MLP
 from .mpdbm import MPDBM
 
-# pylearn2 scripts/papers/maxout/mnist_pi.yaml (CONFIGS.md section 1)
+# pylearn2 scripts/papers/maxout/mnist_pi.yaml (docs/CONFIGS.md section 1)
 MNIST_PI = dict(n_in=784, hidden=(240, 240), activation="maxout", pieces=5, n_classes=10,
                 init_ranges=(0.005, 0.005, 0.005), max_col_norms=(1.9365, 1.9365, 1.9365),
                 input_include=0.8, input_scale=1.0, hidden_include=0.5, hidden_scale=2.0)
 
-# pylearn2 scripts/papers/dropout/mnist_valid.yaml (CONFIGS.md section 2); softmax starts at zero
+# pylearn2 scripts/papers/dropout/mnist_valid.yaml (docs/CONFIGS.md section 2); softmax starts at zero
 MNIST_VALID = dict(n_in=784, hidden=(898, 1532), activation="relu", pieces=1, n_classes=10,
                    init_ranges=(0.00891030471479, 0.0575059125935, 0.0),
                    max_col_norms=(4.378017, 2.970242, 4.626974),
@@ -36,7 +36,7 @@ PRESETS = {
 }
 QUICK_SIZES = {"mnist_pi": (120, 120), "mnist_valid": (400, 400), "relu": (400, 400), "sigmoid": (400, 400)}
 
-# Zaremba et al. 2014 (CONFIGS.md section 6): layers, units, unroll length, init range, keep probability
+# Zaremba et al. 2014 (docs/CONFIGS.md sections 6a and 6d): layers, units, unroll length, init range, keep probability
 LANGUAGE_MODELS = {
     "ptb_small": dict(hidden=200, layers=2, steps=20, init_range=0.1, keep_prob=1.0),
     "ptb_medium": dict(hidden=650, layers=2, steps=35, init_range=0.05, keep_prob=0.5),
@@ -44,7 +44,7 @@ LANGUAGE_MODELS = {
 }
 LANGUAGE_QUICK = {"ptb_small": dict(hidden=100), "ptb_medium": dict(hidden=128), "ptb_large": dict(hidden=128)}
 
-# pylearn2 scripts/papers/maxout/cifar10_no_aug_valid.yaml (CONFIGS.md section 3):
+# pylearn2 scripts/papers/maxout/cifar10_no_aug_valid.yaml (docs/CONFIGS.md section 3):
 # ConvSpec(units, pieces, kernel, pad, pool, pool stride, max kernel norm, lr scale)
 CIFAR10_MAXOUT = dict(
     input_shape=(3, 32, 32),
@@ -70,7 +70,7 @@ CIFAR10_MAXOUT_QUICK = {**CIFAR10_MAXOUT, "conv": (ConvSpec(8, 2, 5, 2, 3, 2, 0.
                                                    ConvSpec(16, 2, 5, 2, 3, 2, 1.9365, 0.05)), "dense": (100,),
                         "init_range": 0.05}
 
-# pylearn2 scripts/papers/mpdbm/mpdbm.yaml (CONFIGS.md section 4); pass pixel_means=<training pixel means>
+# pylearn2 scripts/papers/mpdbm/mpdbm.yaml (docs/CONFIGS.md section 4); pass pixel_means=<training pixel means>
 MPDBM_PAPER = dict(n_visible=784, hidden=(2087, 3200), n_classes=10, iterations=14, h0_sparse_init=15,
                    h1_init_range=0.00638830865761, c_sparse_init=23, biases=(-0.710467, -0.393587),
                    max_col_norms=(1.809978, 2.666304, 5.175683), mask_prob=0.5)
