@@ -22,6 +22,13 @@ A run may also start from another run's :class:`TrainState` at the end of its ep
 momentum velocity and the epoch and update counters, so the schedules continue where the other run was
 (Frankle, Dziugaite, Roy & Carbin 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis";
 :mod:`minilinpath.path.instability`).
+
+How :func:`train` reads: it checks every argument once (:class:`TrainingSettings`), opens the run folder, and
+runs the recipe (:func:`_train_in`): pick the run up where it stands (:func:`_begin` or :func:`_resume`), then
+per epoch :func:`_train_one_epoch` (one momentum-SGD update per minibatch), :func:`_evaluate` on the
+validation set, the early-stopping bookkeeping (:meth:`Standing.record_validation`), the checkpoint
+(``folder.end_epoch``) and :func:`_stop_reason`. What a model may offer beyond the contract's three names (a
+constraint, learning-rate scales, a one-pass evaluation) is asked through :mod:`minilinpath.contract`.
 """
 from __future__ import annotations
 
@@ -239,6 +246,12 @@ class TrainResult:
 
 
 # ====================================================================== what a run depends on
+def _refuse_two_start_points(theta_start, start) -> None:
+    """A run starts from ``init(seed)``, from ``theta_start`` or from a start state: at most one is given."""
+    if theta_start is not None and start is not None:
+        raise ValueError("give theta_start (new counters, zero velocity) or start (a TrainState), not both.")
+
+
 def describe_run(model, recipe, seed, train_set, valid_set, dtype=np.float32, trajectory_dtype="float32",
                  objective_name="nll", theta_start=None, labels=None, data_seed=None, start=None) -> dict:
     """Everything a run's result depends on (see :mod:`minilinpath.runs`): its fingerprint is this dict's hash.
@@ -251,8 +264,7 @@ def describe_run(model, recipe, seed, train_set, valid_set, dtype=np.float32, tr
     """
     seed = whole_number(seed, "seed", least=0)
     data_seed = None if data_seed is None else whole_number(data_seed, "data_seed", least=0)
-    if theta_start is not None and start is not None:
-        raise ValueError("give theta_start (new counters, zero velocity) or start (a TrainState), not both.")
+    _refuse_two_start_points(theta_start, start)
     start_point = "init(seed)"
     if theta_start is not None:
         start_point = "theta sha256 " + array_digest(theta_start)
@@ -307,8 +319,7 @@ def check_start(model, start: TrainState, recipe: Recipe) -> TrainState:
 def check_start_point(model, recipe: Recipe, theta_start, start: TrainState | None) -> TrainState | None:
     """Refuse a start point a run cannot train from (ValueError, one line): both ``theta_start`` and ``start``,
     a start state that does not fit (:func:`check_start`), NaN or infinite values. Returns ``start`` checked."""
-    if theta_start is not None and start is not None:
-        raise ValueError("give theta_start (new counters, zero velocity) or start (a TrainState), not both.")
+    _refuse_two_start_points(theta_start, start)
     points = {"theta_start": theta_start}
     if start is not None:
         start = check_start(model, start, recipe)
