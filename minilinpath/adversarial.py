@@ -19,18 +19,19 @@ from __future__ import annotations
 import math
 
 from . import backend
-from .optim import check_real
+from .checks import real_number
 
 
 def fgsm_objective(model, epsilon: float = 0.25, mix: float = 0.5, clip=None):
     """An ``objective(theta, batch, rng) -> (loss, grad)`` for :func:`minilinpath.train.train`."""
-    check_real("mix", mix, lambda v: 0 <= v <= 1, "in [0, 1] (need 0 <= mix <= 1)")
-    check_real("epsilon", epsilon, lambda v: 0 <= v < math.inf, "a finite number >= 0")
+    real_number(mix, "mix", lambda v: 0 <= v <= 1, "in [0, 1] (need 0 <= mix <= 1)")
+    real_number(epsilon, "epsilon", lambda v: 0 <= v < math.inf, "a finite number >= 0")
     if clip is not None and not (len(clip) == 2 and clip[0] < clip[1]):
         raise ValueError(f"clip must be None or (low, high) with low < high, got {clip!r}.")
 
     def objective(theta, batch, rng):
         X, y = batch
+        # a model without dropout need not say so: no ``uses_dropout`` reads as False
         dropout = rng is not None and getattr(model, "uses_dropout", False)
         masks = model.draw_masks(rng, X.shape[0], dtype=theta.dtype) if dropout else None
         loss_clean, grad, dX = model.loss_and_grad(theta, (X, y), masks=masks, want_input_grad=True)

@@ -22,27 +22,22 @@ counter is already 1 while epoch 1 trains; here epoch e (1-based) uses count e.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from . import backend, threads
+from .checks import real_number, whole_number
 
 
-def check_whole(name: str, value, least: int):
-    """``value`` as a Python int if it is a whole number (not a bool) >= ``least``; ValueError in one line else."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < least:
-        raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}.")
-    return int(value)
+def check_whole(name: str, value, least: int) -> int:
+    """The old name of :func:`minilinpath.checks.whole_number` (the package's one whole-number rule), kept for
+    callers: ``check_whole(name, value, least)`` is ``whole_number(value, name, least)``."""
+    return whole_number(value, name, least)
 
 
 def check_real(name: str, value, holds, what: str):
-    """``value`` as a Python number if it is a real number (not a bool) for which ``holds(value)`` is true
-    (NaN fails every comparison, so ``holds`` written with <, <= refuses it); ValueError in one line else."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not holds(value):
-        raise ValueError(f"{name} must be {what}, got {value!r}.")
-    return value.item() if isinstance(value, np.generic) else value
+    """The old name of :func:`minilinpath.checks.real_number`, kept for callers: ``check_real(name, value, holds,
+    what)`` is ``real_number(value, name, holds, what)``."""
+    return real_number(value, name, holds, what)
 
 
 @dataclass(frozen=True)
@@ -52,9 +47,9 @@ class ExponentialDecay:
     min_lr: float
 
     def __post_init__(self):
-        check_real("ExponentialDecay decay_factor", self.decay_factor, lambda v: 1 <= v < math.inf,
-                   "a finite number >= 1 (a factor below 1 makes the learning rate grow)")
-        check_real("ExponentialDecay min_lr", self.min_lr, lambda v: 0 <= v < math.inf, "a finite number >= 0")
+        real_number(self.decay_factor, "ExponentialDecay decay_factor", lambda v: 1 <= v < math.inf,
+                    "a finite number >= 1 (a factor below 1 makes the learning rate grow)")
+        real_number(self.min_lr, "ExponentialDecay min_lr", lambda v: 0 <= v < math.inf, "a finite number >= 0")
 
     def lr(self, lr0: float, update: int, epoch: int) -> float:
         return max(lr0 / self.decay_factor ** update, self.min_lr)
@@ -69,8 +64,8 @@ class LinearDecayOverEpoch:
 
     def __post_init__(self):
         _check_epochs(self)
-        check_real("LinearDecayOverEpoch decay_factor", self.decay_factor, lambda v: 0 <= v < math.inf,
-                   "a finite number >= 0 (the final learning rate is lr_0 * decay_factor)")
+        real_number(self.decay_factor, "LinearDecayOverEpoch decay_factor", lambda v: 0 <= v < math.inf,
+                    "a finite number >= 0 (the final learning rate is lr_0 * decay_factor)")
 
     def lr(self, lr0: float, update: int, epoch: int) -> float:
         if epoch < self.start:
@@ -90,7 +85,7 @@ class MomentumAdjustor:
 
     def __post_init__(self):
         _check_epochs(self)
-        check_real("MomentumAdjustor final_momentum", self.final_momentum, lambda v: 0 <= v < 1, "in [0, 1)")
+        real_number(self.final_momentum, "MomentumAdjustor final_momentum", lambda v: 0 <= v < 1, "in [0, 1)")
 
     def momentum(self, mu0: float, epoch: int) -> float:
         width = self.saturate - self.start
@@ -101,12 +96,15 @@ class MomentumAdjustor:
 
 
 def _check_epochs(schedule) -> None:
-    """A schedule's ``start`` and ``saturate`` are epochs, 0 <= start <= saturate."""
+    """A schedule's ``start`` and ``saturate`` are epochs, 0 <= start <= saturate; kept as ints (3.0 -> 3), so
+    that the schedule's dict in a run's description is the same for 3 and 3.0."""
     kind = type(schedule).__name__
-    check_whole(f"{kind} start", schedule.start, 0)
-    if check_whole(f"{kind} saturate", schedule.saturate, 0) < schedule.start:
-        raise ValueError(f"{kind} saturate must be >= start, got start={schedule.start}, "
-                         f"saturate={schedule.saturate}.")
+    start = whole_number(schedule.start, f"{kind} start", least=0)
+    saturate = whole_number(schedule.saturate, f"{kind} saturate", least=0)
+    if saturate < start:
+        raise ValueError(f"{kind} saturate must be >= start, got start={start}, saturate={saturate}.")
+    object.__setattr__(schedule, "start", start)  # the schedules are frozen dataclasses
+    object.__setattr__(schedule, "saturate", saturate)
 
 
 def schedule_to_dict(schedule) -> dict | None:
@@ -154,9 +152,9 @@ def gradient_descent(model, theta, batch, lr: float, momentum: float = 0.0, step
     ``theta`` is copied first and each yielded theta is a fresh copy, so the
     caller may keep them. J is the loss *before* the step's update.
     """
-    check_real("lr", lr, lambda v: 0 < v < math.inf, "a finite number > 0")
-    check_real("momentum", momentum, lambda v: 0 <= v < 1, "in [0, 1)")
-    check_whole("steps", steps, 0)
+    real_number(lr, "lr", lambda v: 0 < v < math.inf, "a finite number > 0")
+    real_number(momentum, "momentum", lambda v: 0 <= v < 1, "in [0, 1)")
+    steps = whole_number(steps, "steps", least=0)  # 100.0 -> 100 (range() needs an int)
     theta = theta.copy()
     velocity = theta * 0
     for step in range(1, steps + 1):

@@ -22,26 +22,36 @@ A run may also start from another run's :class:`TrainState` at the end of its ep
 momentum velocity and the epoch and update counters, so the schedules continue where the other run was
 (Frankle, Dziugaite, Roy & Carbin 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis";
 :mod:`minilinpath.path.instability`).
+
+How :func:`train` reads: it checks every argument once (:class:`TrainingSettings`), opens the run folder, and
+runs the recipe (:func:`_train_in`): pick the run up where it stands (:func:`_begin` or :func:`_resume`), then
+per epoch :func:`_train_one_epoch` (one momentum-SGD update per minibatch), :func:`_evaluate` on the
+validation set, the early-stopping bookkeeping (:meth:`Standing.record_validation`), the checkpoint
+(``folder.end_epoch``) and :func:`_stop_reason`. What a model may offer beyond the contract's three names (a
+constraint, learning-rate scales, a one-pass evaluation) is asked through :mod:`minilinpath.contract`.
 """
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import backend
-from .optim import (ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, check_real, check_whole, momentum_step,
-                    schedule_from_dict, schedule_to_dict)
+from .checks import real_number, whole_number
+from .contract import Constrained, EvaluatesInOnePass, ScaledLearningRates
+from .optim import (ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, momentum_step, schedule_from_dict,
+                    schedule_to_dict)
 from .data import DataError
 from .progress import progress_bar
 from .runs import RUN_FORMAT, DamagedRunError, RunFolder, RunMismatchError, array_digest, data_description
 from .trajfile import TrajectoryFile
 
 __all__ = ["DamagedRunError", "Recipe", "RunMismatchError", "TrainResult", "TrainState", "TrainingDiverged",
-           "describe_run", "recipe_for", "train"]
+           "TrainingSettings", "describe_run", "recipe_for", "train"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -66,13 +76,14 @@ class Recipe:
     drop_last: bool = False  # skip the last, smaller minibatch of an epoch (pylearn2's "even" iteration modes)
 
     def __post_init__(self):
-        """Refuse a recipe that cannot train (ValueError, one line); NumPy scalars become Python numbers (run.json)."""
-        settings = {"batch_size": check_whole("batch_size", self.batch_size, 1),
-                    "max_epochs": check_whole("max_epochs", self.max_epochs, 1),
-                    "patience": None if self.patience is None else check_whole("patience", self.patience, 1),
-                    "learning_rate": check_real("learning_rate", self.learning_rate, lambda v: 0 < v < math.inf,
-                                                "a finite number > 0"),
-                    "momentum": check_real("momentum", self.momentum, lambda v: 0 <= v < 1, "in [0, 1)")}
+        """Refuse a recipe that cannot train (ValueError, one line); NumPy scalars and whole floats (3.0) become
+        Python numbers (run.json holds them: a recipe of 3.0 epochs is the run of 3)."""
+        settings = {"batch_size": whole_number(self.batch_size, "batch_size", least=1),
+                    "max_epochs": whole_number(self.max_epochs, "max_epochs", least=1),
+                    "patience": None if self.patience is None else whole_number(self.patience, "patience", least=1),
+                    "learning_rate": real_number(self.learning_rate, "learning_rate", lambda v: 0 < v < math.inf,
+                                                 "a finite number > 0"),
+                    "momentum": real_number(self.momentum, "momentum", lambda v: 0 <= v < 1, "in [0, 1)")}
         if not isinstance(self.drop_last, bool):
             raise ValueError(f"drop_last must be True or False, got {self.drop_last!r}.")
         if self.lr_schedule is not None and not isinstance(self.lr_schedule, (ExponentialDecay, LinearDecayOverEpoch)):
@@ -80,14 +91,20 @@ class Recipe:
                              f"got {self.lr_schedule!r}.")
         if self.momentum_schedule is not None and not isinstance(self.momentum_schedule, MomentumAdjustor):
             raise ValueError(f"momentum_schedule must be None or a MomentumAdjustor, got {self.momentum_schedule!r}.")
-        for name, value in settings.items():  # a NumPy scalar -> the same Python number (else unchanged)
+        for name, value in settings.items():  # a NumPy scalar or 3.0 -> the same Python number (else unchanged)
             object.__setattr__(self, name, value)
 
     def lr(self, update: int, epoch: int) -> float:
-        return self.learning_rate if self.lr_schedule is None else self.lr_schedule.lr(self.learning_rate, update, epoch)
+        """The learning rate after ``update`` updates, in epoch ``epoch`` (1-based) of the schedules."""
+        if self.lr_schedule is None:
+            return self.learning_rate
+        return self.lr_schedule.lr(self.learning_rate, update, epoch)
 
     def mu(self, epoch: int) -> float:
-        return self.momentum if self.momentum_schedule is None else self.momentum_schedule.momentum(self.momentum, epoch)
+        """The momentum of epoch ``epoch`` (1-based)."""
+        if self.momentum_schedule is None:
+            return self.momentum
+        return self.momentum_schedule.momentum(self.momentum, epoch)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -176,6 +193,17 @@ class TrainState:
 
     ``theta`` and ``velocity``: flat arrays of shape (n_params,); ``epoch``: the epochs of the schedules done
     so far; ``updates``: the minibatch updates done so far (``ExponentialDecay`` reads this count).
+
+    A branch (``train(..., start=state)``) starts with the state's theta AND its momentum velocity, and its
+    epoch and update counters go on from the state's, so the learning-rate and momentum schedules, the epoch's
+    data order (``[data_seed, 1, k + 1]``, ...) and ``recipe.max_epochs`` (a schedule epoch: the branch trains
+    max_epochs - k epochs) continue where that run was. Why copy the velocity: then a branch whose data seed is
+    the run's own is exactly the run's continuation, bit for bit, and two branches differ in nothing but the
+    data order and masks after k. Frankle et al. speak of copying the network (rewinding the weights); a zero
+    velocity would add a restart of the momentum to the branch, a perturbation that is not SGD noise (small at
+    momentum 0.5, whose memory is about two updates). The branch's folder counts its own epochs: its
+    trajectory row 0 is the state's theta, row j the parameters after schedule epoch k + j. The state's digests
+    and counters are part of the branch's fingerprint.
     """
     theta: object
     velocity: object
@@ -217,6 +245,13 @@ class TrainResult:
         return self.rows if self.rows is not None else self.trajectory().rows()
 
 
+# ====================================================================== what a run depends on
+def _refuse_two_start_points(theta_start, start) -> None:
+    """A run starts from ``init(seed)``, from ``theta_start`` or from a start state: at most one is given."""
+    if theta_start is not None and start is not None:
+        raise ValueError("give theta_start (new counters, zero velocity) or start (a TrainState), not both.")
+
+
 def describe_run(model, recipe, seed, train_set, valid_set, dtype=np.float32, trajectory_dtype="float32",
                  objective_name="nll", theta_start=None, labels=None, data_seed=None, start=None) -> dict:
     """Everything a run's result depends on (see :mod:`minilinpath.runs`): its fingerprint is this dict's hash.
@@ -224,10 +259,12 @@ def describe_run(model, recipe, seed, train_set, valid_set, dtype=np.float32, tr
     ``labels``: names that tell runs apart for people (data set name, profile); part of the fingerprint too.
     ``data_seed`` (of the data order and dropout masks) enters only when it differs from ``seed``, so a run
     that uses the seed for both has the description it had before the data seed existed. ``start``: a
-    :class:`TrainState` the run branches from (its digests and counters replace ``init(seed)``).
+    :class:`TrainState` the run branches from (its digests and counters replace ``init(seed)``). The seeds
+    enter as ints (3.0 and ``np.int64(3)`` are the seed 3, the same run).
     """
-    if theta_start is not None and start is not None:
-        raise ValueError("give theta_start (new counters, zero velocity) or start (a TrainState), not both.")
+    seed = whole_number(seed, "seed", least=0)
+    data_seed = None if data_seed is None else whole_number(data_seed, "data_seed", least=0)
+    _refuse_two_start_points(theta_start, start)
     start_point = "init(seed)"
     if theta_start is not None:
         start_point = "theta sha256 " + array_digest(theta_start)
@@ -246,6 +283,7 @@ def describe_run(model, recipe, seed, train_set, valid_set, dtype=np.float32, tr
     return description
 
 
+# ====================================================================== checks of train()'s inputs
 def check_training_data(train_set, valid_set, recipe: Recipe, dtype) -> None:
     """Refuse data a run cannot train on, before anything is written (DataError, one line)."""
     (X, y), (Xv, yv) = train_set, valid_set
@@ -263,6 +301,111 @@ def check_training_data(train_set, valid_set, recipe: Recipe, dtype) -> None:
         raise DataError("the validation set is empty; early stopping and the best checkpoint need it.")
 
 
+def check_start(model, start: TrainState, recipe: Recipe) -> TrainState:
+    """Refuse a branch start that does not fit the model or leaves nothing to train (ValueError, one line).
+    Returns the state with its counters as ints (a whole 3.0 becomes 3)."""
+    for name, array in (("theta", start.theta), ("velocity", start.velocity)):
+        if tuple(array.shape) != (model.layout.size,):
+            raise ValueError(f"the start state's {name} has shape {tuple(array.shape)}, but {model.name} has "
+                             f"{model.layout.size} parameters; branch from a run of this model.")
+    start = replace(start, epoch=whole_number(start.epoch, "the start state's epoch"),
+                    updates=whole_number(start.updates, "the start state's update count"))
+    if not 0 <= start.epoch < recipe.max_epochs or start.updates < 0:
+        raise ValueError(f"the start state is at epoch {start.epoch} (update {start.updates}); a branch needs "
+                         f"0 <= epoch < max_epochs = {recipe.max_epochs} and updates >= 0.")
+    return start
+
+
+def check_start_point(model, recipe: Recipe, theta_start, start: TrainState | None) -> TrainState | None:
+    """Refuse a start point a run cannot train from (ValueError, one line): both ``theta_start`` and ``start``,
+    a start state that does not fit (:func:`check_start`), NaN or infinite values. Returns ``start`` checked."""
+    _refuse_two_start_points(theta_start, start)
+    points = {"theta_start": theta_start}
+    if start is not None:
+        start = check_start(model, start, recipe)
+        points = {"the start state's theta": start.theta, "the start state's velocity": start.velocity}
+    for name, point in points.items():
+        if point is not None and not bool(backend.get_xp(point).isfinite(point).all()):
+            raise ValueError(f"{name} holds NaN or infinite values; start from finite parameters.")
+    return start
+
+
+# ====================================================================== the settings of one call
+def _silent(*args, **kwargs) -> None:
+    """The log of a run that says nothing (``log=None``)."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingSettings:
+    """Everything one call of :func:`train` is given, checked once, when made (ValueError or DataError in one
+    line, before anything is written). The steps of training read it and nothing else.
+
+    what to train on   ``model``; ``train_set = (X, y)`` and ``valid_set``, NumPy or CuPy, in theta's ``dtype``
+    how                ``recipe``; ``seed`` (initial theta) and ``data_seed`` (data order and dropout masks;
+                       default: ``seed``); ``objective`` (default ``model.loss_and_grad``) named by
+                       ``objective_name``; ``theta_start`` or ``start`` (default ``model.init(seed)``);
+                       ``stop_when(history_entry) -> reason or None``
+    where it is kept   ``run_dir``, with a trajectory of ``trajectory_dtype``; ``retrain`` moves an old folder
+                       aside; ``labels`` and ``description`` (see :func:`describe_run`)
+    what it says       ``progress`` (a bar per epoch), ``log`` (a line per epoch; None: nothing)
+
+    The seeds become ints and a start state's counters too (3.0 -> 3: the same run as 3).
+    """
+    model: object
+    train_set: tuple
+    valid_set: tuple
+    recipe: Recipe
+    run_dir: object
+    seed: int = 0
+    objective: Callable | None = None
+    objective_name: str = "nll"
+    theta_start: object = None
+    stop_when: Callable | None = None
+    dtype: object = np.float32
+    trajectory_dtype: str = "float32"
+    progress: bool = True
+    log: Callable | None = print
+    labels: dict | None = None
+    retrain: bool = False
+    description: dict | None = None
+    data_seed: int | None = None
+    start: TrainState | None = None
+
+    def __post_init__(self):
+        """Check every input, in this order: seeds, start point, data (the settings are frozen: the checked
+        values are put in with ``object.__setattr__``)."""
+        object.__setattr__(self, "seed", whole_number(self.seed, "seed", least=0))
+        if self.data_seed is not None:
+            object.__setattr__(self, "data_seed", whole_number(self.data_seed, "data_seed", least=0))
+        object.__setattr__(self, "start", check_start_point(self.model, self.recipe, self.theta_start, self.start))
+        check_training_data(self.train_set, self.valid_set, self.recipe, self.dtype)
+        object.__setattr__(self, "log", self.log or _silent)
+
+    @property
+    def xp(self):
+        """numpy or cupy: training runs where the training inputs live."""
+        return backend.get_xp(self.train_set[0])
+
+    @property
+    def data_order_seed(self) -> int:
+        """The seed of the data order and the dropout masks: ``data_seed``, or ``seed`` when none is given."""
+        return self.seed if self.data_seed is None else self.data_seed
+
+    @property
+    def epoch_offset(self) -> int:
+        """Schedule epochs done before this run's epoch 1: the start state's (0 without one)."""
+        return 0 if self.start is None else self.start.epoch
+
+    def describe(self) -> dict:
+        """The run's description (its hash names the run): the one the caller gave, else :func:`describe_run`."""
+        if self.description is not None:  # a caller that named the folder from it passes it (the data are hashed once)
+            return self.description
+        return describe_run(self.model, self.recipe, self.seed, self.train_set, self.valid_set, self.dtype,
+                            self.trajectory_dtype, self.objective_name, self.theta_start, self.labels,
+                            self.data_seed, self.start)
+
+
+# ====================================================================== train(): check, then the recipe
 def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, objective=None,
           objective_name: str = "nll", theta_start=None, stop_when=None, dtype=np.float32,
           trajectory_dtype: str = "float32", progress: bool = True, log=print, labels=None,
@@ -285,21 +428,8 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
     minibatches: the SGD noise of Frankle et al. (2020).
 
     ``start``: a :class:`TrainState` to branch from, e.g. ``result.state`` of a
-    run stopped at the end of its epoch k. The branch starts with the state's
-    theta AND its momentum velocity, and its epoch and update counters go on
-    from k and the state's update count, so the learning-rate and momentum
-    schedules, the epoch's data order (``[data_seed, 1, k + 1]``, ...) and
-    ``recipe.max_epochs`` (a schedule epoch: the branch trains max_epochs - k
-    epochs) continue where that run was. Why copy the velocity: then a branch
-    whose data seed is the run's own is exactly the run's continuation, bit for
-    bit, and two branches differ in nothing but the data order and masks after
-    k. Frankle et al. speak of copying the network (rewinding the weights); a
-    zero velocity would add a restart of the momentum to the branch, a
-    perturbation that is not SGD noise (small at momentum 0.5, whose memory
-    is about two updates). The branch's folder counts its own epochs: its
-    trajectory row 0 is the state's theta, row j the parameters after schedule
-    epoch k + j. The state's digests and counters are part of the branch's
-    fingerprint.
+    run stopped at the end of its epoch k: the branch goes on with that run's
+    theta, momentum velocity, schedules and data order (see :class:`TrainState`).
 
     ``run_dir`` is a :class:`minilinpath.runs.RunFolder`: locked while this
     runs, checked when it already holds this run (then training resumes after
@@ -307,143 +437,199 @@ def train(model, train_set, valid_set, recipe: Recipe, run_dir, seed: int = 0, o
     it holds another run. ``retrain`` moves an existing folder aside first.
     ``description``: :func:`describe_run` of exactly these arguments, when the
     caller has already computed it (to name the folder); computed here otherwise.
+    Every argument is checked first (:class:`TrainingSettings`), before anything is written.
     """
-    seed = check_whole("seed", seed, 0)  # a NumPy integer becomes a Python int (run.json holds it)
-    data_seed = None if data_seed is None else check_whole("data_seed", data_seed, 0)
-    if start is not None:
-        check_start(model, start, recipe)
-    start_points = {"theta_start": theta_start}
-    if start is not None:
-        start_points.update({"the start state's theta": start.theta, "the start state's velocity": start.velocity})
-    for name, point in start_points.items():
-        if point is not None and not bool(backend.get_xp(point).isfinite(point).all()):
-            raise ValueError(f"{name} holds NaN or infinite values; start from finite parameters.")
-    check_training_data(train_set, valid_set, recipe, dtype)
-    xp = backend.get_xp(train_set[0])
-    log = log or (lambda *a, **k: None)
-    if description is None:  # a caller that named the folder from it passes it (the data are hashed once)
-        description = describe_run(model, recipe, seed, train_set, valid_set, dtype, trajectory_dtype,
-                                   objective_name, theta_start, labels, data_seed, start)
-    data_seed = seed if data_seed is None else data_seed
-    with RunFolder(run_dir, description, model.layout, trajectory_dtype, retrain=retrain, log=log) as folder:
-        return _train_in(folder, model, train_set, valid_set, recipe, seed, objective, theta_start, stop_when,
-                         dtype, progress, log, xp, data_seed, start_state=start)
+    settings = TrainingSettings(
+        model=model, train_set=train_set, valid_set=valid_set, recipe=recipe, run_dir=run_dir, seed=seed,
+        objective=objective, objective_name=objective_name, theta_start=theta_start, stop_when=stop_when,
+        dtype=dtype, trajectory_dtype=trajectory_dtype, progress=progress, log=log, labels=labels,
+        retrain=retrain, description=description, data_seed=data_seed, start=start)
+    with RunFolder(settings.run_dir, settings.describe(), model.layout, trajectory_dtype, retrain=retrain,
+                   log=settings.log) as folder:
+        return _train_in(settings, folder)
 
 
-def check_start(model, start: TrainState, recipe: Recipe) -> None:
-    """Refuse a branch start that does not fit the model or leaves nothing to train (ValueError, one line)."""
-    for name in ("theta", "velocity"):
-        shape = tuple(getattr(start, name).shape)
-        if shape != (model.layout.size,):
-            raise ValueError(f"the start state's {name} has shape {shape}, but {model.name} has "
-                             f"{model.layout.size} parameters; branch from a run of this model.")
-    if not 0 <= start.epoch < recipe.max_epochs or start.updates < 0:
-        raise ValueError(f"the start state is at epoch {start.epoch} (update {start.updates}); a branch needs "
-                         f"0 <= epoch < max_epochs = {recipe.max_epochs} and updates >= 0.")
+def _train_in(settings: TrainingSettings, folder: RunFolder) -> TrainResult:
+    """The recipe, in the open run folder: pick the run up where it stands, then epoch after epoch (train,
+    validate, checkpoint) until there is a reason to stop."""
+    run = _resume(settings, folder) if folder.started else _begin(settings, folder)
+    update = _update_rule(settings, run.theta)
+    recipe = settings.recipe
+    while not run.stopped:
+        run.epoch += 1
+        epoch = settings.epoch_offset + run.epoch  # the schedules' epoch (= run.epoch unless the run is a branch)
+        started = time.perf_counter()
+        lr, mu = recipe.lr(run.updates, epoch), recipe.mu(epoch)  # recorded: the rates at the epoch's start
+        train_objective = _train_one_epoch(settings, folder, run, update, epoch)
+        error, nll = _evaluate(settings.model, run.theta, settings.valid_set)
+        run.history.append({"epoch": run.epoch, "train_objective": train_objective, "valid_error": error,
+                            "valid_nll": nll, "lr": lr, "momentum": mu,
+                            "seconds": round(time.perf_counter() - started, 3)})
+        new_best = run.record_validation(error)
+        run.stopped = _stop_reason(settings, run, epoch)
+        folder.end_epoch(run.theta, run.history, run.meta(), new_best=new_best, velocity=run.velocity)
+        settings.log(f"epoch {epoch:4d}  train objective {train_objective:.4f}  valid error {error:.4f}  "
+                     f"valid nll {nll:.4f}  ({run.history[-1]['seconds']:.1f}s)")
+    theta_best = folder.load_best(settings.xp).astype(settings.dtype)
+    return TrainResult(folder.path, run.theta_init, theta_best, run.theta, run.best_epoch, run.best_error,
+                       run.history[run.best_epoch]["valid_nll"], run.history, run.stopped, folder.trajectory.rows(),
+                       TrainState(run.theta, run.velocity, settings.epoch_offset + run.epoch, run.updates))
 
 
-def _train_in(folder, model, train_set, valid_set, recipe, seed, objective, theta_start, stop_when, dtype,
-              progress, log, xp, data_seed, start_state) -> TrainResult:
-    offset = 0 if start_state is None else start_state.epoch  # a schedule epoch = offset + the run's own epoch
-    if folder.started:  # resume, or reuse a finished run
-        point = folder.resume(xp)
-        theta, velocity = point.theta.astype(dtype), point.arrays["velocity"].astype(dtype)
-        theta_init, history, meta = point.theta_init.astype(dtype), point.history, point.meta
-        epoch, updates = meta["epoch"], meta["updates"]
-        best_error, best_epoch, since_best = meta["best_error"], meta["best_epoch"], meta["since_best"]
-        stopped = meta.get("stopped", "")
-        log(f"{folder.path}: already trained ({stopped}); reusing it." if stopped
-            else f"{folder.path}: resuming after epoch {epoch}.")
-    else:  # fresh start: epoch 0 is the initial point, monitored like pylearn2 does
-        if start_state is not None:  # a branch: the other run's parameters, velocity and update count
-            theta = xp.array(start_state.theta, dtype=dtype, copy=True)  # never update the caller's arrays
-            velocity = xp.array(start_state.velocity, dtype=dtype, copy=True)
-            updates = start_state.updates
-        else:
-            theta = (model.init(seed, xp=xp, dtype=dtype) if theta_start is None
-                     else xp.array(theta_start, dtype=dtype, copy=True))
-            velocity, updates = xp.zeros_like(theta), 0
-        theta_init = theta.copy()
-        error, nll = _evaluate(model, theta, valid_set)
-        epoch, best_error, best_epoch, since_best, stopped = 0, error, 0, 0, ""
-        history = folder.begin(theta_init, {"epoch": 0, "train_objective": None, "valid_error": error,
-                                            "valid_nll": nll, "lr": None, "momentum": None, "seconds": 0.0},
-                               _state_meta(epoch, updates, best_error, best_epoch, since_best, ""), velocity=velocity)
+# ====================================================================== the steps
+@dataclass
+class Standing:
+    """Where a run stands at the end of an epoch: the optimiser's arrays (flat, (n_params,)), the run's own
+    epoch and the updates done, the early-stopping bookkeeping, the history so far and why it stopped
+    ("" while it goes on)."""
+    theta: object
+    velocity: object
+    theta_init: object
+    history: list
+    epoch: int
+    updates: int
+    best_error: float
+    best_epoch: int
+    since_best: int
+    stopped: str = ""
 
-    X, y = train_set
-    n = X.shape[0]
-    grad_buffer = xp.empty_like(theta)  # reused by every update
-    # per-parameter learning-rate multipliers (pylearn2's W_lr_scale / b_lr_scale), if the model has any
-    lr_scales = model.lr_scales(xp, theta.dtype) if hasattr(model, "lr_scales") else None
-    if objective is None:
-        def objective(theta, batch, rng):
+    def record_validation(self, error: float) -> bool:
+        """After an epoch: a lower validation error is the new best (True), else one more epoch without one."""
+        if error < self.best_error:
+            self.best_error, self.best_epoch, self.since_best = error, self.epoch, 0
+            return True
+        self.since_best += 1
+        return False
+
+    def meta(self) -> dict:
+        """The counters saved beside theta in ``state.npz``: what resuming needs besides the arrays."""
+        return {"epoch": self.epoch, "updates": self.updates, "best_error": self.best_error,
+                "best_epoch": self.best_epoch, "since_best": self.since_best, "stopped": self.stopped}
+
+
+def _begin(settings: TrainingSettings, folder: RunFolder) -> Standing:
+    """A fresh run: epoch 0 is the initial point (``init(seed)``, ``theta_start`` or the start state's),
+    validated as pylearn2 does, and committed to the folder."""
+    model, xp, dtype, start = settings.model, settings.xp, settings.dtype, settings.start
+    if start is not None:  # a branch: the other run's parameters, velocity and update count
+        theta = xp.array(start.theta, dtype=dtype, copy=True)  # never update the caller's arrays
+        velocity = xp.array(start.velocity, dtype=dtype, copy=True)
+        updates = start.updates
+    else:
+        theta = (model.init(settings.seed, xp=xp, dtype=dtype) if settings.theta_start is None
+                 else xp.array(settings.theta_start, dtype=dtype, copy=True))
+        velocity, updates = xp.zeros_like(theta), 0
+    error, nll = _evaluate(model, theta, settings.valid_set)
+    run = Standing(theta=theta, velocity=velocity, theta_init=theta.copy(), history=[], epoch=0, updates=updates,
+                   best_error=error, best_epoch=0, since_best=0)
+    run.history = folder.begin(run.theta_init, {"epoch": 0, "train_objective": None, "valid_error": error,
+                                                "valid_nll": nll, "lr": None, "momentum": None, "seconds": 0.0},
+                               run.meta(), velocity=velocity)
+    return run
+
+
+def _resume(settings: TrainingSettings, folder: RunFolder) -> Standing:
+    """A started run: the state after its last finished epoch, read back and checked by the folder."""
+    point, dtype = folder.resume(settings.xp), settings.dtype
+    meta = point.meta
+    run = Standing(theta=point.theta.astype(dtype), velocity=point.arrays["velocity"].astype(dtype),
+                   theta_init=point.theta_init.astype(dtype), history=point.history, epoch=meta["epoch"],
+                   updates=meta["updates"], best_error=meta["best_error"], best_epoch=meta["best_epoch"],
+                   since_best=meta["since_best"], stopped=meta.get("stopped", ""))
+    settings.log(f"{folder.path}: already trained ({run.stopped}); reusing it." if run.stopped
+                 else f"{folder.path}: resuming after epoch {run.epoch}.")
+    return run
+
+
+@dataclass(frozen=True)
+class UpdateRule:
+    """What every minibatch update uses besides the schedules: ``gradient(theta, batch, rng) -> (loss, grad)``,
+    the model's per-parameter learning-rate multipliers (None: all ones) and its constraint (None: none)."""
+    gradient: Callable
+    lr_scales: object = None
+    constrain: Callable | None = None
+
+
+def _update_rule(settings: TrainingSettings, theta) -> UpdateRule:
+    """The run's :class:`UpdateRule`: the given objective or ``model.loss_and_grad``, and what the model declares
+    in the contract (:class:`~minilinpath.contract.ScaledLearningRates`, :class:`~minilinpath.contract.Constrained`)."""
+    model, gradient = settings.model, settings.objective
+    if gradient is None:
+        grad_buffer = settings.xp.empty_like(theta)  # reused by every update
+
+        def gradient(theta, batch, rng):
             return model.loss_and_grad(theta, batch, rng=rng, out=grad_buffer)
-    while not stopped:
-        epoch += 1
-        schedule_epoch = offset + epoch  # = epoch, unless the run branched from another one's epoch offset
-        lr_epoch, mu = recipe.lr(updates, schedule_epoch), recipe.mu(schedule_epoch)
-        order = np.random.default_rng([data_seed, 1, schedule_epoch]).permutation(n)
-        dropout_rng = backend.rng([data_seed, 2, schedule_epoch], xp)
-        started, losses = time.perf_counter(), []
-        batches = range(0, n - (n % recipe.batch_size if recipe.drop_last else 0), recipe.batch_size)
-        for start in progress_bar(batches, desc=f"epoch {schedule_epoch}", enabled=progress, unit="batch"):
-            idx = order[start:start + recipe.batch_size]
-            idx = idx if xp is np else xp.asarray(idx)
-            loss, grad = objective(theta, (X[idx], y[idx]), dropout_rng)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"the training loss became {loss} in epoch {schedule_epoch} (update {updates + 1}). Stopped; "
-                    f"the last good state (end of epoch {schedule_epoch - 1}) is in {folder.file('state.npz')} and "
-                    f"the best checkpoint in {folder.file('best.npz')}. Lower the learning rate or check the data "
-                    "for NaN/inf."
-                )
-            if lr_scales is not None:
-                grad *= lr_scales
-            momentum_step(theta, velocity, grad, recipe.lr(updates, schedule_epoch), mu)
-            model.constrain(theta)
-            updates += 1
-            losses.append(loss)
-        if not bool(xp.isfinite(theta).all()):  # a finite loss with a NaN/inf gradient: never save such a state
-            raise TrainingDiverged(
-                f"the parameters became NaN or infinite in epoch {schedule_epoch} (update {updates}) while the loss "
-                f"was finite. Stopped; the last good state (end of epoch {schedule_epoch - 1}) is in "
-                f"{folder.file('state.npz')}. Lower the learning rate or check the gradient for NaN/inf."
-            )
-        error, nll = _evaluate(model, theta, valid_set)
-        history.append({"epoch": epoch, "train_objective": float(np.mean(losses)), "valid_error": error,
-                        "valid_nll": nll, "lr": lr_epoch, "momentum": mu,
-                        "seconds": round(time.perf_counter() - started, 3)})
-        new_best = error < best_error
-        if new_best:
-            best_error, best_epoch, since_best = error, epoch, 0
-        else:
-            since_best += 1
-        reason = stop_when(history[-1]) if stop_when is not None else None
-        if reason:
-            stopped = reason
-        elif recipe.patience is not None and since_best >= recipe.patience:
-            stopped = f"early stopping: no better validation error for {recipe.patience} epochs"
-        elif schedule_epoch >= recipe.max_epochs:
-            stopped = f"reached max_epochs={recipe.max_epochs}"
-        folder.end_epoch(theta, history, _state_meta(epoch, updates, best_error, best_epoch, since_best, stopped),
-                         new_best=new_best, velocity=velocity)
-        log(f"epoch {schedule_epoch:4d}  train objective {history[-1]['train_objective']:.4f}  "
-            f"valid error {error:.4f}  valid nll {nll:.4f}  ({history[-1]['seconds']:.1f}s)")
+    # per-parameter learning-rate multipliers (pylearn2's W_lr_scale / b_lr_scale), if the model has any
+    lr_scales = model.lr_scales(settings.xp, theta.dtype) if isinstance(model, ScaledLearningRates) else None
+    return UpdateRule(gradient, lr_scales, model.constrain if isinstance(model, Constrained) else None)
 
-    theta_best = folder.load_best(xp).astype(dtype)
-    return TrainResult(folder.path, theta_init, theta_best, theta, best_epoch, best_error,
-                       history[best_epoch]["valid_nll"], history, stopped, folder.trajectory.rows(),
-                       TrainState(theta, velocity, offset + epoch, updates))
+
+def _batch_starts(n: int, recipe: Recipe) -> range:
+    """Where each minibatch starts in the epoch's order of n examples (only full ones with ``drop_last``)."""
+    return range(0, n - (n % recipe.batch_size if recipe.drop_last else 0), recipe.batch_size)
+
+
+def _train_one_epoch(settings: TrainingSettings, folder: RunFolder, run: Standing, update: UpdateRule,
+                     epoch: int) -> float:
+    """One pass over the training set in schedule epoch ``epoch``; returns the mean training objective.
+
+    The examples in the order ``default_rng([data seed, 1, epoch])``, dropout masks from ``rng([data seed, 2,
+    epoch])``; per minibatch of the order (t = the updates done so far):
+
+        (J, g) = gradient(theta, batch);  g <- g * lr_scales;
+        v <- mu_epoch v - lr_t g;  theta <- theta + v  (momentum_step);  constrain(theta)
+
+    A NaN/inf loss or parameters stop training (:class:`TrainingDiverged`) before anything of the epoch is saved.
+    """
+    recipe, (X, y), xp = settings.recipe, settings.train_set, settings.xp
+    mu = recipe.mu(epoch)
+    order = np.random.default_rng([settings.data_order_seed, 1, epoch]).permutation(X.shape[0])
+    dropout_rng = backend.rng([settings.data_order_seed, 2, epoch], xp)
+    losses = []
+    for first in progress_bar(_batch_starts(X.shape[0], recipe), desc=f"epoch {epoch}", enabled=settings.progress,
+                              unit="batch"):
+        idx = order[first:first + recipe.batch_size]
+        idx = idx if xp is np else xp.asarray(idx)
+        loss, grad = update.gradient(run.theta, (X[idx], y[idx]), dropout_rng)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"the training loss became {loss} in epoch {epoch} (update {run.updates + 1}). Stopped; "
+                f"the last good state (end of epoch {epoch - 1}) is in {folder.file('state.npz')} and "
+                f"the best checkpoint in {folder.file('best.npz')}. Lower the learning rate or check the data "
+                "for NaN/inf.")
+        if update.lr_scales is not None:
+            grad *= update.lr_scales
+        momentum_step(run.theta, run.velocity, grad, recipe.lr(run.updates, epoch), mu)
+        if update.constrain is not None:
+            update.constrain(run.theta)
+        run.updates += 1
+        losses.append(loss)
+    if not bool(xp.isfinite(run.theta).all()):  # a finite loss with a NaN/inf gradient: never save such a state
+        raise TrainingDiverged(
+            f"the parameters became NaN or infinite in epoch {epoch} (update {run.updates}) while the loss "
+            f"was finite. Stopped; the last good state (end of epoch {epoch - 1}) is in "
+            f"{folder.file('state.npz')}. Lower the learning rate or check the gradient for NaN/inf.")
+    return float(np.mean(losses))
 
 
 def _evaluate(model, theta, valid_set):
-    """``(validation error, validation loss)``, in one pass when the model offers ``evaluate``."""
-    if hasattr(model, "evaluate"):
+    """``(validation error, validation loss)``, in one pass when the model can
+    (:class:`~minilinpath.contract.EvaluatesInOnePass`)."""
+    if isinstance(model, EvaluatesInOnePass):
         loss, error = model.evaluate(theta, valid_set)
         return error, loss
     return model.error_rate(theta, valid_set), model.loss(theta, valid_set)
 
 
-def _state_meta(epoch, updates, best_error, best_epoch, since_best, stopped) -> dict:
-    return {"epoch": epoch, "updates": updates, "best_error": best_error, "best_epoch": best_epoch,
-            "since_best": since_best, "stopped": stopped}
+def _stop_reason(settings: TrainingSettings, run: Standing, epoch: int) -> str:
+    """Why training ends after schedule epoch ``epoch`` ("" to go on): the caller's ``stop_when``, then the
+    recipe's patience, then its ``max_epochs``."""
+    recipe = settings.recipe
+    reason = settings.stop_when(run.history[-1]) if settings.stop_when is not None else None
+    if reason:
+        return reason
+    if recipe.patience is not None and run.since_best >= recipe.patience:
+        return f"early stopping: no better validation error for {recipe.patience} epochs"
+    if epoch >= recipe.max_epochs:
+        return f"reached max_epochs={recipe.max_epochs}"
+    return ""

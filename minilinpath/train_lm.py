@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from . import backend
+from .checks import real_number, whole_number
 from .data.ptb import stream_pairs, windows
 from .data import DataError
-from .optim import check_real, check_whole
 from .progress import progress_bar
 from .runs import RUN_FORMAT, RunFolder, data_description
 from .train import TrainingDiverged, TrainResult
@@ -39,6 +39,9 @@ from .train import TrainingDiverged, TrainResult
 
 @dataclass(frozen=True)
 class LMRecipe:
+    """Zaremba et al.'s recipe (see the module docstring): ``batch_size`` rows of the stream, SGD at
+    ``learning_rate`` for ``max_epoch`` epochs, then divided by ``decay`` every epoch, ``max_max_epoch`` epochs in
+    all, the gradient's global norm clipped at ``max_grad_norm``."""
     batch_size: int = 20
     learning_rate: float = 1.0
     decay: float = 2.0
@@ -47,20 +50,22 @@ class LMRecipe:
     max_grad_norm: float = 5.0
 
     def __post_init__(self):
-        """Refuse a recipe that cannot train (ValueError, one line); NumPy scalars become Python numbers (run.json)."""
-        settings = {"batch_size": check_whole("batch_size", self.batch_size, 1),
-                    "learning_rate": check_real("learning_rate", self.learning_rate, lambda v: 0 < v < math.inf,
-                                                "a finite number > 0"),
-                    "decay": check_real("decay", self.decay, lambda v: 1 <= v < math.inf,
-                                        "a finite number >= 1 (the learning rate is divided by it every epoch)"),
-                    "max_epoch": check_whole("max_epoch", self.max_epoch, 0),
-                    "max_max_epoch": check_whole("max_max_epoch", self.max_max_epoch, 1),
-                    "max_grad_norm": check_real("max_grad_norm", self.max_grad_norm, lambda v: 0 < v < math.inf,
-                                                "a finite number > 0")}
-        for name, value in settings.items():  # a NumPy scalar -> the same Python number (else unchanged)
+        """Refuse a recipe that cannot train (ValueError, one line); NumPy scalars and whole floats (3.0) become
+        Python numbers (run.json holds them: a recipe of 3.0 epochs is the run of 3)."""
+        settings = {"batch_size": whole_number(self.batch_size, "batch_size", least=1),
+                    "learning_rate": real_number(self.learning_rate, "learning_rate", lambda v: 0 < v < math.inf,
+                                                 "a finite number > 0"),
+                    "decay": real_number(self.decay, "decay", lambda v: 1 <= v < math.inf,
+                                         "a finite number >= 1 (the learning rate is divided by it every epoch)"),
+                    "max_epoch": whole_number(self.max_epoch, "max_epoch", least=0),
+                    "max_max_epoch": whole_number(self.max_max_epoch, "max_max_epoch", least=1),
+                    "max_grad_norm": real_number(self.max_grad_norm, "max_grad_norm", lambda v: 0 < v < math.inf,
+                                                 "a finite number > 0")}
+        for name, value in settings.items():  # a NumPy scalar or 3.0 -> the same Python number (else unchanged)
             object.__setattr__(self, name, value)
 
     def lr(self, epoch: int) -> float:
+        """lr0 / decay^max(epoch - max_epoch, 0) in epoch ``epoch`` (1-based)."""
         return self.learning_rate / self.decay ** max(epoch - self.max_epoch, 0)
 
 
@@ -84,7 +89,7 @@ def lm_recipe_for(name: str) -> LMRecipe:
 
 def clip_global_norm(grad, max_norm: float) -> float:
     """Scale grad in place so that ||grad|| <= max_norm; return the norm before clipping."""
-    check_real("max_norm", max_norm, lambda v: 0 <= v <= math.inf, "a number >= 0")
+    real_number(max_norm, "max_norm", lambda v: 0 <= v <= math.inf, "a number >= 0")
     xp = backend.get_xp(grad)
     norm = backend.to_float(xp.linalg.norm(grad))
     if norm > max_norm:
@@ -110,12 +115,70 @@ def clipped_sgd_step(theta, grad, steps: int, max_norm: float, lr: float) -> flo
 
 
 def describe_lm_run(model, recipe: LMRecipe, seed, train_data, valid_data, dtype=np.float32, labels=None) -> dict:
-    """Everything a language-model run depends on (its fingerprint is this dict's hash; see minilinpath.runs)."""
+    """Everything a language-model run depends on (its fingerprint is this dict's hash; see minilinpath.runs).
+    The seed enters as an int (3.0 and ``np.int64(3)`` are the seed 3, the same run)."""
+    seed = whole_number(seed, "seed", least=0)
     xp = backend.get_xp(train_data)
     return {"format": RUN_FORMAT, "model": model.settings(), "layout": model.layout.table(), "recipe": asdict(recipe),
             "seed": seed, "objective": "nll (truncated BPTT)", "start": "init(seed)", "dtype": str(np.dtype(dtype)),
             "trajectory_dtype": "float32", "device": "cpu" if xp is np else "gpu",
             "data": data_description(train_stream=train_data, valid_stream=valid_data), "labels": dict(labels or {})}
+
+
+def check_lm_data(model, train_data, valid_data, recipe: LMRecipe) -> None:
+    """Refuse token streams a run cannot train on, before anything is written (DataError, one line)."""
+    if train_data.ndim != 2 or train_data.shape[0] != recipe.batch_size:
+        raise DataError(f"train_data has shape {train_data.shape}; the recipe needs {recipe.batch_size} rows "
+                        "(batchify the token stream with the recipe's batch size).")
+    if train_data.shape[1] <= model.steps:
+        raise DataError(f"the training stream has {train_data.shape[1]} tokens per row, too few for one window "
+                        f"of {model.steps} steps plus its targets.")
+    if valid_data.ndim != 2 or valid_data.shape[1] < 2:
+        raise DataError(f"the validation stream has shape {valid_data.shape}; it needs at least 2 tokens per row.")
+
+
+def _silent(*args, **kwargs) -> None:
+    """The log of a run that says nothing (``log=None``)."""
+
+
+@dataclass(frozen=True, eq=False)
+class LMTrainingSettings:
+    """Everything one call of :func:`train_language_model` is given, checked once, when made (ValueError or
+    DataError in one line, before anything is written): the model, the batch-major token streams
+    ``train_data`` (``recipe.batch_size`` rows) and ``valid_data`` (any number of rows), the recipe, the run
+    folder, the seed (initial theta and dropout masks; becomes an int), the dtype, what it says (``progress``,
+    ``log``; None: nothing) and how the run is named (``labels``, ``description``; see :func:`describe_lm_run`).
+    """
+    model: object
+    train_data: object
+    valid_data: object
+    recipe: LMRecipe
+    run_dir: object
+    seed: int = 0
+    dtype: object = np.float32
+    progress: bool = True
+    log: Callable | None = print
+    labels: dict | None = None
+    retrain: bool = False
+    description: dict | None = None
+
+    def __post_init__(self):
+        """Check every input: the seed, then the streams (frozen: checked values go in with object.__setattr__)."""
+        object.__setattr__(self, "seed", whole_number(self.seed, "seed", least=0))
+        check_lm_data(self.model, self.train_data, self.valid_data, self.recipe)
+        object.__setattr__(self, "log", self.log or _silent)
+
+    @property
+    def xp(self):
+        """numpy or cupy: training runs where the training stream lives."""
+        return backend.get_xp(self.train_data)
+
+    def describe(self) -> dict:
+        """The run's description (its hash names the run): the one the caller gave, else :func:`describe_lm_run`."""
+        if self.description is not None:  # a caller that named the folder from it passes it (the data are hashed once)
+            return self.description
+        return describe_lm_run(self.model, self.recipe, self.seed, self.train_data, self.valid_data, self.dtype,
+                               self.labels)
 
 
 def train_language_model(model, train_data, valid_data, recipe: LMRecipe, run_dir, seed: int = 0,
@@ -127,73 +190,100 @@ def train_language_model(model, train_data, valid_data, recipe: LMRecipe, run_di
     the lowest validation NLL (``best_valid_nll``; ``best_valid_error`` is None);
     the paper's model is the last epoch's. ``run_dir`` is a locked, checked
     :class:`minilinpath.runs.RunFolder`, as for :func:`minilinpath.train.train`.
+    Every argument is checked first (:class:`LMTrainingSettings`), before anything is written.
     """
-    seed = check_whole("seed", seed, 0)  # a NumPy integer becomes a Python int (run.json holds it)
-    if train_data.ndim != 2 or train_data.shape[0] != recipe.batch_size:
-        raise DataError(f"train_data has shape {train_data.shape}; the recipe needs {recipe.batch_size} rows "
-                        "(batchify the token stream with the recipe's batch size).")
-    if train_data.shape[1] <= model.steps:
-        raise DataError(f"the training stream has {train_data.shape[1]} tokens per row, too few for one window "
-                        f"of {model.steps} steps plus its targets.")
-    if valid_data.ndim != 2 or valid_data.shape[1] < 2:
-        raise DataError(f"the validation stream has shape {valid_data.shape}; it needs at least 2 tokens per row.")
-    xp = backend.get_xp(train_data)
-    log = log or (lambda *a, **k: None)
-    if description is None:  # a caller that named the folder from it passes it (the data are hashed once)
-        description = describe_lm_run(model, recipe, seed, train_data, valid_data, dtype, labels)
-    with RunFolder(run_dir, description, model.layout, "float32", retrain=retrain, log=log) as folder:
-        return _train_lm_in(folder, model, train_data, valid_data, recipe, seed, dtype, progress, log, xp)
+    settings = LMTrainingSettings(model=model, train_data=train_data, valid_data=valid_data, recipe=recipe,
+                                  run_dir=run_dir, seed=seed, dtype=dtype, progress=progress, log=log, labels=labels,
+                                  retrain=retrain, description=description)
+    with RunFolder(settings.run_dir, settings.describe(), model.layout, "float32", retrain=retrain,
+                   log=settings.log) as folder:
+        return _train_lm_in(settings, folder)
 
 
-def _train_lm_in(folder, model, train_data, valid_data, recipe, seed, dtype, progress, log, xp) -> TrainResult:
-    valid_pairs = stream_pairs(valid_data)
-    if folder.started:
-        point = folder.resume(xp)
-        theta, theta_init, history = point.theta.astype(dtype), point.theta_init.astype(dtype), point.history
-        epoch, best, best_epoch = point.meta["epoch"], point.meta["best"], point.meta["best_epoch"]
-        log(f"{folder.path}: {'already trained; reusing it' if epoch >= recipe.max_max_epoch else f'resuming after epoch {epoch}'}.")
-    else:
-        theta = model.init(seed, xp=xp, dtype=dtype)
-        theta_init = theta.copy()
-        nll = model.loss(theta, valid_pairs)
-        epoch, best, best_epoch = 0, nll, 0
-        history = folder.begin(theta_init, {"epoch": 0, "train_perplexity": None, "valid_nll": nll,
-                                            "valid_perplexity": math.exp(nll), "lr": None, "seconds": 0.0},
-                               _lm_meta(epoch, best, best_epoch, recipe))
+@dataclass
+class LMStanding:
+    """Where a language-model run stands at the end of an epoch: theta (flat, (n_params,)), the epoch, the
+    lowest validation NLL so far and its epoch, and the history so far."""
+    theta: object
+    theta_init: object
+    history: list
+    epoch: int
+    best: float
+    best_epoch: int
 
-    while epoch < recipe.max_max_epoch:
-        epoch += 1
-        lr = recipe.lr(epoch)
-        rng = backend.rng([seed, 2, epoch], xp)
-        state, total, count, started = None, 0.0, 0, time.perf_counter()
-        for batch in progress_bar(list(windows(train_data, model.steps)), desc=f"epoch {epoch}", enabled=progress,
-                                  unit="window"):
-            loss, grad, state = model.loss_and_grad(theta, batch, rng=rng, state=state, return_state=True)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch}; the last good state "
-                                       f"(end of epoch {epoch - 1}) is in {folder.file('state.npz')}.")
-            # the gradient of the sum over time steps of the batch-mean NLL, clipped, one SGD step
-            norm = clipped_sgd_step(theta, grad, batch[0].shape[1], recipe.max_grad_norm, lr)
-            if not math.isfinite(norm):  # a NaN/inf gradient under a finite loss: theta is spoilt, save nothing
-                raise TrainingDiverged(f"the gradient became {norm} in epoch {epoch} while the loss was finite; the "
-                                       f"last good state (end of epoch {epoch - 1}) is in {folder.file('state.npz')}.")
-            total += loss * batch[0].size
-            count += batch[0].size
-        nll = model.loss(theta, valid_pairs)
-        history.append({"epoch": epoch, "train_perplexity": math.exp(total / count), "valid_nll": nll,
-                        "valid_perplexity": math.exp(nll), "lr": lr, "seconds": round(time.perf_counter() - started, 3)})
-        new_best = nll < best
+    def meta(self, recipe: LMRecipe) -> dict:
+        """The counters saved beside theta in ``state.npz``: what resuming needs besides theta."""
+        return {"epoch": self.epoch, "best": self.best, "best_epoch": self.best_epoch,
+                "stopped": f"trained {recipe.max_max_epoch} epochs" if self.epoch >= recipe.max_max_epoch else ""}
+
+
+def _train_lm_in(settings: LMTrainingSettings, folder: RunFolder) -> TrainResult:
+    """The recipe, in the open run folder: pick the run up where it stands, then ``max_max_epoch`` epochs in all
+    (train, validate, checkpoint), no early stopping."""
+    model, recipe = settings.model, settings.recipe
+    valid_pairs = stream_pairs(settings.valid_data)
+    run = _resume_lm(settings, folder) if folder.started else _begin_lm(settings, folder, valid_pairs)
+    while run.epoch < recipe.max_max_epoch:
+        run.epoch += 1
+        lr = recipe.lr(run.epoch)
+        started = time.perf_counter()
+        train_perplexity = _train_lm_epoch(settings, folder, run.theta, run.epoch, lr)
+        nll = model.loss(run.theta, valid_pairs)
+        run.history.append({"epoch": run.epoch, "train_perplexity": train_perplexity, "valid_nll": nll,
+                            "valid_perplexity": math.exp(nll), "lr": lr,
+                            "seconds": round(time.perf_counter() - started, 3)})
+        new_best = nll < run.best
         if new_best:
-            best, best_epoch = nll, epoch
-        folder.end_epoch(theta, history, _lm_meta(epoch, best, best_epoch, recipe), new_best=new_best)
-        log(f"epoch {epoch:3d}  lr {lr:.4g}  train perplexity {history[-1]['train_perplexity']:.1f}  "
-            f"valid perplexity {history[-1]['valid_perplexity']:.1f}  ({history[-1]['seconds']:.1f}s)")
+            run.best, run.best_epoch = nll, run.epoch
+        folder.end_epoch(run.theta, run.history, run.meta(recipe), new_best=new_best)
+        settings.log(f"epoch {run.epoch:3d}  lr {lr:.4g}  train perplexity {train_perplexity:.1f}  "
+                     f"valid perplexity {run.history[-1]['valid_perplexity']:.1f}  ({run.history[-1]['seconds']:.1f}s)")
+    theta_best = folder.load_best(settings.xp).astype(settings.dtype)
+    return TrainResult(folder.path, run.theta_init, theta_best, run.theta, run.best_epoch, None, run.best,
+                       run.history, f"trained {recipe.max_max_epoch} epochs", folder.trajectory.rows())
 
-    theta_best = folder.load_best(xp).astype(dtype)
-    return TrainResult(folder.path, theta_init, theta_best, theta, best_epoch, None, best, history,
-                       f"trained {recipe.max_max_epoch} epochs", folder.trajectory.rows())
+
+def _begin_lm(settings: LMTrainingSettings, folder: RunFolder, valid_pairs) -> LMStanding:
+    """A fresh run: epoch 0 is ``init(seed)``, validated, and committed to the folder."""
+    theta = settings.model.init(settings.seed, xp=settings.xp, dtype=settings.dtype)
+    theta_init = theta.copy()
+    nll = settings.model.loss(theta, valid_pairs)
+    run = LMStanding(theta=theta, theta_init=theta_init, history=[], epoch=0, best=nll, best_epoch=0)
+    run.history = folder.begin(theta_init, {"epoch": 0, "train_perplexity": None, "valid_nll": nll,
+                                            "valid_perplexity": math.exp(nll), "lr": None, "seconds": 0.0},
+                               run.meta(settings.recipe))
+    return run
 
 
-def _lm_meta(epoch, best, best_epoch, recipe) -> dict:
-    return {"epoch": epoch, "best": best, "best_epoch": best_epoch,
-            "stopped": f"trained {recipe.max_max_epoch} epochs" if epoch >= recipe.max_max_epoch else ""}
+def _resume_lm(settings: LMTrainingSettings, folder: RunFolder) -> LMStanding:
+    """A started run: theta after its last finished epoch, read back and checked by the folder."""
+    point, dtype = folder.resume(settings.xp), settings.dtype
+    run = LMStanding(theta=point.theta.astype(dtype), theta_init=point.theta_init.astype(dtype),
+                     history=point.history, epoch=point.meta["epoch"], best=point.meta["best"],
+                     best_epoch=point.meta["best_epoch"])
+    settings.log(f"{folder.path}: already trained; reusing it." if run.epoch >= settings.recipe.max_max_epoch
+                 else f"{folder.path}: resuming after epoch {run.epoch}.")
+    return run
+
+
+def _train_lm_epoch(settings: LMTrainingSettings, folder: RunFolder, theta, epoch: int, lr: float) -> float:
+    """One pass over the training stream, window by window, the LSTM state carried across windows (zero at the
+    start); one clipped SGD step per window (:func:`clipped_sgd_step`), theta updated in place. Dropout masks
+    from ``rng([seed, 2, epoch])``. Returns the epoch's training perplexity, exp(mean per-token NLL)."""
+    model = settings.model
+    rng = backend.rng([settings.seed, 2, epoch], settings.xp)
+    state, total, count = None, 0.0, 0
+    for batch in progress_bar(list(windows(settings.train_data, model.steps)), desc=f"epoch {epoch}",
+                              enabled=settings.progress, unit="window"):
+        loss, grad, state = model.loss_and_grad(theta, batch, rng=rng, state=state, return_state=True)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch}; the last good state "
+                                   f"(end of epoch {epoch - 1}) is in {folder.file('state.npz')}.")
+        # the gradient of the sum over time steps of the batch-mean NLL, clipped, one SGD step
+        norm = clipped_sgd_step(theta, grad, batch[0].shape[1], settings.recipe.max_grad_norm, lr)
+        if not math.isfinite(norm):  # a NaN/inf gradient under a finite loss: theta is spoilt, save nothing
+            raise TrainingDiverged(f"the gradient became {norm} in epoch {epoch} while the loss was finite; the "
+                                   f"last good state (end of epoch {epoch - 1}) is in {folder.file('state.npz')}.")
+        total += loss * batch[0].size
+        count += batch[0].size
+    return math.exp(total / count)

@@ -102,7 +102,7 @@ def test_recipe_round_trips_through_run_json_and_a_changed_recipe_is_another_run
 
 def test_seeds_must_be_whole_numbers_and_a_numpy_seed_is_the_same_run(tmp_path):
     model, train_set, valid_set = tiny()
-    for bad in (dict(seed=1.5), dict(seed=True), dict(seed=NAN), dict(seed="1"), dict(seed=0, data_seed=2.0)):
+    for bad in (dict(seed=1.5), dict(seed=True), dict(seed=NAN), dict(seed="1"), dict(seed=0, data_seed=2.5)):
         with pytest.raises(ValueError, match="seed must be a whole number"):
             train(model, train_set, valid_set, RECIPE, tmp_path / "bad", progress=False, log=None, **bad)
     assert not (tmp_path / "bad").exists()
@@ -110,6 +110,10 @@ def test_seeds_must_be_whole_numbers_and_a_numpy_seed_is_the_same_run(tmp_path):
     numpy_seeds = train(model, train_set, valid_set, RECIPE, tmp_path / "run", seed=np.int64(2),
                         data_seed=np.int64(3), progress=False, log=None)  # was: int64 is not JSON serializable
     np.testing.assert_array_equal(numpy_seeds.theta_last, plain.theta_last)
+    # the one whole-number rule (minilinpath.checks): 2.0 and 3.0 are the seeds 2 and 3, the same run
+    float_seeds = train(model, train_set, valid_set, RECIPE, tmp_path / "run", seed=2.0, data_seed=3.0,
+                        progress=False, log=None)
+    np.testing.assert_array_equal(float_seeds.theta_last, plain.theta_last)
 
 
 def test_a_nan_gradient_under_a_finite_loss_is_never_saved_and_the_run_resumes_finite(tmp_path):

@@ -1,4 +1,10 @@
-"""Input checks shared by the layers: clear errors instead of broadcasting surprises."""
+"""Array checks shared by the layers: clear errors instead of broadcasting surprises.
+
+This is the layers' own place for checks of the arrays they are given (a floating-point dtype, the number of
+dimensions, one dtype for all inputs, an ``out=`` buffer of the right shape and dtype). Checks of plain numbers
+(whole numbers, rates) live in :mod:`minilinpath.checks`, whose docstring maps where every other kind of check
+lives.
+"""
 from __future__ import annotations
 
 
