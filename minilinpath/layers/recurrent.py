@@ -205,20 +205,22 @@ def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None, dWx_out=None,
         require_out(name, out, shape, dhs.dtype)   # before anything is computed or written
     i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
     c_prev = xp.concatenate([c0[None], cs[:-1]])[:T]                  # (T, N, H): c_{t-1} (none when T = 0)
-    # factors of dc for the i, f, g blocks, (T, N, 3, H), and of dh for the o block and for dc; step by step
-    # independent, so blocks of steps go over threads (minilinpath.threads)
+    # factors of dc for the i, f, g blocks, (T, N, 3, H), and of dh for the o block and for dc; element-wise,
+    # so each example's depend on that example only: blocks of examples (axis 1 of the time-major arrays) go
+    # over threads (minilinpath.threads), every step of each
     dc_factor = xp.empty((T, N, 3, H), dtype=dhs.dtype)
     do_factor, dh_to_dc = xp.empty((T, N, H), dtype=dhs.dtype), xp.empty((T, N, H), dtype=dhs.dtype)
 
-    def steps(lo, hi):
-        s = slice(lo, hi)
-        dc_factor[s, :, 0] = g[s] * i[s] * (1.0 - i[s])
-        dc_factor[s, :, 1] = c_prev[s] * f[s] * (1.0 - f[s])
-        dc_factor[s, :, 2] = i[s] * (1.0 - g[s] * g[s])
-        do_factor[s] = tanh_cs[s] * o[s] * (1.0 - o[s])
-        dh_to_dc[s] = o[s] * (1.0 - tanh_cs[s] * tanh_cs[s])
+    def examples(lo, hi):
+        n = slice(lo, hi)
+        i_n, f_n, g_n, o_n, tanh_c_n = i[:, n], f[:, n], g[:, n], o[:, n], tanh_cs[:, n]   # (T, n, H) views
+        dc_factor[:, n, 0] = g_n * i_n * (1.0 - i_n)
+        dc_factor[:, n, 1] = c_prev[:, n] * f_n * (1.0 - f_n)
+        dc_factor[:, n, 2] = i_n * (1.0 - g_n * g_n)
+        do_factor[:, n] = tanh_c_n * o_n * (1.0 - o_n)
+        dh_to_dc[:, n] = o_n * (1.0 - tanh_c_n * tanh_c_n)
 
-    threads.for_example_blocks(steps, xp, dc_factor)
+    threads.for_example_blocks(examples, xp, dc_factor, axis=1)
     dhs_t = dhs.transpose(1, 0, 2)                                    # (T, N, H) view
     da = xp.empty((T, N, 4 * H), dtype=dhs.dtype)
     dh = xp.zeros((N, H), dtype=dhs.dtype) if dh_T is None else dh_T  # carried back from step t+1
