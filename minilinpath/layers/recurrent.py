@@ -89,7 +89,10 @@ def _check_inputs(x, h, c, Wx, Wh, b, sequence: bool) -> None:
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
-    """One LSTM step: x (N, D), h_prev and c_prev (N, H) -> ``(h, c, cache)``, h and c (N, H)."""
+    """One LSTM step: x (N, D), h_prev and c_prev (N, H) -> ``(h, c, cache)``, h and c (N, H).
+
+    Reference: :func:`minilinpath.layers.reference.lstm_step_forward` (to rounding: the reference writes the sigmoid as 1 / (1 + e^-x)).
+    """
     _check_inputs(x, h_prev, c_prev, Wx, Wh, b, sequence=False)
     a = x @ Wx + h_prev @ Wh + b
     return _step_from_preactivation(a, x, h_prev, c_prev, Wx, Wh)
@@ -121,7 +124,10 @@ def _step_backward_to_preactivation(dh, dc, cache: StepCache):
 
 
 def lstm_step_backward(dh, dc, cache: StepCache):
-    """Gradients of one step: ``(dx, dh_prev, dc_prev, dWx, dWh, db)`` from dL/dh' and dL/dc'."""
+    """Gradients of one step: ``(dx, dh_prev, dc_prev, dWx, dWh, db)`` from dL/dh' and dL/dc'.
+
+    Reference: :func:`minilinpath.layers.reference.lstm_step_backward` (to rounding).
+    """
     da, dc_prev = _step_backward_to_preactivation(dh, dc, cache)
     return da @ cache.Wx.T, da @ cache.Wh.T, dc_prev, cache.x.T @ da, cache.h_prev.T @ da, da.sum(axis=0)
 
@@ -141,6 +147,7 @@ class SequenceCache(NamedTuple):
 
 def lstm_forward(x, h0, c0, Wx, Wh, b):
     """Run T steps over x (N, T, D) from the state (h0, c0), each (N, H).
+    Reference: :func:`minilinpath.layers.reference.lstm_forward` (to rounding: a loop over the step).
 
     Returns ``(hs (N, T, H), (h_T, c_T), cache)``. The input products x_t Wx of
     all steps are one matrix product (N*T, D) x (D, 4H) computed up front; only
@@ -175,6 +182,7 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
 
 def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None, dWx_out=None, dWh_out=None, db_out=None):
     """Backpropagation through time.
+    Reference: :func:`minilinpath.layers.reference.lstm_backward` (to rounding: a loop over the step backward).
 
     ``dhs`` (N, T, H): dL/dh_t from the layers above; ``dh_T``, ``dc_T``:
     gradients arriving at the final state (e.g. from the next minibatch, or a
