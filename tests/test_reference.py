@@ -124,7 +124,7 @@ def run_max_pool(rng, shape):
 
 
 def lstm_weights(rng, D, H):
-    return 0.5 * rng.standard_normal((D, 4 * H)), 0.5 * rng.standard_normal((H, 4 * H)), 0.5 * rng.standard_normal(4 * H)
+    return tuple(0.5 * rng.standard_normal(shape) for shape in ((D, 4 * H), (H, 4 * H), (4 * H,)))
 
 
 def run_lstm_step(rng, shape):
@@ -174,6 +174,19 @@ def run_mean_field(rng, shape):
     return state, ref.mean_field_inference(model.unflatten(theta), X, onehot, m_v, m_y, iterations)
 
 
+def run_multi_prediction(rng, shape):
+    n, n_visible, hidden, iterations = shape
+    model = MPDBM(n_visible=n_visible, hidden=hidden, n_classes=4, iterations=iterations, h0_sparse_init=5,
+                  c_sparse_init=3)
+    theta = model.init(0, dtype=np.float64)
+    theta += 0.3 * rng.standard_normal(theta.shape)
+    X, labels = rng.random((n, n_visible)), rng.integers(0, 4, n)
+    m_v, m_y = model.draw_masks(rng, n, np.float64)
+    J, grad = model.loss_and_grad(theta, (X, labels), masks=(m_v, m_y))
+    J_r, grads_r = ref.multi_prediction_loss_and_grad(model.unflatten(theta), X, labels, m_v, m_y, iterations)
+    return {"J": J, **model.unflatten(grad)}, {"J": J_r, **grads_r}
+
+
 PAIRS = [
     # x @ W + b, then the same three products and sum as the reference: equal
     Pair("affine", run_affine, ((7, 5, 3), (300, 6, 4))),
@@ -204,6 +217,10 @@ PAIRS = [
     Pair("embedding", run_embedding, ((3, 4, 5, 2), (8, 9, 6, 3)), threaded=False),
     # the library's interpreter of updates against the written-out iterations; sigmoid and softmax forms differ
     Pair("mpdbm mean field", run_mean_field, ((7, 12, (5, 4), 1), (9, 10, (6, 5), 4)), rtol=1e-12, atol=1e-13,
+         threaded=False),
+    # the same cost and its backward through the unrolled inference: one iteration (v never updated), several
+    Pair("mpdbm multi-prediction gradient", run_multi_prediction, ((7, 12, (5, 4), 1), (6, 10, (6, 5), 2),
+                                                                   (9, 10, (6, 5), 4)), rtol=1e-12, atol=1e-15,
          threaded=False),
 ]
 # max_pool's backward only: overlapping windows add up in another order than the reference's loop

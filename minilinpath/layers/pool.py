@@ -169,7 +169,8 @@ def _max_along(x, axis: int, pool: int, stride: int, n_out: int, index_dtype=Non
 def max_pool_backward(dout, cache: PoolCache):
     """dx (N, C, H, W): each window's gradient at its first maximum; overlapping windows add up.
 
-    Reference: :func:`minilinpath.layers.reference.max_pool_backward` (equal to rounding: overlapping windows add in another order).
+    Reference: :func:`minilinpath.layers.reference.max_pool_backward` (equal to rounding: overlapping windows
+    add in another order).
     """
     winner, (N, C, H, W), pool, stride = cache
     xp = backend.get_xp(dout)

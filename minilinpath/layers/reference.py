@@ -18,23 +18,24 @@ NumPy only (these are for reading and for the tests, not for the GPU).
 
 Which fast routine each function here is the reference of:
 
-============================  =======================================================
-reference                     library
-============================  =======================================================
-affine_forward / _backward    layers.affine.affine_forward / affine_backward
-sigmoid                       layers.activations.sigmoid, sigmoid_forward, sigmoid_inplace
-sigmoid_backward              layers.activations.sigmoid_backward
-dropout_forward / _backward   layers.dropout.dropout_forward / dropout_backward
-softmax_cross_entropy         layers.losses.softmax_cross_entropy
-log_softmax                   layers.losses.log_softmax
-maxout_forward / _backward    layers.maxout.maxout_forward / maxout_backward, maxout_eval
-conv_forward / _backward      layers.conv.conv_forward / conv_backward (both algorithms)
-max_pool_forward / _backward  layers.pool.max_pool_forward / max_pool_backward, max_pool_eval
-lstm_step_forward / _backward layers.recurrent.lstm_step_forward / lstm_step_backward
-lstm_forward / _backward      layers.recurrent.lstm_forward / lstm_backward
-embedding_forward / _backward layers.embedding.embedding_forward / embedding_backward
-mean_field_inference          models.mpdbm.MPDBM.infer (its final state)
-============================  =======================================================
+==============================  =====================================================
+reference                       library
+==============================  =====================================================
+affine_forward / _backward      layers.affine.affine_forward / affine_backward
+sigmoid                         layers.activations.sigmoid, sigmoid_forward, sigmoid_inplace
+sigmoid_backward                layers.activations.sigmoid_backward
+dropout_forward / _backward     layers.dropout.dropout_forward / dropout_backward
+softmax_cross_entropy           layers.losses.softmax_cross_entropy
+log_softmax                     layers.losses.log_softmax
+maxout_forward / _backward      layers.maxout.maxout_forward / maxout_backward, maxout_eval
+conv_forward / _backward        layers.conv.conv_forward / conv_backward (both algorithms)
+max_pool_forward / _backward    layers.pool.max_pool_forward / max_pool_backward, max_pool_eval
+lstm_step_forward / _backward   layers.recurrent.lstm_step_forward / lstm_step_backward
+lstm_forward / _backward        layers.recurrent.lstm_forward / lstm_backward
+embedding_forward / _backward   layers.embedding.embedding_forward / embedding_backward
+mean_field_inference            models.mpdbm.MPDBM.infer (its final state)
+multi_prediction_loss_and_grad  models.mpdbm.MPDBM.loss_and_grad (with given masks)
+==============================  =====================================================
 """
 from __future__ import annotations
 
@@ -388,36 +389,36 @@ def embedding_backward(dout, cache):
 
 
 # ----------------------------------------------------------------------------- MP-DBM mean-field inference
+# Goodfellow, Mirza, Courville & Bengio (NIPS 2013); pylearn2's do_inpainting. ``p``: the parameters by name
+# (``model.unflatten(theta)``): v.b (V,), h0.W (V, H0), h0.b (H0,), h1.W (H0, H1), h1.b (H1,), c.W (H1, L),
+# c.b (L,). x (N, V) pixel values, onehot (N, L) labels; m_v (N, V) and m_y (N,): 1 where the variable is to be
+# predicted, 0 where it is clamped to the data. A state q is a dict {"v", "h0", "h1", "y"} of (N, width) arrays.
 def softmax(z):
     """softmax(z)_c = e^{z_c - m} / sum_c' e^{z_c' - m} along the rows, with m the row's maximum."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
-def mean_field_inference(p, x, onehot, m_v, m_y, iterations: int):
-    """The MP-DBM's mean-field inference, written out (Goodfellow et al., NIPS 2013; pylearn2's do_inpainting).
+def softmax_backward(d_out, s):
+    """Through s = softmax(z) along the rows: dz = s * (d_out - sum_c d_out_c s_c)."""
+    return s * (d_out - (d_out * s).sum(axis=1, keepdims=True))
 
-    ``p``: the parameters by name (``model.unflatten(theta)``): v.b (V,), h0.W (V, H0), h0.b (H0,),
-    h1.W (H0, H1), h1.b (H1,), c.W (H1, L), c.b (L,). x (N, V) pixel values, onehot (N, L) labels;
-    m_v (N, V) and m_y (N,): 1 where the variable is to be predicted, 0 where it is clamped to the data.
 
-    Start: masked pixels at sigma(v.b), a masked label at softmax(c.b), then the first pass, bottom-up
-    with doubled weights (weight doubling):
+def mean_field_first_pass(p, x, onehot, m_v, m_y):
+    """The start and the first, bottom-up pass (weight doubling: the bottom-up weights of h0 and h1 doubled,
+    standing in for the top-down input the layer does not have yet)::
 
-        h0 = sigma(2 q_v W0 + b0),   h1 = sigma(2 h0 W1 + b1),   y = softmax(h1 Wc + bc)
-
-    then ``iterations - 1`` times the mean-field step (:func:`mean_field_step`). Returns the final
-    ``{"v", "h0", "h1", "y"}`` (each (N, width)).
+        v  = m_v sigma(bv) + (1 - m_v) x             (masked pixels start at sigma(v.b))
+        h0 = sigma(2 v W0 + b0)
+        h1 = sigma(2 h0 W1 + b1)
+        y  = m_y softmax(h1 Wc + bc) + (1 - m_y) onehot
     """
-    m_y = m_y[:, None]                                               # (N, 1)
-    q = {"v": m_v * sigmoid(np.zeros_like(x) + p["v.b"]) + (1 - m_v) * x,
-         "y": m_y * softmax(np.zeros_like(onehot) + p["c.b"]) + (1 - m_y) * onehot}
-    q["h0"] = sigmoid(p["h0.b"] + (2 * q["v"]) @ p["h0.W"])
-    q["h1"] = sigmoid(p["h1.b"] + (2 * q["h0"]) @ p["h1.W"])
-    q["y"] = m_y * softmax(p["c.b"] + q["h1"] @ p["c.W"]) + (1 - m_y) * onehot
-    for _ in range(iterations - 1):
-        q = mean_field_step(p, q, x, onehot, m_v, m_y[:, 0])
-    return q
+    m_y = m_y[:, None]                                                           # (N, 1)
+    v = m_v * sigmoid(np.zeros_like(x) + p["v.b"]) + (1 - m_v) * x              # (N, V)
+    h0 = sigmoid(p["h0.b"] + (2 * v) @ p["h0.W"])                               # (N, H0)
+    h1 = sigmoid(p["h1.b"] + (2 * h0) @ p["h1.W"])                              # (N, H1)
+    y = m_y * softmax(p["c.b"] + h1 @ p["c.W"]) + (1 - m_y) * onehot           # (N, L)
+    return {"v": v, "h0": h0, "h1": h1, "y": y}
 
 
 def mean_field_step(p, q, x, onehot, m_v, m_y):
@@ -429,12 +430,127 @@ def mean_field_step(p, q, x, onehot, m_v, m_y):
         v  <- m_v sigma(q_h0 W0^T + bv) + (1 - m_v) x
         h1 <- sigma(q_h0 W1 + q_y Wc^T + b1)
 
-    ``q``: the current values {"v", "h0", "h1", "y"}; returns the new ones (a new dict).
+    Returns the new state (a new dict; ``q`` is left as it was).
     """
-    m_y = m_y[:, None]                                                          # (N, 1)
-    q = dict(q)
-    q["h0"] = sigmoid(p["h0.b"] + q["v"] @ p["h0.W"] + q["h1"] @ p["h1.W"].T)     # (N, H0)
-    q["y"] = m_y * softmax(p["c.b"] + q["h1"] @ p["c.W"]) + (1 - m_y) * onehot   # (N, L)
-    q["v"] = m_v * sigmoid(p["v.b"] + q["h0"] @ p["h0.W"].T) + (1 - m_v) * x     # (N, V)
-    q["h1"] = sigmoid(p["h1.b"] + q["h0"] @ p["h1.W"] + q["y"] @ p["c.W"].T)      # (N, H1)
+    m_y = m_y[:, None]                                                           # (N, 1)
+    h0 = sigmoid(p["h0.b"] + q["v"] @ p["h0.W"] + q["h1"] @ p["h1.W"].T)        # (N, H0)
+    y = m_y * softmax(p["c.b"] + q["h1"] @ p["c.W"]) + (1 - m_y) * onehot       # (N, L)
+    v = m_v * sigmoid(p["v.b"] + h0 @ p["h0.W"].T) + (1 - m_v) * x              # (N, V)
+    h1 = sigmoid(p["h1.b"] + h0 @ p["h1.W"] + y @ p["c.W"].T)                   # (N, H1)
+    return {"v": v, "h0": h0, "h1": h1, "y": y}
+
+
+def mean_field_inference(p, x, onehot, m_v, m_y, iterations: int):
+    """The whole inference: the first pass, then ``iterations - 1`` mean-field steps; returns the final state
+    (what ``MPDBM.infer`` computes, there as a schedule of updates)."""
+    q = mean_field_first_pass(p, x, onehot, m_v, m_y)
+    for _ in range(iterations - 1):
+        q = mean_field_step(p, q, x, onehot, m_v, m_y)
     return q
+
+
+def _add(grads, name, value):
+    """grads[name] += value, starting from value (a parameter used by several updates sums their gradients)."""
+    grads[name] = grads[name] + value if name in grads else value
+
+
+def mean_field_step_backward(p, q, dq_new, x, onehot, m_v, m_y, grads):
+    """Backward of :func:`mean_field_step`: from dJ/d(new state) to dJ/d(state before the step) (returned),
+    adding the parameters' gradients into ``grads`` (a dict by name). The step's values are recomputed from q.
+
+    The four updates in reverse (h1, v, y, h0). A layer's new value is the only one later steps see, so its
+    old value's gradient comes only from the updates of this step that read it: h0's old value is read by no
+    update (all read the new h0), y's neither; v's old value by the h0 update, h1's by the h0 and y updates.
+    A clamped entry does not depend on the update: only m * d reaches it.
+    """
+    m_y = m_y[:, None]
+    W0, W1, Wc = p["h0.W"], p["h1.W"], p["c.W"]
+    new = mean_field_step(p, q, x, onehot, m_v, m_y[:, 0])
+    s_v = sigmoid(p["v.b"] + new["h0"] @ W0.T)                                  # v's activation before clamping
+    s_y = softmax(p["c.b"] + q["h1"] @ Wc)                                      # y's likewise
+    d_h0, d_y = dq_new["h0"].copy(), dq_new["y"].copy()                          # gradients of the new values
+    # h1 <- sigma(h0 W1 + y Wc^T + b1)
+    d_pre = dq_new["h1"] * new["h1"] * (1 - new["h1"])
+    _add(grads, "h1.b", d_pre.sum(axis=0))
+    _add(grads, "h1.W", new["h0"].T @ d_pre)
+    _add(grads, "c.W", d_pre.T @ new["y"])
+    d_h0 += d_pre @ W1.T
+    d_y += d_pre @ Wc
+    # v <- m_v sigma(h0 W0^T + bv) + (1 - m_v) x
+    d_pre = m_v * dq_new["v"] * s_v * (1 - s_v)
+    _add(grads, "v.b", d_pre.sum(axis=0))
+    _add(grads, "h0.W", d_pre.T @ new["h0"])
+    d_h0 += d_pre @ W0
+    # y <- m_y softmax(h1_old Wc + bc) + (1 - m_y) onehot
+    d_pre = softmax_backward(m_y * d_y, s_y)
+    _add(grads, "c.b", d_pre.sum(axis=0))
+    _add(grads, "c.W", q["h1"].T @ d_pre)
+    d_h1_old = d_pre @ Wc.T
+    # h0 <- sigma(v_old W0 + h1_old W1^T + b0)
+    d_pre = d_h0 * new["h0"] * (1 - new["h0"])
+    _add(grads, "h0.b", d_pre.sum(axis=0))
+    _add(grads, "h0.W", q["v"].T @ d_pre)
+    _add(grads, "h1.W", d_pre.T @ q["h1"])
+    d_h1_old += d_pre @ W1
+    return {"v": d_pre @ W0.T, "h0": np.zeros_like(q["h0"]), "h1": d_h1_old, "y": np.zeros_like(q["y"])}
+
+
+def mean_field_first_pass_backward(p, dq, x, onehot, m_v, m_y, grads):
+    """Backward of :func:`mean_field_first_pass`: the parameters' gradients added into ``grads`` (x, onehot and
+    the masks are data). In reverse: y, h1, h0 (doubled weights: factors of 2), then v's start value."""
+    m_y = m_y[:, None]
+    q = mean_field_first_pass(p, x, onehot, m_v, m_y[:, 0])
+    s_y = softmax(p["c.b"] + q["h1"] @ p["c.W"])
+    d_pre = softmax_backward(m_y * dq["y"], s_y)                                 # y = m_y softmax(h1 Wc + bc) + ...
+    _add(grads, "c.b", d_pre.sum(axis=0))
+    _add(grads, "c.W", q["h1"].T @ d_pre)
+    d_h1 = dq["h1"] + d_pre @ p["c.W"].T
+    d_pre = d_h1 * q["h1"] * (1 - q["h1"])                                      # h1 = sigma(2 h0 W1 + b1)
+    _add(grads, "h1.b", d_pre.sum(axis=0))
+    _add(grads, "h1.W", 2 * q["h0"].T @ d_pre)
+    d_h0 = dq["h0"] + 2 * d_pre @ p["h1.W"].T
+    d_pre = d_h0 * q["h0"] * (1 - q["h0"])                                      # h0 = sigma(2 v W0 + b0)
+    _add(grads, "h0.b", d_pre.sum(axis=0))
+    _add(grads, "h0.W", 2 * q["v"].T @ d_pre)
+    d_v = dq["v"] + 2 * d_pre @ p["h0.W"].T
+    s_v = sigmoid(p["v.b"])                                                      # v = m_v sigma(bv) + (1 - m_v) x
+    _add(grads, "v.b", (m_v * d_v * s_v * (1 - s_v)).sum(axis=0))
+
+
+def multi_prediction_loss_and_grad(p, x, labels, m_v, m_y, iterations: int):
+    """The MP-DBM's multi-prediction cost with fixed masks, and its gradient by backpropagation through the
+    unrolled inference (by name, like ``p``)::
+
+        J = (1 / (N V)) [ sum_{n,i} m_v BCE(x, z_v) + sum_n m_y NLL(label_n | z_y) ]
+
+    z_v, z_y: the pre-activations of the last updates of v and y (the cost is computed from logits:
+    BCE(x, z) = softplus(z) - x z, NLL = -log softmax(z_y)[label]). The last step reads them off the final
+    h0 (z_v = h0 W0^T + bv) and the h1 before it (z_y = h1 Wc + bc); with one iteration, v was never updated
+    (z_v = bv) and y read the final h1.
+    """
+    N, V = x.shape
+    onehot = np.eye(p["c.b"].shape[0])[labels]
+    states = [mean_field_first_pass(p, x, onehot, m_v, m_y)]
+    for _ in range(iterations - 1):
+        states.append(mean_field_step(p, states[-1], x, onehot, m_v, m_y))
+    h1_read_by_y = states[-2]["h1"] if iterations > 1 else states[-1]["h1"]
+    h0_read_by_v = states[-1]["h0"] if iterations > 1 else np.zeros_like(states[-1]["h0"])   # z_v = bv at the start
+    z_v = p["v.b"] + h0_read_by_v @ p["h0.W"].T                                  # (N, V)
+    z_y = p["c.b"] + h1_read_by_y @ p["c.W"]                                     # (N, L)
+    softplus = np.maximum(z_v, 0) + np.log1p(np.exp(-np.abs(z_v)))
+    J = ((m_v * (softplus - x * z_v)).sum() - (m_y * log_softmax(z_y)[np.arange(N), labels]).sum()) / (N * V)
+    d_zv = m_v * (sigmoid(z_v) - x) / (N * V)                                    # dJ/dz_v
+    d_zy = m_y[:, None] * (softmax(z_y) - onehot) / (N * V)                      # dJ/dz_y
+    grads = {"v.b": d_zv.sum(axis=0), "c.b": d_zy.sum(axis=0), "h0.W": d_zv.T @ h0_read_by_v,
+             "c.W": h1_read_by_y.T @ d_zy}
+    dq = {name: np.zeros_like(value) for name, value in states[-1].items()}     # dJ/d(final state)
+    if iterations > 1:
+        dq["h0"] += d_zv @ p["h0.W"]                                             # z_v read the final h0
+    else:
+        dq["h1"] += d_zy @ p["c.W"].T                                            # z_y read the final h1
+    for t in reversed(range(1, iterations)):                   # step t turned states[t - 1] into states[t]
+        dq = mean_field_step_backward(p, states[t - 1], dq, x, onehot, m_v, m_y, grads)
+        if t == iterations - 1:
+            dq["h1"] += d_zy @ p["c.W"].T                                        # z_y read the h1 before the last step
+    mean_field_first_pass_backward(p, dq, x, onehot, m_v, m_y, grads)
+    return J, grads
