@@ -299,7 +299,8 @@ def _fft_backward(dout, cache: FFTConvCache, input_grad):
 
 def conv_forward(x, W, b, stride: int = 1, pad: int = 0, algorithm: str | None = None):
     """Returns ``(out (N, F, H', W'), cache)`` for x (N, C, H, W), W (F, C, HH, WW) and b (F,) or None (no bias).
-    Reference: :func:`minilinpath.layers.reference.conv_forward` (equal to rounding: the sums run in another order; 1e-12 in the tests).
+    Reference: :func:`minilinpath.layers.reference.conv_forward` (equal to rounding: the sums run in another
+    order; 1e-12 in the tests).
 
     ``algorithm``: "im2col", "fft" (stride 1 only), "auto" (:func:`conv_algorithm`) or None
     (``DEFAULT_ALGORITHM``).
@@ -332,7 +333,8 @@ def conv_forward(x, W, b, stride: int = 1, pad: int = 0, algorithm: str | None =
 
 def conv_backward(dout, cache, input_grad: bool = True):
     """Given dL/dout (N, F, H', W'), return ``(dx, dW, db)``; dx is None with ``input_grad=False``.
-    Reference: :func:`minilinpath.layers.reference.conv_backward` (equal to rounding: the sums run in another order; 1e-12 in the tests).
+    Reference: :func:`minilinpath.layers.reference.conv_backward` (equal to rounding: the sums run in another
+    order; 1e-12 in the tests).
 
     The cache says which algorithm the forward pass used; the backward pass uses the same.
     """

@@ -91,7 +91,8 @@ def _check_inputs(x, h, c, Wx, Wh, b, sequence: bool) -> None:
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     """One LSTM step: x (N, D), h_prev and c_prev (N, H) -> ``(h, c, cache)``, h and c (N, H).
 
-    Reference: :func:`minilinpath.layers.reference.lstm_step_forward` (to rounding: the reference writes the sigmoid as 1 / (1 + e^-x)).
+    Reference: :func:`minilinpath.layers.reference.lstm_step_forward` (to rounding: the reference writes the
+    sigmoid as 1 / (1 + e^-x)).
     """
     _check_inputs(x, h_prev, c_prev, Wx, Wh, b, sequence=False)
     a = x @ Wx + h_prev @ Wh + b
