@@ -14,6 +14,7 @@ class AffineCache(NamedTuple):
 
 def affine_forward(x, W, b):
     """Forward pass of an affine layer.
+
     Reference: :func:`minilinpath.layers.reference.affine_forward` (equal bit for bit).
 
     Inputs:
@@ -45,6 +46,7 @@ def affine_forward(x, W, b):
 
 def affine_backward(dout, cache: AffineCache, input_grad: bool = True, dW_out=None, db_out=None):
     """Backward pass: given dL/dout (N, M), return (dx (N, D), dW (D, M), db (M,)).
+
     Reference: :func:`minilinpath.layers.reference.affine_backward` (equal bit for bit).
 
     dx = dout W^T,  dW = x^T dout,  db = sum_n dout[n].

@@ -299,6 +299,7 @@ def _fft_backward(dout, cache: FFTConvCache, input_grad):
 
 def conv_forward(x, W, b, stride: int = 1, pad: int = 0, algorithm: str | None = None):
     """Returns ``(out (N, F, H', W'), cache)`` for x (N, C, H, W), W (F, C, HH, WW) and b (F,) or None (no bias).
+
     Reference: :func:`minilinpath.layers.reference.conv_forward` (equal to rounding: the sums run in another
     order; 1e-12 in the tests).
 
@@ -333,6 +334,7 @@ def conv_forward(x, W, b, stride: int = 1, pad: int = 0, algorithm: str | None =
 
 def conv_backward(dout, cache, input_grad: bool = True):
     """Given dL/dout (N, F, H', W'), return ``(dx, dW, db)``; dx is None with ``input_grad=False``.
+
     Reference: :func:`minilinpath.layers.reference.conv_backward` (equal to rounding: the sums run in another
     order; 1e-12 in the tests).
 

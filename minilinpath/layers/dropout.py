@@ -34,6 +34,7 @@ def draw_mask(rng, shape, include_prob: float, dtype):
 
 def dropout_forward(x, include_prob: float, scale: float, rng=None, mask=None):
     """Apply a dropout mask to x (N, D).
+
     Reference: :func:`minilinpath.layers.reference.dropout_forward` (equal bit for bit).
 
     Exactly one of ``rng`` (draw a fresh mask) or ``mask`` (a given 0/1 array of

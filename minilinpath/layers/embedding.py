@@ -27,6 +27,7 @@ def embedding_forward(ids, W):
 
 def embedding_backward(dout, cache: EmbeddingCache, out=None):
     """dW (V, D): the sum of dout over every position where each id occurs.
+
     Reference: :func:`minilinpath.layers.reference.embedding_backward` (equal bit for bit).
 
     A word that appears several times in the batch collects all of its

@@ -28,6 +28,7 @@ def log_softmax(logits):
 
 def softmax_cross_entropy(logits, y, with_grad: bool = True):
     """Mean negative log-likelihood over the batch.
+
     Reference: :func:`minilinpath.layers.reference.softmax_cross_entropy` (equal bit for bit, also split over threads).
 
     Inputs:

@@ -35,6 +35,7 @@ class MaxoutCache(NamedTuple):
 
 def maxout_forward(z, k: int):
     """z: (N, U*k) pre-activations -> out (N, U), with out[n, j] = max_p z[n, j*k + p].
+
     Reference: :func:`minilinpath.layers.reference.maxout_forward` (equal bit for bit, winners included).
 
     Also for feature maps: z (N, U*k, H, W) -> (N, U, H, W), the maximum over
@@ -96,6 +97,7 @@ def maxout_backward(dout, cache: MaxoutCache):
 
 def maxout_eval(z, k: int):
     """The forward value of :func:`maxout_forward` without the winner masks (for evaluation).
+
     Reference: :func:`minilinpath.layers.reference.maxout_forward` (its output, equal bit for bit).
 
     out[n, j] = max_p z[n, j*k + p], taken as k - 1 element-wise maxima of

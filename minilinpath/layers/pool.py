@@ -78,6 +78,7 @@ def _checked_output_size(x, pool: int, stride: int):
 
 def max_pool_forward(x, pool: int, stride: int):
     """x (N, C, H, W) -> (out (N, C, Ho, Wo), cache).
+
     Reference: :func:`minilinpath.layers.reference.max_pool_forward` (equal bit for bit, winners included).
 
     out[n, c, i, j] = max of x[n, c, i*stride + p, j*stride + q] over 0 <= p, q < pool
@@ -116,6 +117,7 @@ def _forward_with_winners(x, pool, stride, Ho, Wo, index_dtype):
 
 def max_pool_eval(x, pool: int, stride: int):
     """The forward value of :func:`max_pool_forward` without the winners (for evaluation): out (N, C, Ho, Wo).
+
     Reference: :func:`minilinpath.layers.reference.max_pool_forward` (its output, equal bit for bit).
 
     The window's maximum is separable, max over (p, q) = max over q of (max over p), so it is taken in two

@@ -148,6 +148,7 @@ class SequenceCache(NamedTuple):
 
 def lstm_forward(x, h0, c0, Wx, Wh, b):
     """Run T steps over x (N, T, D) from the state (h0, c0), each (N, H).
+
     Reference: :func:`minilinpath.layers.reference.lstm_forward` (to rounding: a loop over the step).
 
     Returns ``(hs (N, T, H), (h_T, c_T), cache)``. The input products x_t Wx of
@@ -183,6 +184,7 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
 
 def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None, dWx_out=None, dWh_out=None, db_out=None):
     """Backpropagation through time.
+
     Reference: :func:`minilinpath.layers.reference.lstm_backward` (to rounding: a loop over the step backward).
 
     ``dhs`` (N, T, H): dL/dh_t from the layers above; ``dh_T``, ``dc_T``:
