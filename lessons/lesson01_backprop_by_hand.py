@@ -3,8 +3,12 @@
 #
 # Every network in Goodfellow, Vinyals & Saxe (2015) is built from a handful of layers. Here you write the
 # backward pass of each one, check it against central differences, compose them into a network's gradient, and
-# train that network. Nothing in minilinpath uses automatic differentiation: what you write below is what the
-# library does.
+# train that network. Nothing in minilinpath uses automatic differentiation: what you write below is what
+# `minilinpath/layers/reference.py` does, the plain textbook version of every layer, which you can read beside
+# your own answer once it passes. The layers the library trains with (`minilinpath/layers/affine.py`,
+# `maxout.py`, ...) compute the same functions faster (threads, reused buffers, other memory layouts); each one's
+# docstring names its reference, and `tests/test_reference.py` checks every one equal to it, with ties and with
+# several threads.
 #
 # **How to work.** Each exercise is a function that raises `NotImplementedError`. Write its body, then run the
 # cell after it: it compares your answer with central differences (float64) and with minilinpath's own

@@ -3,7 +3,9 @@
 #
 # The paper's Figure 8 walks the linear path of an LSTM language model. Here you derive and write the LSTM's
 # backward pass, one step and then a whole sequence, check both, train a small language model on text and walk
-# its line.
+# its line. Once your answers pass, read `lstm_step_backward` and `lstm_backward` in
+# `minilinpath/layers/reference.py`: the same derivation as plain code (a loop over the steps), which the
+# library's faster `layers/recurrent.py` is tested equal to.
 
 # %%
 import numpy as np

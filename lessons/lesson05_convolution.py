@@ -7,6 +7,11 @@
 # $$\text{out}_{n f i j} = b_f + \sum_{c, p, q} W_{f c p q}\; x^{\text{pad}}_{n,\,c,\,is+p,\,js+q},$$
 #
 # for $x$ $(N, C, H, W)$, $W$ $(F, C, HH, WW)$, output $(N, F, H', W')$ with $H' = 1 + (H + 2\,\text{pad} - HH)/s$.
+#
+# The plain version to read beside this lesson is `conv_forward` / `conv_backward` in
+# `minilinpath/layers/reference.py` (a loop over output pixels), with `max_pool_forward` / `max_pool_backward`
+# (a loop over windows) for the pooling that follows. The library's `layers/conv.py` works block by block with
+# the public `im2col` / `col2im` you write below, and is tested equal to the reference.
 
 # %%
 import numpy as np

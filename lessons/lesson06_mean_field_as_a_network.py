@@ -6,6 +6,9 @@
 # of the pixels (and, half of the time, the label); mean-field inference fills them in with a fixed number of
 # sweeps; the cost measures how well the filled-in values predict the hidden ones. Unrolled, the sweeps are a
 # recurrent network whose weights are shared across steps, each $W$ used upward *and*, transposed, downward.
+# The forward sweeps written out one update per line are `mean_field_inference` and `mean_field_step` in
+# `minilinpath/layers/reference.py`; the model (`MPDBM.infer`) runs the same updates from a schedule, so that
+# its backward pass (the one you write here) can walk the list in reverse.
 
 # %%
 import numpy as np

@@ -4,23 +4,15 @@ import pytest
 
 from minilinpath.gradcheck import numerical_vjp, rel_error
 from minilinpath.layers import conv as conv_layer
+from minilinpath.layers import reference
 from minilinpath.layers.conv import conv_algorithm, conv_backward, conv_forward, output_size
 from minilinpath.layers.maxout import maxout_backward, maxout_forward
 from minilinpath.layers.pool import max_pool_backward, max_pool_eval, max_pool_forward, pooled_size
 
 
 def naive_conv(x, W, b, stride, pad):
-    N, C, H, Wd = x.shape
-    F, _, HH, WW = W.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (Wd + 2 * pad - WW) // stride
-    out = np.zeros((N, F, Ho, Wo))
-    for n in range(N):
-        for f in range(F):
-            for i in range(Ho):
-                for j in range(Wo):
-                    out[n, f, i, j] = (xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW] * W[f]).sum() + b[f]
-    return out
+    """The plain convolution of minilinpath.layers.reference (a loop over output pixels)."""
+    return reference.conv_forward(x, W, b, stride, pad)[0]
 
 
 @pytest.mark.parametrize("stride, pad", [(1, 0), (1, 2), (2, 1), (3, 2)])
@@ -125,31 +117,14 @@ def test_pool_many_ties_route_to_the_first_maximum_in_raster_order(rng, H, W, po
     np.testing.assert_allclose(max_pool_backward(dout, cache), want_dx, rtol=1e-14, atol=1e-15)
 
 
-def window_starts(size, pool, stride):
-    """Where the windows start, by the rule stated in words: march by stride from 0; stop at the first window that
-    reaches the last pixel, or before a window that would start past the edge."""
-    starts = [0]
-    while starts[-1] + pool < size and starts[-1] + stride < size:
-        starts.append(starts[-1] + stride)
-    return starts
+window_starts = reference.pool_window_starts   # where the windows start: the ceil-mode rule stated in words
 
 
 def naive_max_pool(x, pool, stride, dout=None):
-    """Loop over every window: its maximum (x sliced to the pixels that exist), and, given dout, the gradient
-    sent to the first maximum in raster order (np.argmax of the flattened window)."""
-    N, C, H, W = x.shape
-    rows, cols = window_starts(H, pool, stride), window_starts(W, pool, stride)
-    out, dx = np.empty((N, C, len(rows), len(cols))), np.zeros_like(x)
-    for n in range(N):
-        for c in range(C):
-            for i, r in enumerate(rows):
-                for j, s in enumerate(cols):
-                    window = x[n, c, r:r + pool, s:s + pool]
-                    out[n, c, i, j] = window.max()
-                    p, q = divmod(int(np.argmax(window)), window.shape[1])
-                    if dout is not None:
-                        dx[n, c, r + p, s + q] += dout[n, c, i, j]
-    return out, dx
+    """The plain pooling of minilinpath.layers.reference (a loop over the windows): its maximum and, given dout,
+    the gradient sent to each window's first maximum in raster order."""
+    out, cache = reference.max_pool_forward(x, pool, stride)
+    return out, (None if dout is None else reference.max_pool_backward(dout, cache))
 
 
 @pytest.mark.parametrize("H, W, pool, stride", [(9, 8, 3, 2), (5, 5, 2, 2), (33, 15, 4, 2), (3, 4, 5, 2),
@@ -261,3 +236,41 @@ def test_conv_and_pool_on_gpu_match_numpy(cupy, rng):
         np.testing.assert_array_equal(p_g.get(), p)
         dp = rng.standard_normal(p.shape)
         np.testing.assert_allclose(max_pool_backward(g(dp), pc_g).get(), max_pool_backward(dp, pc), rtol=1e-12)
+
+
+@pytest.mark.parametrize("stride, pad", [(1, 2), (2, 1)])
+def test_the_layer_computes_with_the_public_im2col_and_col2im(rng, monkeypatch, stride, pad):
+    """The public im2col/col2im are what the im2col layer calls (issue 23: they were parallel copies): with
+    blocks of 2 images (the last one short), every block's columns come from im2col and together are the
+    whole batch's im2col columns, bit for bit; dx comes through col2im and equals col2im of the whole batch's
+    column gradients."""
+    x, W, b = rng.standard_normal((5, 3, 8, 7)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    F, C, HH, WW = W.shape
+    Ho, Wo = output_size(8, HH, stride, pad), output_size(7, WW, stride, pad)
+    monkeypatch.setitem(conv_layer.BLOCK_BYTES, "cpu", 2 * C * HH * WW * Ho * Wo * 8)
+    public_im2col, public_col2im = conv_layer.im2col, conv_layer.col2im
+    columns, col2im_calls = [], []
+
+    def im2col_recorded(*args, **kwargs):
+        cols, out_hw = public_im2col(*args, **kwargs)
+        columns.append(cols.copy())                # the layer reuses one buffer: keep what it held then
+        return cols, out_hw
+
+    def col2im_recorded(*args, **kwargs):
+        col2im_calls.append(args[1])
+        return public_col2im(*args, **kwargs)
+
+    monkeypatch.setattr(conv_layer, "im2col", im2col_recorded)
+    monkeypatch.setattr(conv_layer, "col2im", col2im_recorded)
+    out, cache = conv_forward(x, W, b, stride, pad)
+    assert cache.block == 2 and len(columns) == 3                       # blocks of 2, 2 and 1 images
+    whole, _ = public_im2col(x, HH, WW, stride, pad)                     # (K, N*H'*W')
+    np.testing.assert_array_equal(np.concatenate(columns, axis=1), whole)
+    dout = rng.standard_normal(out.shape)
+    columns.clear()
+    dx, dW, db = conv_backward(dout, cache)
+    assert len(columns) == 3 and [shape[0] for shape in col2im_calls] == [2, 2, 1]
+    np.testing.assert_array_equal(np.concatenate(columns, axis=1), whole)   # gathered again, the same columns
+    dcols = W.reshape(F, -1).T @ dout.transpose(1, 0, 2, 3).reshape(F, -1)    # (K, N*H'*W')
+    np.testing.assert_allclose(dx, public_col2im(dcols, x.shape, HH, WW, stride, pad, (Ho, Wo)), rtol=1e-13,
+                               atol=1e-13)

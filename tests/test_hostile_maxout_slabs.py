@@ -3,9 +3,9 @@
 1. maxout_forward copies a dense layer's k adjacent pieces into k contiguous (N, U) slabs (one array for all
    blocks of examples) before the maximum and the first-winner masks. The claim: the same bits as the
    strided-view version it replaced, for every dtype, tie pattern, special value, thread count and memory
-   layout. The references here are written out in the test: that older computation (k - 1 element-wise maxima
-   of the strided views z[:, p::k], which fixes which NaN, and which sign of zero, comes out) and a plain Python
-   loop for the first winner (the lowest piece equal to the maximum; none when the maximum is NaN).
+   layout. The reference is the package's plain one, minilinpath.layers.reference.maxout_forward: k - 1
+   element-wise maxima of the pieces in order (which fixes which NaN, and which sign of zero, comes out) and
+   the first winner by argmax (the lowest piece equal to the maximum; none when the maximum is NaN).
 2. linear_path passes ``on_line=`` only to an ``evaluate_line_chunk`` that takes it. The claim: whatever the
    signature, the curves are the plain MLP's and no TypeError. Three cases failed at first and are mended
    (a functools.wraps wrapper whose followed signature is MLP's, and a model without evaluate_line_chunk),
@@ -18,7 +18,7 @@ import pytest
 
 import minilinpath.models.mlp as mlp_module
 from minilinpath import threads
-from minilinpath.layers import maxout_backward, maxout_forward
+from minilinpath.layers import maxout_backward, maxout_forward, reference
 from minilinpath.layers.maxout import MaxoutCache
 from minilinpath.models import MLP, get as get_model
 from minilinpath.optim import momentum_step
@@ -27,28 +27,18 @@ from minilinpath.path.linear import linear_path
 UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-# ------------------------------------------------------------------ references written out here
-def strided_maximum(z, k):
-    """out[n, j] = max_p z[n, j*k + p] as the previous version computed it: piece 0, then np.maximum with the
-    strided view of each later piece (NaN and signed-zero results depend on this order)."""
-    out = np.array(z[:, 0::k], copy=True)
-    for p in range(1, k):
-        np.maximum(out, z[:, p::k], out=out)
-    return out
+# ------------------------------------------------------------------ the package's plain reference
+def reference_maximum(z, k):
+    """out[n, j] = max_p z[n, j*k + p] by minilinpath.layers.reference.maxout_forward (piece 0, then np.maximum
+    with each later piece: the order fixes which NaN, and which sign of zero, comes out), in z's dtype (its
+    byte order too, as maxout_forward keeps it)."""
+    return reference.maxout_forward(z, k)[0].astype(z.dtype)
 
 
-def first_winner_loop(z, k):
-    """(k, N, U) bool: piece p of unit j is the lowest-indexed piece equal to the maximum (a Python loop)."""
-    n, u = z.shape[0], z.shape[1] // k
-    first = np.zeros((k, n, u), dtype=bool)
-    best = strided_maximum(z, k)
-    for i in range(n):
-        for j in range(u):
-            for p in range(k):
-                if z[i, j * k + p] == best[i, j]:   # NaN equals nothing: no winner, no gradient
-                    first[p, i, j] = True
-                    break
-    return first
+def reference_first_winner(z, k):
+    """(k, N, U) bool, as maxout_forward's cache: piece p of unit j is the first (lowest) piece equal to the
+    maximum, argmax's piece; none when the maximum is NaN (the reference's one-hot, pieces moved first)."""
+    return np.moveaxis(reference.maxout_forward(z, k)[1].won, 2, 0)
 
 
 def same_bits(a, b):
@@ -101,14 +91,12 @@ def check_against_references(z, k, rng):
     z_before = z.copy()
     out, cache = maxout_forward(z, k)
     assert same_bits(z, z_before), "maxout_forward changed its input"
-    assert same_bits(out, strided_maximum(z, k))
-    first = first_winner_loop(z, k)
-    assert same_bits(cache.first, first)
+    assert same_bits(out, reference_maximum(z, k))
+    assert same_bits(cache.first, reference_first_winner(z, k))
     dout = rng.standard_normal(out.shape).astype(z.dtype)
     dz = maxout_backward(dout, cache)
-    expected = np.empty(z.shape, dtype=z.dtype)
-    for p in range(k):   # dout at the winner, dout * 0 elsewhere (-0.0 where dout < 0, as the old code gave)
-        expected[:, p::k] = dout * first[p]
+    # dout at the winner, dout * 0 elsewhere (-0.0 where dout < 0, as the old code gave)
+    expected = reference.maxout_backward(dout, reference.maxout_forward(z, k)[1]).astype(dout.dtype)
     assert same_bits(dz, expected)
 
 
@@ -150,7 +138,7 @@ def test_dense_maxout_bits_when_split_over_threads(dtype, monkeypatch):
     out, cache = maxout_forward(z, k)
     forward_blocks = sorted(blocks)
     assert len(forward_blocks) >= 2 and forward_blocks[0][0] == 0 and forward_blocks[-1][1] == n
-    assert same_bits(out, strided_maximum(z, k))
+    assert same_bits(out, reference_maximum(z, k))
     grouped = z.reshape(n, units, k)
     winner = np.where(np.isnan(grouped).any(axis=2), -1, np.argmax(grouped, axis=2))
     for p in range(k):   # argmax picks the first maximum; a unit whose maximum is NaN has no winner
@@ -182,8 +170,9 @@ def test_maxout_backward_of_no_examples():
 
 
 def _reference_maxout_forward(z, k):
-    """maxout_forward written out with the references above (the same cache type), for the training test."""
-    return strided_maximum(z, k), MaxoutCache(first_winner_loop(z, k))
+    """The package reference's maxout with maxout_forward's cache type (for maxout_backward), for the training
+    test."""
+    return reference_maximum(z, k), MaxoutCache(reference_first_winner(z, k))
 
 
 def _train(model, dtype, steps, rng_seed=5):
@@ -207,16 +196,35 @@ def _train(model, dtype, steps, rng_seed=5):
 def test_maxout_mlp_training_ends_with_the_reference_bits(workers, dtype, monkeypatch):
     """mnist_pi's network (quick width, dropout, max column norms) and a small k = 3 MLP: a few steps of
     loss_and_grad + momentum_step + constrain give the same theta bits with the slab maxout as with the
-    reference maxout written out in this test."""
+    package's reference maxout. A batch of 40 is far below MIN_BLOCK_BYTES, so with "2" workers the block
+    size is lowered until maxout_forward really runs in two blocks (counted), and with "1" it runs in one."""
     monkeypatch.setenv("MINILINPATH_THREADS", workers)
+    monkeypatch.setattr(threads, "MIN_BLOCK_BYTES", 1024)   # (40, 16 * 3) float32: 7.5 KB, several 1 KB blocks
+    blocks_per_call, blocks_in_maxout = [], []
+    real = threads.for_row_blocks
+
+    def counting(fn, n_rows, min_block_rows, xp=None):
+        blocks = []
+        real(lambda lo, hi: blocks.append((lo, hi)) or fn(lo, hi), n_rows, min_block_rows, xp)
+        blocks_per_call.append(len(blocks))
+
+    def slab_maxout_counted(z, k):
+        before = len(blocks_per_call)
+        result = maxout_forward(z, k)
+        blocks_in_maxout.extend(blocks_per_call[before:])
+        return result
+
+    monkeypatch.setattr(threads, "for_row_blocks", counting)
     builders = [lambda: get_model("mnist_pi_quick"),
                 lambda: MLP(n_in=784, hidden=(16, 12), activation="maxout", pieces=3, n_classes=10,
                             init_ranges=(0.05,) * 3, max_col_norms=(0.3, 0.3, 0.3))]
     for build in builders:
         thetas = []
-        for forward in (maxout_forward, _reference_maxout_forward):
+        for forward in (slab_maxout_counted, _reference_maxout_forward):
             monkeypatch.setattr(mlp_module, "maxout_forward", forward)
             thetas.append(_train(build(), dtype, steps=3))
+        assert blocks_in_maxout and set(blocks_in_maxout) == {int(workers)}, blocks_in_maxout
+        blocks_in_maxout.clear()
         assert same_bits(thetas[0], thetas[1])
         assert not same_bits(thetas[0], build().init(3, dtype=dtype))      # training did move theta
 

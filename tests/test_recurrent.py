@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 
+from minilinpath import threads
 from minilinpath.gradcheck import numerical_vjp, rel_error
 from minilinpath.layers.embedding import embedding_backward, embedding_forward
 from minilinpath.layers.recurrent import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
@@ -215,3 +216,39 @@ def test_recurrent_layers_on_gpu_match_numpy(cupy, rng):
     out_g, c_g = embedding_forward(g(ids), g(W))
     dout = rng.standard_normal(out.shape)
     np.testing.assert_allclose(embedding_backward(g(dout), c_g).get(), embedding_backward(dout, c), rtol=1e-12)
+
+
+def test_lstm_backward_splits_its_work_by_examples_not_time_steps(rng, monkeypatch):
+    """for_example_blocks' contract: blocks of rows are blocks of *examples*. lstm_backward used to hand it its
+    time-major (T, N, ...) factors along axis 0, so its "examples" were time steps (issue 23). Every call must
+    split an axis of length N; with 3 workers and small blocks it really splits (blocks counted), with the same
+    bits as one worker."""
+    n, steps = 9, 4                                   # N != T, so the two axes cannot be mistaken for each other
+    x, dhs = rng.standard_normal((n, steps, D)), rng.standard_normal((n, steps, H))
+    _, h0, c0, Wx, Wh, b = params(rng)
+    h0, c0 = rng.standard_normal((n, H)), rng.standard_normal((n, H))
+    split_lengths, blocks = [], []
+    real_examples, real_rows = threads.for_example_blocks, threads.for_row_blocks
+
+    def recording_examples(fn, xp, *arrays, axis=0):
+        split_lengths.append(arrays[0].shape[axis])
+        return real_examples(fn, xp, *arrays, axis=axis)
+
+    def counting_rows(fn, n_rows, min_block_rows, xp=None):
+        seen = []
+        real_rows(lambda lo, hi: seen.append((lo, hi)) or fn(lo, hi), n_rows, min_block_rows, xp)
+        blocks.append(len(seen))
+
+    monkeypatch.setattr(threads, "for_example_blocks", recording_examples)
+    monkeypatch.setattr(threads, "for_row_blocks", counting_rows)
+    monkeypatch.setattr(threads, "MIN_BLOCK_BYTES", 256)
+    results = []
+    for workers in ("1", "3"):
+        monkeypatch.setenv("MINILINPATH_THREADS", workers)
+        _, _, cache = lstm_forward(x, h0, c0, Wx, Wh, b)
+        split_lengths.clear(), blocks.clear()
+        results.append(lstm_backward(dhs, cache))
+        assert split_lengths and set(split_lengths) == {n}, split_lengths
+        assert max(blocks) == (1 if workers == "1" else 3), blocks
+    for one, three in zip(*results):
+        assert one.tobytes() == three.tobytes()

@@ -28,20 +28,29 @@ def relu_backward(dout, mask):
 
 
 def sigmoid(x):
-    """Logistic function 1 / (1 + e^-x), written as (1 + tanh(x/2)) / 2 to avoid overflow."""
+    """Logistic function 1 / (1 + e^-x), written as (1 + tanh(x/2)) / 2 to avoid overflow.
+
+    Reference: :func:`minilinpath.layers.reference.sigmoid` (a rounding error apart, in absolute terms).
+    """
     xp = backend.get_xp(x)
     return 0.5 * (1.0 + xp.tanh(0.5 * x))
 
 
 def sigmoid_forward(x):
-    """out = sigmoid(x); cache: out."""
+    """out = sigmoid(x); cache: out.
+
+    Reference: :func:`minilinpath.layers.reference.sigmoid` (a rounding error apart, in absolute terms).
+    """
     require_float("x", x)
     s = sigmoid(x)
     return s, s
 
 
 def sigmoid_backward(dout, s):
-    """dx = dout * s * (1 - s)."""
+    """dx = dout * s * (1 - s).
+
+    Reference: :func:`minilinpath.layers.reference.sigmoid_backward` (the same operations).
+    """
     return dout * s * (1.0 - s)
 
 
@@ -84,7 +93,10 @@ def relu_inplace(x):
 
 
 def sigmoid_inplace(x):
-    """x <- (1 + tanh(x/2)) / 2, in place; returns x."""
+    """x <- (1 + tanh(x/2)) / 2, in place; returns x.
+
+    Reference: :func:`minilinpath.layers.reference.sigmoid` (a rounding error apart, in absolute terms).
+    """
     xp = backend.get_xp(x)
     x *= 0.5
     xp.tanh(x, out=x)

@@ -15,6 +15,8 @@ class AffineCache(NamedTuple):
 def affine_forward(x, W, b):
     """Forward pass of an affine layer.
 
+    Reference: :func:`minilinpath.layers.reference.affine_forward` (equal bit for bit).
+
     Inputs:
     - x: (N, D) inputs
     - W: (D, M) weights (column j holds the incoming weights of output unit j)
@@ -44,6 +46,8 @@ def affine_forward(x, W, b):
 
 def affine_backward(dout, cache: AffineCache, input_grad: bool = True, dW_out=None, db_out=None):
     """Backward pass: given dL/dout (N, M), return (dx (N, D), dW (D, M), db (M,)).
+
+    Reference: :func:`minilinpath.layers.reference.affine_backward` (equal bit for bit).
 
     dx = dout W^T,  dW = x^T dout,  db = sum_n dout[n].
     With ``input_grad=False`` dx is not computed (None): a network's first

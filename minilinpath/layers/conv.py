@@ -170,27 +170,37 @@ def _scatter_add_channel_major(dcols, dx_t, stride):
     threads.for_example_blocks(images, backend.get_xp(dcols), dcols, axis=3)
 
 
-def im2col(x, HH, WW, stride, pad):
+def im2col(x, HH, WW, stride, pad, out=None):
     """(N, C, H, W) -> (C*HH*WW, N*H'*W'): column (n, i, j) holds the window feeding output (n, :, i, j).
 
-    The whole batch at once (the layer itself works block by block), laid out
-    as (C, HH, WW, N, H', W') so that each kernel offset (p, q) fills one
-    contiguous block. Returns ``(cols, (H', W'))``.
+    Laid out as (C, HH, WW, N, H', W') so that each kernel offset (p, q) fills
+    one contiguous block. Returns ``(cols, (H', W'))``. ``out``: a contiguous
+    array of C*HH*WW*N*H'*W' elements to write the columns into (a new one if
+    None). The layer calls this for each block of images, on its padded input
+    with ``pad=0`` and one reused ``out`` buffer.
     """
     xp = backend.get_xp(x)
     N, C = x.shape[:2]
     x_pad, (Ho, Wo) = _padded(x, HH, WW, stride, pad)
-    cols = _gather(x_pad, HH, WW, stride, (Ho, Wo), xp.empty((C, HH, WW, N, Ho, Wo), dtype=x.dtype))
+    out = xp.empty((C, HH, WW, N, Ho, Wo), dtype=x.dtype) if out is None else out.reshape(C, HH, WW, N, Ho, Wo)
+    cols = _gather(x_pad, HH, WW, stride, (Ho, Wo), out)
     return cols.reshape(C * HH * WW, N * Ho * Wo), (Ho, Wo)
 
 
-def col2im(dcols, x_shape, HH, WW, stride, pad, out_hw):
-    """The adjoint of im2col: add every column entry back to the input pixel it came from -> dx (N, C, H, W)."""
+def col2im(dcols, x_shape, HH, WW, stride, pad, out_hw, out=None):
+    """The adjoint of im2col: add every column entry back to the input pixel it came from -> dx (N, C, H, W).
+
+    ``out``: an (N, C, H + 2 pad, W + 2 pad) array (or view) to add into, instead of a new zero one; then
+    the padded array itself is returned. The layer calls this for each block of images with ``pad=0`` and
+    ``out`` a view of its channel-major gradient buffer.
+    """
     xp = backend.get_xp(dcols)
     N, C, H, W = x_shape
     Ho, Wo = out_hw
-    dx_pad = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
+    dx_pad = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype) if out is None else out
     _scatter_add(dcols.reshape(C, HH, WW, N, Ho, Wo), dx_pad, stride)
+    if out is not None:
+        return dx_pad
     return dx_pad[:, :, pad:pad + H, pad:pad + W] if pad else dx_pad
 
 
@@ -290,6 +300,9 @@ def _fft_backward(dout, cache: FFTConvCache, input_grad):
 def conv_forward(x, W, b, stride: int = 1, pad: int = 0, algorithm: str | None = None):
     """Returns ``(out (N, F, H', W'), cache)`` for x (N, C, H, W), W (F, C, HH, WW) and b (F,) or None (no bias).
 
+    Reference: :func:`minilinpath.layers.reference.conv_forward` (equal to rounding: the sums run in another
+    order; 1e-12 in the tests).
+
     ``algorithm``: "im2col", "fft" (stride 1 only), "auto" (:func:`conv_algorithm`) or None
     (``DEFAULT_ALGORITHM``).
     """
@@ -322,6 +335,9 @@ def conv_forward(x, W, b, stride: int = 1, pad: int = 0, algorithm: str | None =
 def conv_backward(dout, cache, input_grad: bool = True):
     """Given dL/dout (N, F, H', W'), return ``(dx, dW, db)``; dx is None with ``input_grad=False``.
 
+    Reference: :func:`minilinpath.layers.reference.conv_backward` (equal to rounding: the sums run in another
+    order; 1e-12 in the tests).
+
     The cache says which algorithm the forward pass used; the backward pass uses the same.
     """
     if isinstance(cache, FFTConvCache):
@@ -351,11 +367,10 @@ def _im2col_forward(x, W, b, stride, pad):
     out = xp.empty((N, F, Ho, Wo), dtype=x.dtype)
     for start in range(0, N, block):
         n = min(block, N - start)
-        cols = _gather(x_pad[start:start + n], HH, WW, stride, (Ho, Wo),
-                       buffer[:C * HH * WW * n * Ho * Wo].reshape(C, HH, WW, n, Ho, Wo))
-        out_f = W_f @ cols.reshape(C * HH * WW, n * Ho * Wo)            # (F, n*H'*W'): one matrix product
+        cols, _ = im2col(x_pad[start:start + n], HH, WW, stride, 0, out=buffer[:C * HH * WW * n * Ho * Wo])
+        out_f = W_f @ cols                                              # (F, n*H'*W'): one matrix product
         _place(out_f.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3), b, out[start:start + n])
-    kept = cols.reshape(C * HH * WW, N * Ho * Wo) if N and block >= N else None  # one block: backward reuses it
+    kept = cols if N and block >= N else None                          # one block: backward reuses it
     return out, ConvCache(x_pad, tuple(x.shape), W, stride, pad, (Ho, Wo), block, kept)
 
 
@@ -409,13 +424,12 @@ def _im2col_backward(dout, cache: ConvCache, input_grad):
         if kept_cols is not None:
             cols = kept_cols
         else:
-            cols = _gather(x_pad[start:start + n], HH, WW, stride, (Ho, Wo),
-                           buffer[:K * n * Ho * Wo].reshape(C, HH, WW, n, Ho, Wo)).reshape(K, n * Ho * Wo)
+            cols, _ = im2col(x_pad[start:start + n], HH, WW, stride, 0, out=buffer[:K * n * Ho * Wo])
         dout_f = _channel_major(dout[start:start + n]).reshape(F, n * Ho * Wo)       # (F, n*H'*W')
         dW_t += cols @ dout_f.T
-        if input_grad:
-            _scatter_add_channel_major((W_f.T @ dout_f).reshape(C, HH, WW, n, Ho, Wo), dx_t[:, start:start + n],
-                                       stride)
+        if input_grad:   # col2im into the block's images of the channel-major dx_t, seen as (n, C, Hp, Wp)
+            col2im(W_f.T @ dout_f, (n, C) + tuple(x_pad.shape[2:]), HH, WW, stride, 0, (Ho, Wo),
+                   out=dx_t[:, start:start + n].transpose(1, 0, 2, 3))
     db = dout.sum(axis=(0, 2, 3))
     dx = None
     if input_grad:

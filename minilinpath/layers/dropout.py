@@ -35,6 +35,8 @@ def draw_mask(rng, shape, include_prob: float, dtype):
 def dropout_forward(x, include_prob: float, scale: float, rng=None, mask=None):
     """Apply a dropout mask to x (N, D).
 
+    Reference: :func:`minilinpath.layers.reference.dropout_forward` (equal bit for bit).
+
     Exactly one of ``rng`` (draw a fresh mask) or ``mask`` (a given 0/1 array of
     x's shape) must be given. Returns ``(out, cache)``.
     """
@@ -50,5 +52,8 @@ def dropout_forward(x, include_prob: float, scale: float, rng=None, mask=None):
 
 
 def dropout_backward(dout, cache: DropoutCache):
-    """dx = dout * mask * scale."""
+    """dx = dout * mask * scale.
+
+    Reference: :func:`minilinpath.layers.reference.dropout_backward` (equal bit for bit).
+    """
     return dout * cache.mask_times_scale

@@ -13,7 +13,10 @@ class EmbeddingCache(NamedTuple):
 
 
 def embedding_forward(ids, W):
-    """ids (N, T) integers in [0, V), W (V, D) -> out (N, T, D) with out[n, t] = W[ids[n, t]]."""
+    """ids (N, T) integers in [0, V), W (V, D) -> out (N, T, D) with out[n, t] = W[ids[n, t]].
+
+    Reference: :func:`minilinpath.layers.reference.embedding_forward` (equal bit for bit).
+    """
     require_float("W", W)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"ids must be integers, got dtype {ids.dtype}.")
@@ -24,6 +27,8 @@ def embedding_forward(ids, W):
 
 def embedding_backward(dout, cache: EmbeddingCache, out=None):
     """dW (V, D): the sum of dout over every position where each id occurs.
+
+    Reference: :func:`minilinpath.layers.reference.embedding_backward` (equal bit for bit).
 
     A word that appears several times in the batch collects all of its
     gradients: a scatter-*add* (``backend.add_at``), not an assignment, which

@@ -36,6 +36,8 @@ class MaxoutCache(NamedTuple):
 def maxout_forward(z, k: int):
     """z: (N, U*k) pre-activations -> out (N, U), with out[n, j] = max_p z[n, j*k + p].
 
+    Reference: :func:`minilinpath.layers.reference.maxout_forward` (equal bit for bit, winners included).
+
     Also for feature maps: z (N, U*k, H, W) -> (N, U, H, W), the maximum over
     groups of k consecutive channels at every pixel (conv maxout).
     """
@@ -76,7 +78,10 @@ def maxout_forward(z, k: int):
 
 
 def maxout_backward(dout, cache: MaxoutCache):
-    """dz (N, U*k, ...): dout[n, j] placed at the winning piece of unit j, zeros elsewhere."""
+    """dz (N, U*k, ...): dout[n, j] placed at the winning piece of unit j, zeros elsewhere.
+
+    Reference: :func:`minilinpath.layers.reference.maxout_backward` (equal bit for bit).
+    """
     xp = backend.get_xp(dout)
     first = cache.first                                   # (k, N, U, ...)
     k = first.shape[0]
@@ -92,6 +97,8 @@ def maxout_backward(dout, cache: MaxoutCache):
 
 def maxout_eval(z, k: int):
     """The forward value of :func:`maxout_forward` without the winner masks (for evaluation).
+
+    Reference: :func:`minilinpath.layers.reference.maxout_forward` (its output, equal bit for bit).
 
     out[n, j] = max_p z[n, j*k + p], taken as k - 1 element-wise maxima of
     strided views of z: no (k, N, U) copy, no masks, about twice as fast.

@@ -79,6 +79,8 @@ def _checked_output_size(x, pool: int, stride: int):
 def max_pool_forward(x, pool: int, stride: int):
     """x (N, C, H, W) -> (out (N, C, Ho, Wo), cache).
 
+    Reference: :func:`minilinpath.layers.reference.max_pool_forward` (equal bit for bit, winners included).
+
     out[n, c, i, j] = max of x[n, c, i*stride + p, j*stride + q] over 0 <= p, q < pool
     (and inside the input), with Ho = pooled_size(H, pool, stride) (see the module docstring).
 
@@ -115,6 +117,8 @@ def _forward_with_winners(x, pool, stride, Ho, Wo, index_dtype):
 
 def max_pool_eval(x, pool: int, stride: int):
     """The forward value of :func:`max_pool_forward` without the winners (for evaluation): out (N, C, Ho, Wo).
+
+    Reference: :func:`minilinpath.layers.reference.max_pool_forward` (its output, equal bit for bit).
 
     The window's maximum is separable, max over (p, q) = max over q of (max over p), so it is taken in two
     passes, along the rows and then along the columns: 2 (pool - 1) element-wise maxima of strided views
@@ -165,7 +169,11 @@ def _max_along(x, axis: int, pool: int, stride: int, n_out: int, index_dtype=Non
 
 
 def max_pool_backward(dout, cache: PoolCache):
-    """dx (N, C, H, W): each window's gradient at its first maximum; overlapping windows add up."""
+    """dx (N, C, H, W): each window's gradient at its first maximum; overlapping windows add up.
+
+    Reference: :func:`minilinpath.layers.reference.max_pool_backward` (equal to rounding: overlapping windows
+    add in another order).
+    """
     winner, (N, C, H, W), pool, stride = cache
     xp = backend.get_xp(dout)
     Ho, Wo = dout.shape[2:]

@@ -89,7 +89,11 @@ def _check_inputs(x, h, c, Wx, Wh, b, sequence: bool) -> None:
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
-    """One LSTM step: x (N, D), h_prev and c_prev (N, H) -> ``(h, c, cache)``, h and c (N, H)."""
+    """One LSTM step: x (N, D), h_prev and c_prev (N, H) -> ``(h, c, cache)``, h and c (N, H).
+
+    Reference: :func:`minilinpath.layers.reference.lstm_step_forward` (to rounding: the reference writes the
+    sigmoid as 1 / (1 + e^-x)).
+    """
     _check_inputs(x, h_prev, c_prev, Wx, Wh, b, sequence=False)
     a = x @ Wx + h_prev @ Wh + b
     return _step_from_preactivation(a, x, h_prev, c_prev, Wx, Wh)
@@ -121,7 +125,10 @@ def _step_backward_to_preactivation(dh, dc, cache: StepCache):
 
 
 def lstm_step_backward(dh, dc, cache: StepCache):
-    """Gradients of one step: ``(dx, dh_prev, dc_prev, dWx, dWh, db)`` from dL/dh' and dL/dc'."""
+    """Gradients of one step: ``(dx, dh_prev, dc_prev, dWx, dWh, db)`` from dL/dh' and dL/dc'.
+
+    Reference: :func:`minilinpath.layers.reference.lstm_step_backward` (to rounding).
+    """
     da, dc_prev = _step_backward_to_preactivation(dh, dc, cache)
     return da @ cache.Wx.T, da @ cache.Wh.T, dc_prev, cache.x.T @ da, cache.h_prev.T @ da, da.sum(axis=0)
 
@@ -141,6 +148,8 @@ class SequenceCache(NamedTuple):
 
 def lstm_forward(x, h0, c0, Wx, Wh, b):
     """Run T steps over x (N, T, D) from the state (h0, c0), each (N, H).
+
+    Reference: :func:`minilinpath.layers.reference.lstm_forward` (to rounding: a loop over the step).
 
     Returns ``(hs (N, T, H), (h_T, c_T), cache)``. The input products x_t Wx of
     all steps are one matrix product (N*T, D) x (D, 4H) computed up front; only
@@ -176,6 +185,8 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
 def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None, dWx_out=None, dWh_out=None, db_out=None):
     """Backpropagation through time.
 
+    Reference: :func:`minilinpath.layers.reference.lstm_backward` (to rounding: a loop over the step backward).
+
     ``dhs`` (N, T, H): dL/dh_t from the layers above; ``dh_T``, ``dc_T``:
     gradients arriving at the final state (e.g. from the next minibatch, or a
     check), zero if None. Returns ``(dx (N, T, D), dh0, dc0, dWx, dWh, db)``;
@@ -205,20 +216,22 @@ def lstm_backward(dhs, cache: SequenceCache, dh_T=None, dc_T=None, dWx_out=None,
         require_out(name, out, shape, dhs.dtype)   # before anything is computed or written
     i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
     c_prev = xp.concatenate([c0[None], cs[:-1]])[:T]                  # (T, N, H): c_{t-1} (none when T = 0)
-    # factors of dc for the i, f, g blocks, (T, N, 3, H), and of dh for the o block and for dc; step by step
-    # independent, so blocks of steps go over threads (minilinpath.threads)
+    # factors of dc for the i, f, g blocks, (T, N, 3, H), and of dh for the o block and for dc; element-wise,
+    # so each example's depend on that example only: blocks of examples (axis 1 of the time-major arrays) go
+    # over threads (minilinpath.threads), every step of each
     dc_factor = xp.empty((T, N, 3, H), dtype=dhs.dtype)
     do_factor, dh_to_dc = xp.empty((T, N, H), dtype=dhs.dtype), xp.empty((T, N, H), dtype=dhs.dtype)
 
-    def steps(lo, hi):
-        s = slice(lo, hi)
-        dc_factor[s, :, 0] = g[s] * i[s] * (1.0 - i[s])
-        dc_factor[s, :, 1] = c_prev[s] * f[s] * (1.0 - f[s])
-        dc_factor[s, :, 2] = i[s] * (1.0 - g[s] * g[s])
-        do_factor[s] = tanh_cs[s] * o[s] * (1.0 - o[s])
-        dh_to_dc[s] = o[s] * (1.0 - tanh_cs[s] * tanh_cs[s])
+    def examples(lo, hi):
+        n = slice(lo, hi)
+        i_n, f_n, g_n, o_n, tanh_c_n = i[:, n], f[:, n], g[:, n], o[:, n], tanh_cs[:, n]   # (T, n, H) views
+        dc_factor[:, n, 0] = g_n * i_n * (1.0 - i_n)
+        dc_factor[:, n, 1] = c_prev[:, n] * f_n * (1.0 - f_n)
+        dc_factor[:, n, 2] = i_n * (1.0 - g_n * g_n)
+        do_factor[:, n] = tanh_c_n * o_n * (1.0 - o_n)
+        dh_to_dc[:, n] = o_n * (1.0 - tanh_c_n * tanh_c_n)
 
-    threads.for_example_blocks(steps, xp, dc_factor)
+    threads.for_example_blocks(examples, xp, dc_factor, axis=1)
     dhs_t = dhs.transpose(1, 0, 2)                                    # (T, N, H) view
     da = xp.empty((T, N, 4 * H), dtype=dhs.dtype)
     dh = xp.zeros((N, H), dtype=dhs.dtype) if dh_T is None else dh_T  # carried back from step t+1

@@ -214,6 +214,13 @@ class MPDBM:
     def infer(self, theta, X, onehot, m_v, m_y, keep_records: bool = True):
         """Run the unrolled mean-field inference; returns (final states, per-update records).
 
+        Reference: :func:`minilinpath.layers.reference.mean_field_inference` (the updates written out one by
+        one, :func:`~minilinpath.layers.reference.mean_field_step` for each later iteration; the same final
+        states to rounding), and for the backward pass through them
+        :func:`~minilinpath.layers.reference.multi_prediction_loss_and_grad`. Here the updates are a schedule
+        of :class:`Update` records (``_schedule``) that one loop runs, so that ``_backward`` can walk the same
+        list in reverse.
+
         ``keep_records=False`` (evaluation: no backward pass follows) keeps only the last update of each
         layer, which the cost needs, instead of every update's pre-activation and activation.
         """
