@@ -42,9 +42,10 @@ def max_over_pieces(pieces, out):
 
         out = maximum(piece_0, piece_1),  then  out = maximum(out, piece_p)  for p = 2, ..., k - 1,
 
-    always with the maximum so far as the first argument: the order fixes which NaN and which sign of a
-    tied zero comes out, so every maxout in the package (training, evaluation, the linear path's sweeps)
-    gives the same bits. With one piece, out is a copy of it. Returns ``out``.
+    always with the maximum so far as the first argument. The value is the textbook one (the first piece
+    that attains the maximum, as argmax finds it; NaN if a piece is NaN); the order fixes which NaN, and
+    which sign of a tie of +0 and -0, comes out, so every maxout in the package (training, evaluation, the
+    linear path's sweeps) gives the same bits. With one piece, out is a copy of it. Returns ``out``.
     """
     xp = backend.get_xp(out)
     pieces = iter(pieces)

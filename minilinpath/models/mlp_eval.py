@@ -9,7 +9,7 @@ What lives where, and why:
   (``model.forward_eval(theta, X)`` runs :func:`forward_eval` of this module with the model), so the analysis
   calls the model as before.
 
-Words, for every layer l (the first layer shown, X its input):
+Words, shown for the first layer (input X; every later layer likewise, with its input h):
 
     linear part       X W                  (:func:`first_linear`)
     pre-activation    z = X W + b          (:func:`first_bias` adds b; what the affine layer outputs)
@@ -20,9 +20,9 @@ the adjacent columns j*k ... j*k + k - 1, so piece p of every unit is a strided 
 through its vector instructions. Here each maxout layer's W is stored pieces first, (k, d, U), so the
 pre-activation is (k, N, U): block p is one contiguous product h W_p and the maximum over pieces is k - 1
 element-wise maxima of contiguous blocks (:func:`~minilinpath.layers.maxout.max_over_pieces`), without the
-winner masks that only backward needs. Measured on ``mnist_pi`` (benchmarks/README.md): the linear path's
-sweep went from 13.8 to 10.1-10.8 ms per alpha and pass of 2,000 examples, of which 6.0 ms is the second
-layer's product. The sweep (:func:`evaluate_line_chunk`) also takes the first hidden layer straight from the
+winner masks that only backward needs. Measured on ``mnist_pi`` when this layout and the sweep's own loop
+over alpha came in (benchmarks/README.md): 13.8 -> 10.1-10.8 ms per alpha and pass of 2,000 examples, of
+which 6.0 ms is the second layer's product. The sweep (:func:`evaluate_line_chunk`) also takes the first hidden layer straight from the
 two ends of the line, piece by piece; reuses every layer's buffer across alphas (allocating the ~10 MB arrays
 anew cost page faults: 10% of the sweep's time); and takes the later layers at every alpha from
 :func:`line_parameters`, built once per sweep (the ``mnist_pi`` sweep 15.1 -> 14.1 s). Passes of 2,000
