@@ -33,6 +33,33 @@ class MaxoutCache(NamedTuple):
     first: object  # (k, N, U, ...) bool: piece p is the first maximum of unit j (at that pixel) for example n
 
 
+def max_over_pieces(pieces, out):
+    """out = max_p pieces[p], element-wise: the maximum over a unit's k pieces, written into ``out``.
+
+    ``pieces``: the k >= 1 pieces in order, each an array of out's shape: a (k, ...) array, a list, or a
+    generator that computes each piece when it is asked for (into a small scratch array, or piece 0 into
+    ``out`` itself). Taken as k - 1 element-wise maxima in piece order,
+
+        out = maximum(piece_0, piece_1),  then  out = maximum(out, piece_p)  for p = 2, ..., k - 1,
+
+    always with the maximum so far as the first argument. The value is the textbook one (the first piece
+    that attains the maximum, as argmax finds it; NaN if a piece is NaN); the order fixes which NaN, and
+    which sign of a tie of +0 and -0, comes out, so every maxout in the package (training, evaluation, the
+    linear path's sweeps) gives the same bits. With one piece, out is a copy of it. Returns ``out``.
+    """
+    xp = backend.get_xp(out)
+    pieces = iter(pieces)
+    first, second = next(pieces), next(pieces, None)
+    if second is None:                          # k = 1
+        if first is not out:
+            out[...] = first
+        return out
+    xp.maximum(first, second, out=out)
+    for piece in pieces:
+        xp.maximum(out, piece, out=out)
+    return out
+
+
 def maxout_forward(z, k: int):
     """z: (N, U*k) pre-activations -> out (N, U), with out[n, j] = max_p z[n, j*k + p].
 
@@ -63,9 +90,7 @@ def maxout_forward(z, k: int):
             pieces[...] = grouped.transpose(2, 0, 1)
         else:
             pieces = [grouped[:, :, p] for p in range(k)]
-        out[...] = pieces[0]
-        for p in range(1, k):
-            xp.maximum(out, pieces[p], out=out)
+        max_over_pieces(pieces, out)
         seen = xp.zeros(out.shape, dtype=bool)
         for p in range(k):           # piece p wins if it equals the max and no earlier piece did
             xp.equal(pieces[p], out, out=first[p])
@@ -115,9 +140,7 @@ def maxout_eval(z, k: int):
     out = xp.empty(grouped[:, :, 0].shape, dtype=z.dtype)
 
     def examples(lo, hi):
-        xp.maximum(grouped[lo:hi, :, 0], grouped[lo:hi, :, 1], out=out[lo:hi])
-        for p in range(2, k):
-            xp.maximum(out[lo:hi], grouped[lo:hi, :, p], out=out[lo:hi])
+        max_over_pieces((grouped[lo:hi, :, p] for p in range(k)), out[lo:hi])   # strided views of z
 
     threads.for_example_blocks(examples, xp, z)
     return out

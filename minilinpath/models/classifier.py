@@ -1,22 +1,28 @@
 """What the softmax classifiers (the MLP and the conv maxout network) share.
 
+Words, for the first layer (input X, weights W, bias b): its *linear part* is
+X W (a convolution conv(X, W) in the conv net), its *pre-activation* z0 = X W + b
+(what the affine or conv layer outputs), its *output* act(z0) (maxout, pooling).
+
 A subclass provides ``layout``, ``uses_dropout``, ``draw_masks(rng, n, dtype)``,
-``_check_batch(theta, X, y=None)``, ``forward(theta, X, masks=None, z0=None)
--> (logits, caches)``, ``forward_eval(theta, X, z0=None) -> logits`` (the same
-values, no caches kept), ``eval_bytes_per_example(dtype)`` (the temporaries of
-evaluating one example, for the memory budget), ``backward(dlogits, caches,
-grad, input_grad) -> dX``,
-and, for the linear path's fast sweep, ``first_layer_weights``,
-``first_linear(X, W)`` and ``first_bias(theta, z_linear)``. This class turns
-them into the model contract: ``loss``, ``loss_and_grad``, ``predict``,
+``_check_batch(theta, X, y=None)``, ``forward(theta, X, masks=None)
+-> (logits, caches)``, ``backward(dlogits, caches, grad, input_grad) -> dX``
+(the network), and its evaluation engine: ``forward_eval(theta, X, z0=None)
+-> logits`` (the same values, no caches kept; z0: the first pre-activation,
+given), ``eval_bytes_per_example(dtype)`` (the temporaries of evaluating one
+example, for the memory budget), and, for the linear path's fast sweep,
+``first_layer_weights``, ``drop_input(X, masks)``, ``first_linear(X, W)``,
+``first_bias(theta, z_linear)`` and ``dropout_logits_from_first_preactivation(theta,
+z0, masks)`` (the dropout network's logits under ``masks`` from z0). This class
+turns them into the model contract: ``loss``, ``loss_and_grad``, ``predict``,
 ``error_rate``, ``evaluate`` (loss and error in one pass) and the fast sweep's
-``evaluate_from_first_output``. A subclass may also define
+``evaluate_from_first_linear`` and ``evaluate_from_first_output``. A subclass may also define
 ``evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, y)``: the sweep's whole loop over
 alpha for one chunk, in its own layout (the MLP and the conv net do); and
 ``line_parameters(theta0, theta1, alphas)`` with ``line_parameter_bytes(n_alphas,
 dtype)``: the layers after the first at every alpha, built once per sweep and
 passed to each chunk as ``evaluate_line_chunk(..., on_line=...)`` when they fit
-the memory budget (the MLP does; ``models.mlp.LayersOnLine``).
+the memory budget (the MLP does; ``models.mlp_eval.LayersOnLine``).
 """
 from __future__ import annotations
 
@@ -126,18 +132,21 @@ class SoftmaxClassifier:
         in the layout of :meth:`first_linear`."""
         return self.evaluate_from_first_output(theta, self.first_bias(theta, z_linear), y, masks)
 
-    # the older name: it took the linear part X W, which the MLP's docstrings call the pre-activation only with b
+    # the older name, kept for its callers: it takes the linear part X W (no bias), not the pre-activation
     evaluate_from_first_preactivation = evaluate_from_first_linear
 
     def evaluate_from_first_output(self, theta, z0, y, masks=None):
-        """``(sum of NLL, number of errors)`` over a chunk whose first layer's output z0 = X W + b is given.
+        """``(sum of NLL, number of errors)`` over a chunk whose first affine (or conv) layer's output is given:
+        the first pre-activation z0 = X W + b, in the layout of :meth:`first_bias`.
 
-        z0 may be overwritten (the activation is applied in place).
+        Without ``masks`` the deterministic network (:meth:`forward_eval`; z0 may be overwritten, the activation
+        is applied in place); with ``masks`` the dropout network under them, as ``forward`` computes it
+        (:meth:`dropout_logits_from_first_preactivation`).
         """
         if masks is None:
             logits = self.forward_eval(theta, None, z0=z0)
         else:
-            logits, _ = self.forward(theta, None, masks, z0=z0)
+            logits = self.dropout_logits_from_first_preactivation(theta, z0, masks)
         return nll_and_errors(logits, y)
 
 

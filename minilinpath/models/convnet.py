@@ -18,6 +18,11 @@ Parameters: ``hK.W`` (F, C, HH, WW) with F = units * pieces, ``hK.b`` (F,);
 the dense layers and softmax as in the MLP. Conv layers can learn at a
 fraction of the learning rate (:meth:`lr_scales`, 0.05 in the paper's network);
 their kernels and the dense columns have norm limits (:meth:`constrain`).
+
+This file is the network: parameters, ``forward`` (with the caches backward
+needs) and ``backward``. Evaluation without caches (``forward_eval``) and the
+linear path's fast sweep are in :mod:`minilinpath.models.convnet_eval`, which
+says why; the class keeps a one-line method for each.
 """
 from __future__ import annotations
 
@@ -25,15 +30,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import backend, threads
-from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward, maxout_backward, maxout_eval,
-                      maxout_forward)
-from ..layers import conv as conv_layer
+from .. import backend
+from ..layers import affine_backward, affine_forward, dropout_backward, dropout_forward, maxout_backward, maxout_forward
 from ..layers.conv import conv_backward, conv_forward, output_size
 from ..layers.dropout import draw_mask
-from ..layers.pool import max_pool_backward, max_pool_eval, max_pool_forward, pooled_size
-from ..params import Layout, point_on_line
-from .classifier import SoftmaxClassifier, limit_column_norms, nll_and_errors
+from ..layers.pool import max_pool_backward, max_pool_forward, pooled_size
+from ..params import Layout
+from . import convnet_eval
+from .classifier import SoftmaxClassifier, limit_column_norms
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ class ConvMaxout(SoftmaxClassifier):
     """
 
     eval_chunk = 1000  # the most images per evaluation pass (fewer when the memory budget says so)
+    # bytes of the first conv's pre-activation (Z0 and D together) per block of images in the linear path's sweep
+    # (convnet_eval.evaluate_line_chunk): small enough that a block, and the pieces being combined, stay in the
+    # CPU's cache while every element-wise pass runs
+    LINE_BLOCK_BYTES = 8 << 20
 
     def __init__(self, input_shape=(3, 32, 32), conv=None, dense=(500,), dense_pieces=5, n_classes=10,
                  init_range=0.005, max_col_norms=None, input_include=1.0, input_scale=1.0, hidden_include=1.0,
@@ -168,14 +176,21 @@ class ConvMaxout(SoftmaxClassifier):
                 masks[i] = draw_mask(rng, shape, include, dtype)
         return masks
 
-    def _drop(self, i, x, masks):
+    def drop_layer_input(self, i, x, masks):
+        """``dropout_forward``'s ``(x * mask * scale, cache)`` for the input x of layer i under ``masks``, or
+        ``(x, None)`` when ``masks`` holds no mask for it (or is None)."""
         if masks is None or i not in masks:
             return x, None
         include, scale = self._include_and_scale(i)
         return dropout_forward(x, include, scale, mask=masks[i])
 
+    def drop_input(self, X, masks=None):
+        """The images as the first conv sees them: X, or X * mask * scale under dropout masks."""
+        return self.drop_layer_input(0, self.as_images(X), masks)[0]
+
     # ------------------------------------------------------------ forward / backward
-    def _as_images(self, X):
+    def as_images(self, X):
+        """X as images (N, C, H, W): flat rows (N, C*H*W) are reshaped, images are returned as they are."""
         return X.reshape(X.shape[0], *self.input_shape) if X.ndim == 2 else X
 
     def _check_batch(self, theta, X, y=None):
@@ -189,24 +204,20 @@ class ConvMaxout(SoftmaxClassifier):
         if y is not None and (getattr(y, "ndim", None) != 1 or y.shape[0] != X.shape[0]):
             raise ValueError(f"{self.name}: y must have shape ({X.shape[0]},), got {getattr(y, 'shape', None)}.")
 
-    def forward(self, theta, X, masks=None, z0=None):
-        """Logits and caches; with ``z0`` (the first conv's output, bias included) the first conv is skipped."""
+    def forward(self, theta, X, masks=None):
+        """Logits (N, n_classes) and the caches backward needs; ``masks``: None or a dict from :meth:`draw_masks`."""
         p = self.layout.unflatten(theta)
-        x = None if X is None else self._as_images(X)
+        x = self.as_images(X)
         caches = []
         for i, (name, spec) in enumerate(zip(self.conv_names, self.conv)):
-            drop = conv_cache = None
-            if i == 0 and z0 is not None:
-                z = z0
-            else:
-                x, drop = self._drop(i, x, masks)
-                z, conv_cache = conv_forward(x, p[f"{name}.W"], p[f"{name}.b"], 1, spec.pad)
+            x, drop = self.drop_layer_input(i, x, masks)
+            z, conv_cache = conv_forward(x, p[f"{name}.W"], p[f"{name}.b"], 1, spec.pad)
             m, maxout_cache = maxout_forward(z, spec.pieces)
             x, pool_cache = max_pool_forward(m, spec.pool, spec.pool_stride)
             caches.append((drop, conv_cache, maxout_cache, pool_cache))
         x = x.reshape(x.shape[0], self.n_flat)   # (N, features), also for N = 0
         for j, name in enumerate(self.dense_names):
-            x, drop = self._drop(len(self.conv) + j, x, masks)
+            x, drop = self.drop_layer_input(len(self.conv) + j, x, masks)
             z, aff = affine_forward(x, p[f"{name}.W"], p[f"{name}.b"])
             if name == "y":
                 caches.append((drop, aff, None))
@@ -238,136 +249,39 @@ class ConvMaxout(SoftmaxClassifier):
                 d = dropout_backward(d, drop)
         return d
 
+    # ------------------------------------- evaluation and the linear path's fast sweep: the code is in convnet_eval.py
+    first_layer_weights = "h0.W"
+
     def forward_eval(self, theta, X, z0=None):
-        """Logits of the deterministic network, keeping nothing for a backward pass.
-
-        The same values as ``forward(theta, X)[0]``; each layer's cache (the
-        im2col matrix above all) is dropped as soon as the layer is done, and
-        maxout and pooling run without winners, so memory is that of one layer
-        at a time. With ``z0`` (the first conv's output, bias included; may be
-        overwritten) the first convolution is skipped.
-        """
-        p = self.layout.unflatten(theta)
-        x = None if X is None else self._as_images(X)
-        spec = self.conv[0]
-        z = z0 if z0 is not None else conv_forward(x, p["h0.W"], p["h0.b"], 1, spec.pad)[0]
-        return self._eval_from(p, 1, max_pool_eval(maxout_eval(z, spec.pieces), spec.pool, spec.pool_stride))
-
-    def _eval_from(self, p, first_conv, x):
-        """The deterministic network from conv layer ``first_conv`` on (``len(self.conv)``: the dense part),
-        given that layer's input x; ``p`` are the unflattened parameters."""
-        for name, spec in zip(self.conv_names[first_conv:], self.conv[first_conv:]):
-            z = conv_forward(x, p[f"{name}.W"], p[f"{name}.b"], 1, spec.pad)[0]
-            x = max_pool_eval(maxout_eval(z, spec.pieces), spec.pool, spec.pool_stride)
-            del z
-        x = x.reshape(x.shape[0], self.n_flat)   # (N, features), also for N = 0
-        for name in self.dense_names:
-            z = x @ p[f"{name}.W"]
-            z += p[f"{name}.b"]
-            if name == "y":
-                return z
-            x = maxout_eval(z, self.dense_pieces)
-
-    # bytes of the first conv's output (Z0 and D together) per block of images in the sweep below: small enough
-    # that a block, and the pieces being combined, stay in the CPU's cache while every element-wise pass runs
-    LINE_BLOCK_BYTES = 8 << 20
-
-    def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y):
-        """``(NLL sums, error counts)``, one per alpha, of the deterministic network at theta(alpha) over
-        one chunk whose first conv outputs at the two ends are Z0 and Z1 (bias included, (n, F, H', W')).
-
-        Per alpha: theta(alpha) = (1 - alpha) theta0 + alpha theta1 in a reused buffer, then the first
-        layer's maxout and pooling straight from the ends, block by block of images,
-
-            x_1 = pool( max_p [Z0_p + alpha (Z1_p - Z0_p)] ),
-
-        so the combined output is never written out whole and each block's passes run in cache (the images
-        split over threads, :mod:`minilinpath.threads`), then the rest of the network on the whole chunk. At alpha = 0 and 1 every number is the one
-        :meth:`forward_eval` computes at theta0 and theta1 (Z0 + 0 D = Z0, alpha = 1 takes Z1 itself,
-        maxima are exact), so the sweep's endpoints are ``model.loss`` to the last bit.
-        """
-        xp = backend.get_xp(Z0)
-        alphas = [float(a) for a in alphas]  # Python floats keep the network's dtype (a NumPy float64 would not)
-        spec = self.conv[0]
-        n, F = Z0.shape[:2]
-        k, U, hw = spec.pieces, F // spec.pieces, Z0.shape[2:]
-        D = Z1 - Z0
-        block = max(1, self.LINE_BLOCK_BYTES // (2 * Z0[0].nbytes))
-        pooled = xp.empty((n,) + self.shapes_after[0], dtype=Z0.dtype)
-        theta, scaled = xp.empty_like(theta0), xp.empty_like(theta0)
-        nll, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
-
-        def first_layer(a, lo, hi):
-            """pooled[lo:hi] at alpha a, in blocks of ``block`` images (each thread takes its own images)."""
-            pieces = [xp.empty((min(block, hi - lo), U) + hw, dtype=Z0.dtype) for _ in range(2)]  # (b, U, H', W')
-            for start in range(lo, hi, block):
-                rows = slice(start, min(start + block, hi))
-                if a == 1.0:
-                    m = maxout_eval(Z1[rows], k)
-                else:
-                    z0, d = (A[rows].reshape(-1, U, k, *hw) for A in (Z0, D))  # (b, U, k, H', W') views
-                    m, piece = (buf[:z0.shape[0]] for buf in pieces)
-                    for p in range(k):
-                        target = m if p == 0 else piece
-                        xp.multiply(d[:, :, p], a, out=target)
-                        target += z0[:, :, p]
-                        if p:
-                            xp.maximum(m, piece, out=m)
-                pooled[rows] = max_pool_eval(m, spec.pool, spec.pool_stride)
-
-        for i, a in enumerate(alphas):
-            point_on_line(theta0, theta1, a, theta, scaled)
-            threads.for_example_blocks(lambda lo, hi, a=a: first_layer(a, lo, hi), xp, Z0)  # over threads
-            logits = self._eval_from(self.layout.unflatten(theta), 1, pooled)
-            nll[i], wrong[i] = nll_and_errors(logits, y)
-        return nll, wrong
+        """Logits of the deterministic network without caches (:func:`.convnet_eval.forward_eval`)."""
+        return convnet_eval.forward_eval(self, theta, X, z0)
 
     @property
     def eval_fixed_bytes(self) -> int:
-        """Evaluation temporaries that do not grow with the chunk: one block of im2col columns and its product."""
-        return 2 * conv_layer.BLOCK_BYTES["cpu"]
+        """Evaluation temporaries that do not grow with the chunk (:func:`.convnet_eval.eval_fixed_bytes`)."""
+        return convnet_eval.eval_fixed_bytes(self)
 
     def eval_bytes_per_example(self, dtype=np.float32) -> int:
-        """Temporaries of evaluating one example: the largest layer's input, padded input, conv output and
-        maxout output; plus six copies of the first conv's output, which the linear path's fast sweep keeps
-        (both ends, stacked and separate, and two working buffers). The im2col matrix is not per example:
-        the conv layer builds it block by block within a fixed size (:attr:`eval_fixed_bytes`)."""
-        itemsize = np.dtype(dtype).itemsize
-        c, h, w = self.input_shape
-        largest = 0
-        for spec, after in zip(self.conv, self.shapes_after):
-            F = spec.units * spec.pieces
-            ho, wo = output_size(h, spec.kernel, 1, spec.pad), output_size(w, spec.kernel, 1, spec.pad)
-            padded = c * (h + 2 * spec.pad) * (w + 2 * spec.pad)
-            largest = max(largest, c * h * w + padded + F * ho * wo + spec.units * ho * wo)
-            c, h, w = after
-        d = self.n_flat
-        for units in self.dense:
-            largest = max(largest, d + 2 * units * self.dense_pieces)
-            d = units
-        spec, (c, h, w) = self.conv[0], self.input_shape
-        first_output = spec.units * spec.pieces * output_size(h, spec.kernel, 1, spec.pad) * \
-            output_size(w, spec.kernel, 1, spec.pad)
-        return (largest + 6 * first_output) * itemsize
+        """Evaluation temporaries per example (:func:`.convnet_eval.eval_bytes_per_example`)."""
+        return convnet_eval.eval_bytes_per_example(self, dtype)
 
-    # ------------------------------------------- the linear path's fast sweep
-    first_layer_weights = "h0.W"
-
-    def drop_input(self, X, masks=None):
-        x = self._as_images(X)
-        return x if masks is None or 0 not in masks else self._drop(0, x, masks)[0]
+    def dropout_logits_from_first_preactivation(self, theta, z0, masks):
+        """Logits under dropout ``masks`` from z0 = conv(drop(X), W) + b
+        (:func:`.convnet_eval.dropout_logits_from_first_preactivation`)."""
+        return convnet_eval.dropout_logits_from_first_preactivation(self, theta, z0, masks)
 
     def first_linear(self, X, W):
-        """conv(X, W) without bias: linear in W, so it is computed once per end of the line."""
-        return conv_forward(self._as_images(X), W, None, 1, self.conv[0].pad)[0]
+        """conv(X, W) without bias (:func:`.convnet_eval.first_linear`)."""
+        return convnet_eval.first_linear(self, X, W)
 
     def first_linear_pair(self, X, W0, W1):
-        """(conv(X, W0), conv(X, W1)) as one convolution with both kernel sets stacked: one im2col of X."""
-        F = W0.shape[0]
-        both = conv_forward(self._as_images(X), backend.get_xp(W0).concatenate([W0, W1]), None, 1,
-                            self.conv[0].pad)[0]                                  # (N, 2F, H', W')
-        return both[:, :F], both[:, F:]
+        """(conv(X, W0), conv(X, W1)) in one convolution (:func:`.convnet_eval.first_linear_pair`)."""
+        return convnet_eval.first_linear_pair(self, X, W0, W1)
 
     def first_bias(self, theta, z_linear):
-        """The first conv's output from its linear part: conv(X, W) + b (tied: one bias per channel)."""
-        return z_linear + self.layout.unflatten(theta)["h0.b"][:, None, None]
+        """The first conv's pre-activation conv(X, W) + b from its linear part (:func:`.convnet_eval.first_bias`)."""
+        return convnet_eval.first_bias(self, theta, z_linear)
+
+    def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y):
+        """``(NLL sums, error counts)`` per alpha over one chunk (:func:`.convnet_eval.evaluate_line_chunk`)."""
+        return convnet_eval.evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y)
