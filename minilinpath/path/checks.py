@@ -9,13 +9,15 @@ return their settings checked, with the model's abilities asked once
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..checks import whole_number
-from ..contract import ChecksBatch, DropoutMasks, ErrorRate, FirstLayerSweep, check_model
+from ..contract import (ChecksBatch, Constrained, DropoutMasks, ErrorRate, FirstLayerSweep, ScaledLearningRates,
+                        check_model)
 from .first_layer import sweep_chunk_size
 
 
@@ -166,10 +168,11 @@ def check_plane(model, plane, train, a_values, b_values, valid, chunk_size, fast
     sets = sets_of(train, valid)
     for split, batch in sets:
         check_split(model, plane.origin, split, batch)
-    classifier = isinstance(model, ErrorRate)
+    chunk_size = chunk_size_for(model, chunk_size, plane.origin.dtype)
     can_fast = bool(fast) and isinstance(model, FirstLayerSweep) and isinstance(train, tuple)
-    return PlaneSettings(a_values, b_values, sets, chunk_size_for(model, chunk_size, plane.origin.dtype), can_fast,
-                         classifier, cache_bytes, block_rows, None if store is None else Path(store).with_suffix(".npz"))
+    store = None if store is None else Path(store).with_suffix(".npz")
+    return PlaneSettings(a_values, b_values, sets, chunk_size, can_fast, isinstance(model, ErrorRate), cache_bytes,
+                         block_rows, store)
 
 
 def check_split(model, origin, split: str, batch) -> None:
@@ -188,3 +191,32 @@ def check_split(model, origin, split: str, batch) -> None:
         kind = TypeError if isinstance(error, TypeError) else ValueError
         raise kind(f"the {split} set does not fit the model (checked on its first example at the plane's origin): "
                    f"{error}") from None
+
+
+# ---------------------------------------------------------------------------------------------- the curves
+@dataclass(frozen=True)
+class CurveTrainingSettings:
+    """:func:`~minilinpath.path.curves.train_curve`'s settings, checked."""
+    n: int                # examples in the train set
+    epochs: int
+    batch_size: int
+    lr: float             # as given (its type is kept: the step's rounding follows it)
+    momentum: float
+    seed: int
+    constrained: bool     # the model's ``constrain`` keeps every bend inside its limits after each step
+    scaled_lr: bool       # the model's ``lr_scales`` multiply each step, as in training
+
+
+def check_curve_training(model, curve, train_set, epochs, batch_size, lr, momentum, seed) -> CurveTrainingSettings:
+    """Check :func:`~minilinpath.path.curves.train_curve`'s inputs (see there) before any step."""
+    check_model(model, "train_curve", needs=("loss_and_grad",))
+    n = example_count(train_set, "train")
+    for p in curve.points:
+        model.layout.check(p)
+    epochs = whole_number(epochs, "epochs", least=1)
+    batch_size = whole_number(batch_size, "batch_size", least=1)
+    if not (lr > 0 and math.isfinite(lr)) or not 0.0 <= momentum < 1.0:
+        raise ValueError(f"need lr > 0 and 0 <= momentum < 1, got lr={lr} and momentum={momentum}.")
+    seed = whole_number(seed, "seed", least=0)   # every random choice flows from it: shuffles, t's and masks
+    return CurveTrainingSettings(n, epochs, batch_size, lr, momentum, seed, isinstance(model, Constrained),
+                                 isinstance(model, ScaledLearningRates))
