@@ -12,6 +12,7 @@ from minilinpath.models import MLP, ConvMaxout, ConvSpec, DeepLinear
 from minilinpath.path import (evaluate_plane, grid_around, line_curve, linear_path, plane_through, train_curve)
 from minilinpath.path import first_layer
 from minilinpath.path import linear as linear_module
+from minilinpath.path import plane as plane_module
 
 from .conftest import ROOT
 
@@ -170,25 +171,47 @@ def test_no_function_in_path_is_longer_than_sixty_lines():
 
 # ---------------------------------------------------------------------------- one fast path, line and plane
 def test_the_line_and_the_plane_take_their_products_from_the_one_fast_path(monkeypatch):
-    """Both sweeps get the first layer's products from first_layer.first_layer_products and evaluate every point
-    through first_layer.evaluate_from_first_output (the plane through the generic per-point route; the line
-    through the model's own loop when it has one)."""
-    calls = []
-    real = first_layer.first_layer_products
+    """Both sweeps get the first layer's products from first_layer.FirstLayer.products (the plane keeps them
+    across grid rows) and evaluate points through first_layer.evaluate_from_first_output (the plane at every
+    point; the line where the model has no loop of its own)."""
+    calls, points = [], []
+    real_products, real_evaluate = first_layer.FirstLayer.products, first_layer.evaluate_from_first_output
 
-    def counting(model, X, weights, masks=None):
-        calls.append(len(weights))
-        return real(model, X, weights, masks)
+    def counting(self, X, masks=None):
+        calls.append(len(self.weights))
+        return real_products(self, X, masks)
 
-    monkeypatch.setattr(first_layer, "first_layer_products", counting)   # the plane's ProductChunks
-    monkeypatch.setattr(linear_module, "first_layer_products", counting)  # the line's name for the same function
+    def counting_points(*args, **kwargs):
+        points.append(1)
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(first_layer.FirstLayer, "products", counting)
+    monkeypatch.setattr(plane_module, "evaluate_from_first_output", counting_points)
+    monkeypatch.setattr(linear_module, "evaluate_from_first_output", counting_points)
     model = small_mlp()
     plane, train, _, a_values, b_values = plane_problem(model, 6)
     evaluate_plane(model, plane, train, a_values, b_values, chunk_size=5, progress=False)
     assert calls == [3, 3, 3]   # the three products of each of the 3 chunks, kept for every row
+    assert len(points) == 3 * len(a_values) * len(b_values)   # every chunk at every grid point
     calls.clear()
+    points.clear()
     linear_path(model, plane.origin, plane.point(1.0, 0.0), train, [0.0, 0.5, 1.0], chunk_size=5, progress=False)
-    assert calls == [2, 2, 2]   # the two ends' products of each chunk
+    assert calls == [2, 2, 2] and not points   # the two ends' products of each chunk; the MLP's own loop
+    hidden = _WithoutOwnLoop(model)
+    linear_path(hidden, plane.origin, plane.point(1.0, 0.0), train, [0.0, 0.5, 1.0], chunk_size=5, progress=False)
+    assert len(points) == 3 * 3   # the generic loop: every chunk at every alpha
+
+
+class _WithoutOwnLoop:
+    """A model seen without evaluate_line_chunk (nor line_parameters): the line's generic loop serves it."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        if name in ("evaluate_line_chunk", "line_parameters"):
+            raise AttributeError(name)
+        return getattr(self._model, name)
 
 
 def own_model_module():

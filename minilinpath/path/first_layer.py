@@ -13,8 +13,7 @@ expensive part, and combined at every point of the grid; only the rest of the ne
 What the line (:mod:`.linear`) and the plane (:mod:`.plane`) share is here:
 
 - :func:`sweep_chunk_size`: how many examples one pass takes (the model's own evaluation chunk);
-- :func:`first_weights`: the first layer's weights inside each of a few flat vectors;
-- :func:`first_layer_products`: the products of one chunk;
+- :class:`FirstLayer`: the first layer's weights inside a few flat vectors, and their products with one chunk;
 - :class:`ProductChunks`: the products of every chunk of a data set, kept from one grid row to the next
   while they fit a byte budget;
 - :func:`evaluate_from_first_output`: one point's (NLL sum, error count) from the first layer's output.
@@ -42,24 +41,30 @@ def sweep_chunk_size(model, dtype) -> int:
     return DEFAULT_CHUNK
 
 
-def first_weights(model, thetas) -> tuple:
-    """The first layer's weights (views) inside each flat vector of ``thetas``, e.g. (W0, W1) of a line's ends."""
-    name = model.first_layer_weights
-    return tuple(model.layout.unflatten(theta)[name] for theta in thetas)
+class FirstLayer:
+    """The first layer's weights inside a few flat vectors (e.g. a line's two ends, or a plane's origin and
+    directions), and their products with a chunk of data.
 
-
-def first_layer_products(model, X, weights, masks=None) -> tuple:
-    """The first layer's linear part on one chunk for each of ``weights``: ``(X W for W in weights)``.
-
-    With ``masks`` (a Monte Carlo dropout sweep) X is first dropped as the first layer sees it
-    (``model.drop_input``). Two weight arrays go through the model's ``first_linear_pair`` when it has one
-    (the conv net: one convolution with both kernel sets stacked, a single im2col of X).
+    Whether the model computes two products in one pass (:class:`~minilinpath.contract.PairedFirstLinear`,
+    the conv net: one convolution with both kernel sets stacked, a single im2col of X) is asked once, here.
     """
-    if masks is not None:
-        X = model.drop_input(X, masks)
-    if len(weights) == 2 and isinstance(model, PairedFirstLinear):
-        return model.first_linear_pair(X, *weights)
-    return tuple(model.first_linear(X, W) for W in weights)
+
+    def __init__(self, model, thetas):
+        name = model.first_layer_weights
+        self.model = model
+        self.weights = tuple(model.layout.unflatten(theta)[name] for theta in thetas)   # views, e.g. (W0, W1)
+        self.paired = len(self.weights) == 2 and isinstance(model, PairedFirstLinear)
+
+    def products(self, X, masks=None) -> tuple:
+        """The first layer's linear part on one chunk X for each weight array: ``(X W for W in weights)``.
+
+        With ``masks`` (a Monte Carlo dropout sweep) X is first dropped as the first layer sees it
+        (``model.drop_input``)."""
+        if masks is not None:
+            X = self.model.drop_input(X, masks)
+        if self.paired:
+            return self.model.first_linear_pair(X, *self.weights)
+        return tuple(self.model.first_linear(X, W) for W in self.weights)
 
 
 def evaluate_from_first_output(model, theta, first_output, y, masks=None) -> tuple:
@@ -69,15 +74,15 @@ def evaluate_from_first_output(model, theta, first_output, y, masks=None) -> tup
 
 
 class ProductChunks:
-    """The first-layer products of every chunk of one data set ``(X, y)``, for the weight arrays ``weights``.
+    """The first-layer products (:class:`FirstLayer`) of every chunk of one data set ``(X, y)``.
 
     :meth:`chunks` yields ``(products, y_chunk)`` chunk by chunk. The products are kept for the next call
     (the next grid row) as long as all of them fit in ``cache_bytes``; once one does not, nothing more is
     kept and every call computes them again (the same bytes either way).
     """
 
-    def __init__(self, model, weights, batch, chunk_size: int, cache_bytes: int):
-        self.model, self.weights, self.batch, self.chunk = model, tuple(weights), batch, chunk_size
+    def __init__(self, first: FirstLayer, batch, chunk_size: int, cache_bytes: int):
+        self.first, self.batch, self.chunk = first, batch, chunk_size
         self.cache_bytes, self.cache, self.keep = cache_bytes, {}, True
 
     def chunks(self):
@@ -86,8 +91,7 @@ class ProductChunks:
             if start in self.cache:
                 yield self.cache[start]
                 continue
-            item = (first_layer_products(self.model, X[start:start + self.chunk], self.weights),
-                    y[start:start + self.chunk])
+            item = (self.first.products(X[start:start + self.chunk]), y[start:start + self.chunk])
             self._maybe_keep(start, item)
             yield item
 

@@ -40,13 +40,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
-from ..contract import EvaluatesInOnePass, LineChunkSweep, LineParameters, fixed_evaluation_bytes, model_name
+from ..contract import (EvaluatesInOnePass, LineChunkSweep, LineParameters, PairedFirstLinear, fixed_evaluation_bytes,
+                        model_name)
 from ..io import write_npz
 from ..memory import eval_memory_budget
 from ..params import point_on_line
 from ..progress import progress_bar
 from .checks import LineSettings, check_line, check_sweep_batch  # noqa: F401 (check_sweep_batch: its older home)
-from .first_layer import DEFAULT_CHUNK, evaluate_from_first_output, first_layer_products, first_weights  # noqa: F401
+from .first_layer import DEFAULT_CHUNK, FirstLayer, evaluate_from_first_output  # noqa: F401 (DEFAULT_CHUNK: older home)
 
 
 def _json_value(value):
@@ -175,7 +176,7 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
     """
     X, y = batch
     xp = backend.get_xp(theta0, X)
-    ends = first_weights(model, (theta0, theta1))
+    first = FirstLayer(model, (theta0, theta1))   # W0, W1 and their products with a chunk
     alphas = [float(a) for a in alphas]  # Python floats keep theta's dtype
     nll_sum, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
     samples = max(mc_samples, 1)
@@ -188,7 +189,7 @@ def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc
             masks = None
             if mc_samples:   # the same masks at every alpha: drawn from (seed, chunk, sample) alone
                 masks = model.draw_masks(backend.rng([masks_rng_seed, start, s], xp), Xc.shape[0], dtype=theta0.dtype)
-            A, B = first_layer_products(model, Xc, ends, masks)  # the two expensive products
+            A, B = first.products(Xc, masks)  # the two expensive products
             Z0, Z1 = model.first_bias(theta0, A), model.first_bias(theta1, B)
             del A, B
             if own_loop:   # the model's own loop over alpha
@@ -279,5 +280,8 @@ def alpha_grid(kind: str = "paper"):
 
 # ------------------------------------------------------------------------ names kept for older code
 def first_linear_pair(model, X, W0, W1):
-    """``(X W0, X W1)``: :func:`~minilinpath.path.first_layer.first_layer_products` of the two ends' weights."""
-    return first_layer_products(model, X, (W0, W1))
+    """``(X W0, X W1)``, the first layer's linear part at both ends of the line (the model's own
+    ``first_linear_pair`` when it has one). The sweep itself asks :class:`~.first_layer.FirstLayer`."""
+    if isinstance(model, PairedFirstLinear):
+        return model.first_linear_pair(X, W0, W1)
+    return model.first_linear(X, W0), model.first_linear(X, W1)

@@ -55,7 +55,11 @@ with a linear layer the first-layer trick of the linear path extends to planes:
 
 so for each chunk the three products are computed once for the *whole* grid
 (kept in memory up to a budget), and only the rest of the network runs per
-grid point.
+grid point. The products and the per-point evaluation are the one fast path the
+line uses too (:mod:`.first_layer`); the model has it when it declares the
+``FirstLayerSweep`` ability (:mod:`minilinpath.contract`), asked once by
+:func:`~minilinpath.path.checks.check_plane` with ``ErrorRate`` (error rates
+beside J) and ``EvaluationChunks`` (the default chunk).
 
 The grid is cut into blocks of consecutive rows (``block_rows``), the tasks of
 an executor of :mod:`minilinpath.study.executors`: this process (the default),
@@ -93,7 +97,7 @@ from ..contract import check_model, model_name
 from ..io import write_npz
 from ..progress import progress_bar
 from .checks import PlaneSettings, check_plane
-from .first_layer import ProductChunks, evaluate_from_first_output, first_weights
+from .first_layer import FirstLayer, ProductChunks, evaluate_from_first_output
 
 CACHE_BYTES = 1 << 30  # the first-layer products of every chunk are kept across grid rows up to this size
 
@@ -582,9 +586,9 @@ _FIRST_LAYERS: dict = {}  # token -> {split: ProductChunks}: this process's prod
 def _first_layers(job: PlaneJob) -> dict:
     if job.token not in _FIRST_LAYERS:
         _FIRST_LAYERS.clear()  # one evaluation at a time: the products of an earlier one are dropped
-        weights = first_weights(job.model, (job.plane.origin, job.plane.d1, job.plane.d2))  # W_o, D_1, D_2
+        first = FirstLayer(job.model, (job.plane.origin, job.plane.d1, job.plane.d2))  # W_o, D_1, D_2
         sets = job.settings.sets
-        _FIRST_LAYERS[job.token] = {s: ProductChunks(job.model, weights, batch, job.settings.chunk_size,
+        _FIRST_LAYERS[job.token] = {s: ProductChunks(first, batch, job.settings.chunk_size,
                                                      job.settings.cache_bytes // len(sets)) for s, batch in sets}
     return _FIRST_LAYERS[job.token]
 
