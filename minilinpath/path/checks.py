@@ -220,3 +220,16 @@ def check_curve_training(model, curve, train_set, epochs, batch_size, lr, moment
     seed = whole_number(seed, "seed", least=0)   # every random choice flows from it: shuffles, t's and masks
     return CurveTrainingSettings(n, epochs, batch_size, lr, momentum, seed, isinstance(model, Constrained),
                                  isinstance(model, ScaledLearningRates))
+
+
+def check_curve_path(model, ts, train, valid) -> np.ndarray:
+    """``ts`` as a float64 array, after checking :func:`~minilinpath.path.curves.curve_path`'s inputs: the
+    contract, t's in [0, 1], and sets that hold examples (a mean over none is undefined)."""
+    check_model(model, "curve_path")
+    ts = np.asarray(ts, dtype=np.float64)
+    if ts.ndim != 1 or ts.size == 0 or not np.all((ts >= 0) & (ts <= 1)):
+        raise ValueError("ts must be a non-empty 1-D array of numbers in [0, 1].")
+    for split, batch in sets_of(train, valid):
+        if (batch[0] if isinstance(batch, tuple) else batch).shape[0] == 0:
+            raise ValueError(f"the {split} set holds no examples; give at least one.")
+    return ts

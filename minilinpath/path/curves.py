@@ -67,10 +67,10 @@ import numpy as np
 
 from .. import backend
 from ..checks import is_whole_number
-from ..contract import ErrorRate, EvaluatesInOnePass, check_model, model_name
+from ..contract import ErrorRate, EvaluatesInOnePass, model_name
 from ..optim import momentum_step
 from ..progress import progress_bar
-from .checks import CurveTrainingSettings, check_curve_training
+from .checks import CurveTrainingSettings, check_curve_path, check_curve_training
 from .linear import PathResult
 
 KINDS = ("bezier", "chain")
@@ -308,13 +308,7 @@ def curve_path(model, curve: Curve, train, ts, valid=None, progress: bool = True
     the whole of ``train`` (and ``valid``): a :class:`~minilinpath.path.linear.PathResult` whose ``alphas``
     are the t's, so the metrics of :mod:`minilinpath.path.metrics` apply as to a line. Like
     :func:`~minilinpath.path.linear_path`, a set with no examples is refused (its mean is undefined)."""
-    check_model(model, "curve_path")
-    ts = np.asarray(ts, dtype=np.float64)
-    if ts.ndim != 1 or ts.size == 0 or not np.all((ts >= 0) & (ts <= 1)):
-        raise ValueError("ts must be a non-empty 1-D array of numbers in [0, 1].")
-    for split, batch in (("train", train), ("valid", valid)):
-        if batch is not None and (batch[0] if isinstance(batch, tuple) else batch).shape[0] == 0:
-            raise ValueError(f"the {split} set holds no examples; give at least one.")
+    ts = check_curve_path(model, ts, train, valid)
     one_pass, classifier = isinstance(model, EvaluatesInOnePass), isinstance(model, ErrorRate)
     values = {}
     for split, batch in (("train", train), ("valid", valid)):
