@@ -19,6 +19,48 @@ from scratch):
 checkers and ``isinstance``). :func:`check_model` is what the tools call up
 front: it names, in one line, everything that is missing or of the wrong kind,
 instead of an ``AttributeError`` from deep inside a sweep.
+
+Optional abilities
+------------------
+Beyond those names a model may offer more, and the tools use it when it does.
+Each ability is a :class:`typing.Protocol` below (runtime-checkable: a model
+has the ability when it has every name the protocol lists; nothing needs to
+inherit from it). A tool asks ``isinstance(model, Ability)`` once, where it
+decides how to compute, never ``hasattr`` at each use:
+
+- :class:`ErrorRate` (``error_rate``): the error curves beside J (the line, the
+  plane, the curves);
+- :class:`EvaluatesInOnePass` (``evaluate`` -> (J, error)): one pass instead of
+  two (the line's plain sweep, the curves, the trainer's validation);
+- :class:`ChecksBatch` (``check_batch``): the fast sweeps refuse a bad batch
+  with the model's own message before computing (they never call ``loss``);
+- :class:`EvaluationChunks` (``evaluation_chunk``): the default chunk of
+  examples of the line and the plane;
+- :class:`FirstLayerSweep` (``first_layer_weights``, ``first_linear``,
+  ``first_bias``, ``evaluate_from_first_output``, ``error_rate``): the
+  first-layer trick of the line and the plane
+  (:mod:`minilinpath.path.first_layer`);
+- :class:`PairedFirstLinear` (``first_linear_pair``): the line's two products
+  of a chunk in one pass;
+- :class:`DropoutMasks` (``uses_dropout``, ``draw_masks``, ``drop_input``):
+  the line's Monte Carlo dropout sweep (``mc_samples``);
+- :class:`LineChunkSweep` (``evaluate_line_chunk``): the model's own loop over
+  alpha for one chunk of the line;
+- :class:`LineParameters` (``line_parameters``, ``line_parameter_bytes``,
+  ``eval_bytes_per_example``, and ``evaluate_line_chunk(..., on_line=)``): the
+  line's later layers built once per sweep instead of once per chunk;
+- :class:`FixedEvaluationBytes` (``eval_fixed_bytes``): what the line leaves
+  out of the memory budget before building those;
+- :class:`Constrained` (``constrain``) and :class:`ScaledLearningRates`
+  (``lr_scales``): the trainer and the curves' training;
+- :class:`ExactHessian` (``hessian_vector_product``): the curvature tools.
+
+A model without an ability gets the general route (e.g. ``model.loss`` at
+every point instead of the first-layer trick): the same numbers to rounding,
+only slower. Having an ability means keeping its whole signature: a model
+with :class:`LineParameters` is handed ``evaluate_line_chunk(...,
+on_line=...)``, and one whose ``evaluate_line_chunk`` takes no ``on_line``
+gets Python's TypeError naming it.
 """
 from __future__ import annotations
 
@@ -47,12 +89,17 @@ class Model(Protocol):
 
 
 @runtime_checkable
-class Classifier(Model, Protocol):
-    """A model that also reports its error rate (then J and the error are drawn together)."""
+class ErrorRate(Protocol):
+    """The error rate beside J (classifiers): the line, the plane and the curves then give error curves too."""
 
     def error_rate(self, theta, batch) -> float:
         """Fraction of misclassified examples in ``batch``."""
         ...
+
+
+@runtime_checkable
+class Classifier(Model, ErrorRate, Protocol):
+    """A model that also reports its error rate (then J and the error are drawn together)."""
 
 
 # ------------------------------------------------------------ optional abilities, declared once
@@ -94,6 +141,128 @@ class ExactHessian(Protocol):
     def hessian_vector_product(self, theta, batch, v):
         """H(theta) v, a flat array like theta, for the deterministic objective on ``batch``."""
         ...
+
+
+@runtime_checkable
+class ChecksBatch(Protocol):
+    """The model's own batch check, which the fast sweeps run first (they never call ``loss``, which would)."""
+
+    def check_batch(self, theta, X, y=None) -> None:
+        """Raise ValueError or TypeError, naming the problem, unless theta and ``(X, y)`` fit the model."""
+        ...
+
+
+@runtime_checkable
+class EvaluationChunks(Protocol):
+    """How many examples one evaluation pass may take: the default chunk of the line's and the plane's sweeps."""
+
+    def evaluation_chunk(self, dtype) -> int:
+        """Examples per pass for parameters of ``dtype``, within the evaluation memory budget."""
+        ...
+
+
+@runtime_checkable
+class FirstLayerSweep(ErrorRate, Protocol):
+    """The first-layer trick of the line and the plane (:mod:`minilinpath.path.first_layer`).
+
+    The model starts with a layer whose linear part is linear in its weights (X W, or conv(X, W)), so the
+    sweeps compute that part once per chunk for a few weight arrays, combine the products at every point,
+    and run only the rest of the network there.
+    """
+
+    first_layer_weights: str   # the layout name of the first layer's weights, e.g. "h0.W"
+
+    def first_linear(self, X, W):
+        """The first layer's linear part on X with weights W (no bias), in the model's evaluation layout."""
+        ...
+
+    def first_bias(self, theta, z_linear):
+        """The first layer's output from its linear part: z_linear + b, b read from theta."""
+        ...
+
+    def evaluate_from_first_output(self, theta, z0, y, masks=None) -> tuple:
+        """``(sum of NLL, number of errors)`` over a chunk whose first layer's output z0 is given (z0 may be
+        overwritten); ``masks``: dropout masks of the later layers, or None for the deterministic network."""
+        ...
+
+
+@runtime_checkable
+class PairedFirstLinear(Protocol):
+    """Both ends' first-layer products in one pass (the conv net: one convolution with both kernel sets)."""
+
+    def first_linear_pair(self, X, W0, W1) -> tuple:
+        """``(first_linear(X, W0), first_linear(X, W1))``."""
+        ...
+
+
+@runtime_checkable
+class DropoutMasks(Protocol):
+    """Dropout masks the line may draw and reuse at every alpha (``linear_path(..., mc_samples=k)``)."""
+
+    uses_dropout: bool   # False: the model has no dropout, and a Monte Carlo sweep is refused
+
+    def draw_masks(self, rng, n_examples, dtype):
+        """The masks of every layer that drops, for ``n_examples`` examples, drawn from ``rng``."""
+        ...
+
+    def drop_input(self, X, masks=None):
+        """The input as the first layer sees it under ``masks`` (X itself when the input does not drop)."""
+        ...
+
+
+@runtime_checkable
+class LineChunkSweep(Protocol):
+    """The model's own loop over alpha for one chunk of the line's deterministic fast sweep."""
+
+    def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y) -> tuple:
+        """``(NLL sums, error counts)``, one per alpha, over a chunk whose first-layer outputs at the two ends
+        (bias included) are Z0 and Z1."""
+        ...
+
+
+@runtime_checkable
+class LineParameters(LineChunkSweep, Protocol):
+    """The layers after the first at every alpha, built once per sweep and handed to every chunk.
+
+    Having this ability means :meth:`evaluate_line_chunk` takes the keyword ``on_line`` (what
+    :meth:`line_parameters` built); the sweep passes it when :meth:`line_parameter_bytes` fit in what the
+    memory budget leaves beside one chunk (``eval_bytes_per_example`` times the chunk, plus
+    :class:`FixedEvaluationBytes`).
+    """
+
+    def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y, on_line=None) -> tuple:
+        """As :meth:`LineChunkSweep.evaluate_line_chunk`, the later layers taken from ``on_line`` when given."""
+        ...
+
+    def line_parameters(self, theta0, theta1, alphas):
+        """Every layer after the first at each alpha."""
+        ...
+
+    def line_parameter_bytes(self, n_alphas: int, dtype) -> int:
+        """Bytes :meth:`line_parameters` keeps for ``n_alphas`` alphas."""
+        ...
+
+    def eval_bytes_per_example(self, dtype) -> int:
+        """Bytes of temporaries one example of an evaluation pass takes."""
+        ...
+
+
+@runtime_checkable
+class FixedEvaluationBytes(Protocol):
+    """Evaluation temporaries that do not grow with the chunk (the conv net's im2col blocks)."""
+
+    eval_fixed_bytes: int
+
+
+def fixed_evaluation_bytes(model) -> int:
+    """``model.eval_fixed_bytes`` when the model declares it (:class:`FixedEvaluationBytes`), else 0."""
+    return int(model.eval_fixed_bytes) if isinstance(model, FixedEvaluationBytes) else 0
+
+
+def model_name(model) -> str:
+    """The label a result records for ``model``: its ``name`` when it has one (the package's models and
+    presets do), else its class name."""
+    return getattr(model, "name", type(model).__name__)  # a label only: any object may be analysed
 
 
 def check_model(model, where: str, needs=("loss",)) -> None:

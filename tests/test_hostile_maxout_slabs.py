@@ -6,10 +6,13 @@
    layout. The reference is the package's plain one, minilinpath.layers.reference.maxout_forward: k - 1
    element-wise maxima of the pieces in order (which fixes which NaN, and which sign of zero, comes out) and
    the first winner by argmax (the lowest piece equal to the maximum; none when the maximum is NaN).
-2. linear_path passes ``on_line=`` only to an ``evaluate_line_chunk`` that takes it. The claim: whatever the
-   signature, the curves are the plain MLP's and no TypeError. Three cases failed at first and are mended
-   (a functools.wraps wrapper whose followed signature is MLP's, and a model without evaluate_line_chunk),
-   as is maxout_backward of an empty batch.
+2. linear_path passes ``on_line=`` to the ``evaluate_line_chunk`` of a model with the ``LineParameters``
+   ability (minilinpath.contract): having it means taking that keyword, so no signature is read. The claim:
+   every variant that takes ``on_line`` by keyword gives the plain MLP's curves bit for bit; one that does not
+   (an older signature, ``*args``, a functools.wraps wrapper) breaks the contract and gets Python's TypeError
+   naming ``on_line``; a model without evaluate_line_chunk gets the generic loop. (Before the contract the sweep
+   read signatures, through functools.wraps too, and withheld ``on_line`` from those variants.)
+   maxout_backward of an empty batch was mended on the way.
 """
 import functools
 
@@ -18,6 +21,7 @@ import pytest
 
 import minilinpath.models.mlp as mlp_module
 from minilinpath import threads
+from minilinpath.contract import LineParameters
 from minilinpath.layers import maxout_backward, maxout_forward, reference
 from minilinpath.layers.maxout import MaxoutCache
 from minilinpath.models import MLP, get as get_model
@@ -285,46 +289,65 @@ class _HidesEvaluateLineChunk:
         return getattr(self._mlp, name)
 
 
-SIGNATURES = {
-    "positional-only": lambda: _subclass(lambda self, a, b, c, d, e, f, on_line=None, /:
-                                         MLP.evaluate_line_chunk(self, a, b, c, d, e, f, on_line)),
-    "*args": lambda: _subclass(lambda self, *args: MLP.evaluate_line_chunk(self, *args)),
+KEEP_THE_CONTRACT = {      # evaluate_line_chunk takes on_line by keyword (or the model has no evaluate_line_chunk)
     "**kwargs": lambda: _subclass(lambda self, *args, **kwargs: MLP.evaluate_line_chunk(self, *args, **kwargs)),
     "keyword-only required": lambda: _subclass(lambda self, a, b, c, d, e, f, *, on_line:
                                                MLP.evaluate_line_chunk(self, a, b, c, d, e, f, on_line=on_line)),
+    "partial of MLP's": lambda: _instance_with(lambda m: functools.partial(MLP.evaluate_line_chunk, m)),
+    "bound method of another MLP": lambda: _instance_with(lambda m: MLP(**SMALL).evaluate_line_chunk),
+    "callable object, keyword": lambda: _instance_with(_CallsWithKeyword),
+    "wrapper without evaluate_line_chunk": lambda: _HidesEvaluateLineChunk(MLP(**SMALL)),
+}
+
+BREAK_THE_CONTRACT = {     # line_parameters (inherited), but an evaluate_line_chunk that refuses on_line=
+    "positional-only": lambda: _subclass(lambda self, a, b, c, d, e, f, on_line=None, /:
+                                         MLP.evaluate_line_chunk(self, a, b, c, d, e, f, on_line)),
+    "*args": lambda: _subclass(lambda self, *args: MLP.evaluate_line_chunk(self, *args)),
     "renamed, positional": lambda: _subclass(lambda self, a, b, c, d, e, f, layers=None:
                                              MLP.evaluate_line_chunk(self, a, b, c, d, e, f, layers)),
     "older six arguments": lambda: _subclass(_old_signature()),
     "partialmethod of the older": lambda: _subclass(functools.partialmethod(_old_signature())),
     "staticmethod": lambda: _subclass(staticmethod(lambda *args: MLP.evaluate_line_chunk(MLP(**SMALL), *args))),
     "partial of the older": lambda: _instance_with(lambda m: functools.partial(_old_signature(), m)),
-    "partial of MLP's": lambda: _instance_with(lambda m: functools.partial(MLP.evaluate_line_chunk, m)),
-    "bound method of another MLP": lambda: _instance_with(lambda m: MLP(**SMALL).evaluate_line_chunk),
     "bound older method of another": lambda: _instance_with(lambda m: _subclass(_old_signature()).evaluate_line_chunk),
-    "callable object, keyword": lambda: _instance_with(_CallsWithKeyword),
     "callable object, older": lambda: _instance_with(_CallsOldSignature),
     "wraps(*args) over MLP's": lambda: _subclass(_only_args_forwarded_with_wraps()),
     "older signature given MLP's docstring by wraps":
         lambda: _subclass(functools.wraps(MLP.evaluate_line_chunk)(_old_signature())),
-    "wrapper without evaluate_line_chunk": lambda: _HidesEvaluateLineChunk(MLP(**SMALL)),
 }
 
 
-@pytest.mark.parametrize("name", list(SIGNATURES))
-def test_linear_path_curves_whatever_the_signature(name):
-    """Every variant sweeps the same line as the plain MLP (two chunks, alphas outside [0, 1]) with the same
-    curves bit for bit (the wrapper without evaluate_line_chunk: to rounding), and raises nothing."""
-    plain = MLP(**SMALL)
+def _line_problem():
+    """A small maxout MLP's line: two chunks (61 examples, chunk_size 40), alphas outside [0, 1]."""
     rng = np.random.default_rng(7)
     X, y = rng.standard_normal((61, 12)).astype(np.float32), rng.integers(0, 4, 61)
+    plain = MLP(**SMALL)
     theta0, theta1 = plain.init(1), (3 * plain.init(2)).astype(np.float32)
-    alphas = np.linspace(-0.5, 1.5, 5)
-    expected = linear_path(plain, theta0, theta1, (X, y), alphas, chunk_size=40, progress=False)
-    model = SIGNATURES[name]()
-    got = linear_path(model, theta0, theta1, (X, y), alphas, chunk_size=40, progress=False)
+    return plain, (X, y), theta0, theta1, np.linspace(-0.5, 1.5, 5)
+
+
+@pytest.mark.parametrize("name", list(KEEP_THE_CONTRACT))
+def test_linear_path_curves_whatever_the_signature(name):
+    """Every variant that keeps the contract sweeps the same line as the plain MLP with the same curves bit for bit
+    (the wrapper without evaluate_line_chunk, through the generic loop: to rounding), and raises nothing."""
+    plain, batch, theta0, theta1, alphas = _line_problem()
+    expected = linear_path(plain, theta0, theta1, batch, alphas, chunk_size=40, progress=False)
+    model = KEEP_THE_CONTRACT[name]()
+    got = linear_path(model, theta0, theta1, batch, alphas, chunk_size=40, progress=False)
     exact = not isinstance(model, _HidesEvaluateLineChunk)
     for curve in ("J_train", "error_train"):
         if exact:
             np.testing.assert_array_equal(getattr(got, curve), getattr(expected, curve), err_msg=curve)
         else:
             np.testing.assert_allclose(getattr(got, curve), getattr(expected, curve), rtol=1e-6, err_msg=curve)
+
+
+@pytest.mark.parametrize("name", list(BREAK_THE_CONTRACT))
+def test_an_evaluate_line_chunk_without_on_line_beside_line_parameters_is_a_type_error_naming_it(name):
+    """The LineParameters ability means evaluate_line_chunk takes on_line: the sweep reads no signature, so a model
+    that inherits line_parameters but refuses the keyword gets Python's TypeError, which names on_line."""
+    _, batch, theta0, theta1, alphas = _line_problem()
+    model = BREAK_THE_CONTRACT[name]()
+    assert isinstance(model, LineParameters)
+    with pytest.raises(TypeError, match="on_line"):
+        linear_path(model, theta0, theta1, batch, alphas, chunk_size=40, progress=False)

@@ -63,6 +63,7 @@ from .. import backend
 from ..contract import ExactHessian, check_model
 from ..progress import progress_bar
 from ..checks import is_whole_number
+from .checks import grid_values
 
 DEFAULT_EPS = 1e-4  # the HVP's finite-difference step (in parameter units, along a unit vector)
 
@@ -268,9 +269,7 @@ def line_curvature(model, theta0, theta1, batch, alphas, h: float = 1e-3, method
     if np.ndim(alphas) == 0:
         raise ValueError(f"alphas must be a 1-D array of finite numbers, got the single number {alphas!r}; "
                          "for one alpha pass [alpha].")
-    alphas = np.asarray(alphas, dtype=np.float64)
-    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
-        raise ValueError("alphas must be a non-empty 1-D array of finite numbers.")
+    alphas = grid_values(alphas, "alphas")
     xp = backend.get_xp(theta0)
     t0, t1 = xp.asarray(theta0, dtype=np.float64), xp.asarray(theta1, dtype=np.float64)
     model.layout.check(t0)

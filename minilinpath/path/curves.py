@@ -66,11 +66,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import backend
-from ..contract import check_model
+from ..checks import is_whole_number
+from ..contract import ErrorRate, EvaluatesInOnePass, model_name
 from ..optim import momentum_step
 from ..progress import progress_bar
-from ..checks import is_whole_number
-from .checks import example_count
+from .checks import CurveTrainingSettings, check_curve_path, check_curve_training
 from .linear import PathResult
 
 KINDS = ("bezier", "chain")
@@ -173,8 +173,8 @@ def line_curve(kind: str, theta_a, theta_b, bends: int = 1) -> Curve:
 
     The ends are copies, so training never touches the caller's arrays.
     """
-    if int(bends) != bends or bends < 1:
-        raise ValueError(f"a curve needs at least one bend point, got bends={bends!r}.")
+    if not is_whole_number(bends) or bends < 1:
+        raise ValueError(f"a curve needs at least one bend point (a whole number), got bends={bends!r}.")
     if theta_a.shape != theta_b.shape or theta_a.dtype != theta_b.dtype:
         raise ValueError(f"the ends differ: {theta_a.shape} {theta_a.dtype} and {theta_b.shape} {theta_b.dtype}.")
     xp = backend.get_xp(theta_a)
@@ -237,70 +237,69 @@ def train_curve(model, curve: Curve, train_set, epochs: int = 5, batch_size: int
 
     Parameters
     ----------
-    model : keeps the contract and has ``loss_and_grad(theta, batch, rng)``; its ``constrain`` (if any)
-        is applied to every bend after every step, its ``lr_scales`` (if any) scale the step as in training.
+    model : keeps the contract and has ``loss_and_grad(theta, batch, rng)``; its ``constrain`` (if any,
+        :class:`~minilinpath.contract.Constrained`) is applied to every bend after every step, its
+        ``lr_scales`` (if any, :class:`~minilinpath.contract.ScaledLearningRates`) scale the step as in training.
     curve : the start, e.g. :func:`line_curve`; it is not changed.
     train_set : a batch tuple whose arrays have one row per example (``(X, y)``; a language model's
         ``(inputs, targets)`` with one window of ``steps`` tokens per row, each started from a zero state),
-        or a single array (the MP-DBM's X). Checked first (:func:`example_count`): at least one example,
-        and the same number of rows in every array.
-    epochs, batch_size : passes over ``train_set`` in minibatches (the last one may be smaller).
+        or a single array (the MP-DBM's X). Checked first (:func:`~minilinpath.path.checks.example_count`):
+        at least one example, and the same number of rows in every array.
+    epochs, batch_size : passes over ``train_set`` in minibatches (the last one may be smaller); whole numbers >= 1.
     lr, momentum : v <- momentum v - lr g; p <- p + v, per bend.
-    seed : epoch e shuffles with ``default_rng([seed, 1, e])``, draws its t's (one per minibatch, uniform on
-        [0, 1)) from ``default_rng([seed, 3, e])`` and its dropout masks from ``rng([seed, 2, e])``.
+    seed : a whole number >= 0: epoch e shuffles with ``default_rng([seed, 1, e])``, draws its t's (one per
+        minibatch, uniform on [0, 1)) from ``default_rng([seed, 3, e])`` and its dropout masks from
+        ``rng([seed, 2, e])``.
     """
-    check_model(model, "train_curve", needs=("loss_and_grad",))
-    n = example_count(train_set, "train")
-    for p in curve.points:
-        model.layout.check(p)
-    if int(epochs) != epochs or epochs < 1 or int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be whole numbers >= 1, got {epochs} and {batch_size}.")
-    if not (lr > 0 and math.isfinite(lr)) or not 0.0 <= momentum < 1.0:
-        raise ValueError(f"need lr > 0 and 0 <= momentum < 1, got lr={lr} and momentum={momentum}.")
-    if not is_whole_number(seed) or seed < 0:   # every random choice flows from an explicit seed
-        raise ValueError(f"seed must be a whole number >= 0 (the shuffles, t's and masks all come from it), "
-                         f"got {seed!r}.")
-    from ..train import TrainingDiverged
-
+    settings = check_curve_training(model, curve, train_set, epochs, batch_size, lr, momentum, seed)
     curve = curve.copy()
     xp = backend.get_xp(curve.points[0])
     velocities = [xp.zeros_like(p) for p in curve.bends]
-    lr_scales = model.lr_scales(xp, curve.points[0].dtype) if hasattr(model, "lr_scales") else None
-    starts = range(0, n, int(batch_size))
+    lr_scales = model.lr_scales(xp, curve.points[0].dtype) if settings.scaled_lr else None
     history = []
-    for epoch in range(1, int(epochs) + 1):
-        order = np.random.default_rng([seed, 1, epoch]).permutation(n)
-        ts = np.random.default_rng([seed, 3, epoch]).random(len(starts))
-        masks_rng = backend.rng([seed, 2, epoch], xp)
-        losses = []
-        for start, t in progress_bar(list(zip(starts, ts)), desc=f"curve epoch {epoch}", enabled=progress,
-                                     unit="batch"):
-            idx = order[start:start + batch_size]
-            batch = minibatch(train_set, idx if xp is np else xp.asarray(idx))
-            loss, bend_grads = curve_loss_and_grad(model, curve, float(t), batch, masks_rng)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"the curve's training loss became {loss} in epoch {epoch} (at t = {t:.3f});"
-                                       " lower the curve's learning rate.")
-            for bend, velocity, g in zip(curve.bends, velocities, bend_grads):
-                if lr_scales is not None:
-                    g *= lr_scales
-                momentum_step(bend, velocity, g, lr, momentum)
-                if hasattr(model, "constrain"):
-                    model.constrain(bend)
-            losses.append(loss)
-        history.append({"epoch": epoch, "train_objective": float(np.mean(losses))})
+    for epoch in range(1, settings.epochs + 1):
+        mean = _train_epoch(model, curve, velocities, lr_scales, train_set, settings, epoch, progress)
+        history.append({"epoch": epoch, "train_objective": mean})
         if log is not None:
-            log(f"{curve.kind} curve, epoch {epoch}: mean J(phi(t)) over its minibatches {history[-1]['train_objective']:.4f}")
-    settings = {"kind": curve.kind, "bends": curve.n_bends, "epochs": int(epochs), "batch_size": int(batch_size),
-                "lr": lr, "momentum": momentum, "seed": seed}
-    return CurveFit(curve, history, settings)
+            log(f"{curve.kind} curve, epoch {epoch}: mean J(phi(t)) over its minibatches {mean:.4f}")
+    recorded = {"kind": curve.kind, "bends": curve.n_bends, "epochs": settings.epochs,
+                "batch_size": settings.batch_size, "lr": lr, "momentum": momentum, "seed": settings.seed}
+    return CurveFit(curve, history, recorded)
 
 
-def _evaluate(model, theta, batch):
+def _train_epoch(model, curve: Curve, velocities, lr_scales, train_set, settings: CurveTrainingSettings,
+                 epoch: int, progress: bool) -> float:
+    """One pass over ``train_set`` in shuffled minibatches, each at its own t; the mean J(phi(t)) of the pass."""
+    from ..train import TrainingDiverged
+
+    xp = backend.get_xp(curve.points[0])
+    starts = range(0, settings.n, settings.batch_size)
+    order = np.random.default_rng([settings.seed, 1, epoch]).permutation(settings.n)
+    ts = np.random.default_rng([settings.seed, 3, epoch]).random(len(starts))
+    masks_rng = backend.rng([settings.seed, 2, epoch], xp)
+    losses = []
+    for start, t in progress_bar(list(zip(starts, ts)), desc=f"curve epoch {epoch}", enabled=progress, unit="batch"):
+        idx = order[start:start + settings.batch_size]
+        batch = minibatch(train_set, idx if xp is np else xp.asarray(idx))
+        loss, bend_grads = curve_loss_and_grad(model, curve, float(t), batch, masks_rng)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"the curve's training loss became {loss} in epoch {epoch} (at t = {t:.3f});"
+                                   " lower the curve's learning rate.")
+        for bend, velocity, g in zip(curve.bends, velocities, bend_grads):
+            if lr_scales is not None:
+                g *= lr_scales
+            momentum_step(bend, velocity, g, settings.lr, settings.momentum)
+            if settings.constrained:
+                model.constrain(bend)
+        losses.append(loss)
+    return float(np.mean(losses))
+
+
+def _evaluate(model, theta, batch, one_pass: bool, classifier: bool):
     """``(J, error or None)`` of the deterministic model at theta on a whole set, in one pass where it can."""
-    if hasattr(model, "evaluate"):
+    if one_pass:
         return model.evaluate(theta, batch)
-    error = model.error_rate(theta, batch) if hasattr(model, "error_rate") else None
+    error = model.error_rate(theta, batch) if classifier else None
     return model.loss(theta, batch), error
 
 
@@ -309,24 +308,19 @@ def curve_path(model, curve: Curve, train, ts, valid=None, progress: bool = True
     the whole of ``train`` (and ``valid``): a :class:`~minilinpath.path.linear.PathResult` whose ``alphas``
     are the t's, so the metrics of :mod:`minilinpath.path.metrics` apply as to a line. Like
     :func:`~minilinpath.path.linear_path`, a set with no examples is refused (its mean is undefined)."""
-    check_model(model, "curve_path")
-    ts = np.asarray(ts, dtype=np.float64)
-    if ts.ndim != 1 or ts.size == 0 or not np.all((ts >= 0) & (ts <= 1)):
-        raise ValueError("ts must be a non-empty 1-D array of numbers in [0, 1].")
-    for split, batch in (("train", train), ("valid", valid)):
-        if batch is not None and (batch[0] if isinstance(batch, tuple) else batch).shape[0] == 0:
-            raise ValueError(f"the {split} set holds no examples; give at least one.")
+    ts = check_curve_path(model, ts, train, valid)
+    one_pass, classifier = isinstance(model, EvaluatesInOnePass), isinstance(model, ErrorRate)
     values = {}
     for split, batch in (("train", train), ("valid", valid)):
         if batch is None:
             continue
         J, errors = [], []
         for t in progress_bar(ts, desc=f"{curve.kind} curve ({split})", enabled=progress, unit="t"):
-            loss, error = _evaluate(model, curve.point(float(t)), batch)
+            loss, error = _evaluate(model, curve.point(float(t)), batch, one_pass, classifier)
             J.append(loss)
             errors.append(error)
         values[f"J_{split}"] = np.array(J)
         values[f"error_{split}"] = None if errors[0] is None else np.array(errors)
-    settings = {"model": getattr(model, "name", type(model).__name__), "kind": curve.kind, "bends": curve.n_bends}
+    settings = {"model": model_name(model), "kind": curve.kind, "bends": curve.n_bends}
     return PathResult(ts, values["J_train"], values.get("J_valid"), values.get("error_train"),
                       values.get("error_valid"), settings)

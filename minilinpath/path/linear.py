@@ -21,10 +21,18 @@ so for each chunk of data the two products X W0 and X W1 are computed once
 and reused for every alpha; only the (much cheaper) rest of the network runs
 per alpha, with the evaluation forward (no training caches). Memory stays
 bounded by ``chunk_size``, which by default follows the evaluation memory budget.
+The products and the per-point evaluation are the fast path the planes use too
+(:mod:`.first_layer`).
+
+What the sweep may ask of a model is declared in :mod:`minilinpath.contract`,
+and asked once (:func:`~minilinpath.path.checks.check_line` and the sweep
+below): ``FirstLayerSweep`` for the fast sweep at all, ``DropoutMasks`` for
+``mc_samples``, ``LineChunkSweep`` (the model's own loop over alpha per chunk)
+and ``LineParameters`` (the later layers built once per sweep), ``ErrorRate``
+and ``EvaluatesInOnePass`` for the plain sweep.
 """
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +40,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
-from ..contract import check_model
+from ..contract import (EvaluatesInOnePass, LineChunkSweep, LineParameters, PairedFirstLinear, fixed_evaluation_bytes,
+                        model_name)
 from ..io import write_npz
 from ..memory import eval_memory_budget
 from ..params import point_on_line
 from ..progress import progress_bar
-from ..checks import is_whole_number
-
-DEFAULT_CHUNK = 10_000
+from .checks import LineSettings, check_line, check_sweep_batch  # noqa: F401 (check_sweep_batch: its older home)
+from .first_layer import DEFAULT_CHUNK, FirstLayer, evaluate_from_first_output  # noqa: F401 (DEFAULT_CHUNK: older home)
 
 
 def _json_value(value):
@@ -91,158 +99,6 @@ class PathResult:
         return cls.from_arrays(arrays, settings=json.loads(str(arrays.pop("settings", "{}"))))
 
 
-def _is_classifier(model) -> bool:
-    return hasattr(model, "error_rate")
-
-
-def _sweep_plain(model, theta0, theta1, batch, alphas, progress, desc):
-    """Set theta(alpha) and evaluate the whole model at every alpha (loss and error in one pass)."""
-    J, err = [], []
-    classifier = _is_classifier(model) and hasattr(model, "evaluate")
-    for a in progress_bar(alphas, desc=desc, enabled=progress, unit="alpha"):
-        a = float(a)  # a Python float keeps theta's dtype (a NumPy float64 would promote float32 to float64)
-        theta = (1.0 - a) * theta0 + a * theta1
-        if classifier:
-            loss, error = model.evaluate(theta, batch)
-            J.append(loss)
-            err.append(error)
-        else:
-            J.append(model.loss(theta, batch))
-            if _is_classifier(model):
-                err.append(model.error_rate(theta, batch))
-    return np.array(J), (np.array(err) if err else None)
-
-
-def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc, masks_rng_seed=None,
-                mc_samples=0):
-    """Reuse the first layer's outputs at both ends for every alpha; sum the loss and the errors chunk by chunk.
-
-    Per chunk: Z0 = X W0 + b0 and Z1 = X W1 + b1 (the expensive products, once); per alpha
-    z = (1 - alpha) Z0 + alpha Z1 = X W(alpha) + b(alpha), written into one reused buffer (exactly Z0 at
-    alpha = 0 and Z1 at alpha = 1), then the rest of the network. A model with ``evaluate_line_chunk`` (the
-    MLP and the conv net) runs the deterministic loop over alpha itself, in its own layout; this generic loop
-    remains for Monte Carlo dropout masks and for models without one. A model with ``line_parameters`` (the
-    MLP) gets its later layers at every alpha built once for all chunks, when they fit the memory budget.
-    """
-    X, y = batch
-    xp = backend.get_xp(theta0, X)
-    n = X.shape[0]
-    w_name = model.first_layer_weights
-    W0, W1 = model.unflatten(theta0)[w_name], model.unflatten(theta1)[w_name]
-    alphas = [float(a) for a in alphas]  # Python floats keep theta's dtype
-    nll_sum, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
-    chunks = range(0, n, chunk_size)
-    # theta(alpha) = (1 - alpha) theta0 + alpha theta1 in one reused buffer, all but the first layer's weights:
-    # the rest of the network starts from z, so those (most of an MLP's parameters) are never read
-    entry = model.layout[w_name]
-    rest = [part for part in (slice(0, entry.offset), slice(entry.offset + entry.size, theta0.shape[0]))
-            if part.stop > part.start]
-    theta, scaled_theta = xp.array(theta0, copy=True), xp.empty_like(theta0)
-
-    def theta_at(a):
-        for part in rest:
-            point_on_line(theta0[part], theta1[part], a, theta[part], scaled_theta[part])
-
-    samples = max(mc_samples, 1)
-    on_line = _later_layers_on_line(model, theta0, theta1, alphas, chunk_size) if not mc_samples else None
-    for start in progress_bar(chunks, desc=desc, enabled=progress, unit="chunk"):
-        Xc, yc = X[start:start + chunk_size], y[start:start + chunk_size]
-        for s in range(samples):
-            masks = None
-            if mc_samples:
-                rng = backend.rng([masks_rng_seed, start, s], xp)
-                masks = model.draw_masks(rng, Xc.shape[0], dtype=theta0.dtype)
-            Xin = model.drop_input(Xc, masks)
-            A, B = first_linear_pair(model, Xin, W0, W1)  # the two expensive products
-            Z0, Z1 = model.first_bias(theta0, A), model.first_bias(theta1, B)
-            del A, B
-            if masks is None and hasattr(model, "evaluate_line_chunk"):  # the model's own loop over alpha
-                nll, errors = (model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, yc) if on_line is None else
-                               model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, yc, on_line=on_line))
-                nll_sum += nll / samples
-                wrong += errors / samples
-                continue
-            z, scaled = xp.empty_like(Z0), xp.empty_like(Z0)
-            for i, a in enumerate(alphas):
-                # theta(alpha) is rebuilt per chunk rather than kept for every alpha: memory stays
-                # bounded by the chunk, whatever the number of alphas
-                theta_at(a)
-                point_on_line(Z0, Z1, a, z, scaled)  # the first layer's output at theta(alpha); the model may overwrite z
-                nll, errors = model.evaluate_from_first_output(theta, z, yc, masks)
-                nll_sum[i] += nll / samples
-                wrong[i] += errors / samples
-    return nll_sum / n, wrong / n
-
-
-def _later_layers_on_line(model, theta0, theta1, alphas, chunk_size):
-    """The model's :meth:`line_parameters` (every layer after the first at each alpha, built once for all
-    chunks) when it has them, its ``evaluate_line_chunk`` takes them (a subclass may override it with the
-    older signature, without ``on_line``) and they fit in what the memory budget leaves beside one chunk's
-    temporaries; else None, and each chunk builds them again (the same numbers either way)."""
-    evaluate_chunk = getattr(model, "evaluate_line_chunk", None)
-    if (not hasattr(model, "line_parameters") or evaluate_chunk is None
-            or not _takes_keyword(evaluate_chunk, "on_line")):
-        return None
-    dtype = theta0.dtype
-    spare = (eval_memory_budget() - chunk_size * int(model.eval_bytes_per_example(dtype))
-             - getattr(model, "eval_fixed_bytes", 0))
-    needed = model.line_parameter_bytes(len(alphas), dtype)
-    if needed == 0 or needed > spare:   # no later layers (nothing to build), or no room
-        return None
-    return model.line_parameters(theta0, theta1, alphas)
-
-
-def _takes_keyword(function, name: str) -> bool:
-    """Whether ``function`` accepts the keyword argument ``name`` (by name, or through ``**kwargs``).
-
-    Both the function's own signature and the one ``functools.wraps`` copied from the function it wraps must
-    accept it: a wrapper of MLP's method that passes on ``*args`` only reports MLP's signature when
-    followed, and its own ``*args`` when not."""
-    def accepts(follow_wrapped):
-        try:
-            parameters = inspect.signature(function, follow_wrapped=follow_wrapped).parameters.values()
-        except (TypeError, ValueError):   # no signature to read (a builtin): do not guess
-            return False
-        return any(p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-                   or p.kind == p.VAR_KEYWORD for p in parameters)
-    return accepts(follow_wrapped=False) and accepts(follow_wrapped=True)
-
-
-def check_sweep_batch(model, theta, batch, split: str) -> None:
-    """Refuse, before any computing, a batch the fast sweep cannot read, with the message ``model.loss`` gives.
-
-    The fast sweep never calls ``model.loss``, so it asks the model's own batch check: the
-    ``_check_batch(theta, X, y)`` that every :class:`~minilinpath.models.classifier.SoftmaxClassifier`
-    provides (the one ``loss`` runs: X's shape and dtype against theta, one label per row). A model of your
-    own without it gets the check the sweep itself needs (one label in y per row of X) and then
-    ``model.loss`` on the first example, which raises whatever else that model refuses.
-    """
-    X, y = batch
-    try:
-        if hasattr(model, "_check_batch"):
-            model._check_batch(theta, X, y)
-            return
-        if getattr(X, "ndim", 0) < 2:
-            raise ValueError(f"X must hold one row per example (at least 2-D), got shape {getattr(X, 'shape', None)}.")
-        rows, labels = X.shape[0], getattr(y, "shape", (None,))[0]
-        if getattr(y, "ndim", None) != 1 or labels != rows:
-            raise ValueError(f"y must hold one label per row of X: X has {rows} rows, y has shape "
-                             f"{getattr(y, 'shape', None)}.")
-        model.loss(theta, (X[:1], y[:1]))
-    except (ValueError, TypeError) as error:
-        if type(error) not in (ValueError, TypeError):   # a subclass of the model's own: pass it on as it is
-            raise
-        raise type(error)(f"linear_path, the {split} set: {error}") from None
-
-
-def first_linear_pair(model, X, W0, W1):
-    """``(X W0, X W1)``, the first layer's linear part at both ends of the line (the model's own
-    ``first_linear_pair`` when it has one, e.g. one convolution with both kernels stacked)."""
-    if hasattr(model, "first_linear_pair"):
-        return model.first_linear_pair(X, W0, W1)
-    return model.first_linear(X, W0), model.first_linear(X, W1)
-
-
 def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: int | None = None,
                 mc_samples: int = 0, seed: int = 0, fast: bool = True, progress: bool = True) -> PathResult:
     """Evaluate the model along theta(alpha) = (1 - alpha) theta0 + alpha theta1.
@@ -254,7 +110,7 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
         a random point and a solution).
     train, valid : batches such as ``(X, y)``; ``valid`` is optional.
     alphas : any real values (outside [0, 1] too), e.g. ``np.linspace(0, 1, 200)``.
-    chunk_size : examples per forward pass (bounds memory). By default the
+    chunk_size : examples per forward pass (bounds memory), a whole number >= 1. By default the
         model's own ``evaluation_chunk`` (the chunks of ``model.loss``, as many
         as ``$MINILINPATH_EVAL_MEMORY_MB`` allows), so the values
         at alpha = 0 and 1 are exactly ``model.loss(theta0)`` and
@@ -262,56 +118,141 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
     mc_samples : a whole number: 0 for the deterministic network; k > 0 averages the dropout
         objective over k mask sets, the same sets at every alpha (needs a dropout model);
         a negative or fractional value is refused.
-    seed : seed of those masks.
+    seed : seed of those masks (a whole number >= 0 when mc_samples > 0).
     fast : use the first-layer reuse when the model supports it (same numbers as the
         plain sweep up to rounding). The fast sweep never calls ``model.loss``, so it
         first checks each set with :func:`check_sweep_batch` (the model's own batch
         check): a malformed batch is refused, with the model's message, before any computing.
     """
-    check_model(model, "linear_path")  # one line naming what a user's model lacks, before any computing
-    alphas = np.asarray(alphas, dtype=np.float64)
-    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
-        raise ValueError("alphas must be a non-empty 1-D array of finite numbers.")
-    model.layout.check(theta0)
-    model.layout.check(theta1)
-    if theta0.dtype != theta1.dtype:
-        raise TypeError(f"theta0 is {theta0.dtype} but theta1 is {theta1.dtype}; cast one of them.")
-    if chunk_size is None:  # the model's own evaluation chunk, bounded by the memory budget
-        chunk_size = (model.evaluation_chunk(theta0.dtype) if hasattr(model, "evaluation_chunk")
-                      else getattr(model, "eval_chunk", DEFAULT_CHUNK))
-    if not is_whole_number(chunk_size) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a whole number >= 1 (examples per pass), got {chunk_size!r}.")
-    chunk_size = int(chunk_size)
-    if isinstance(mc_samples, bool) or not isinstance(mc_samples, (int, np.integer)) or mc_samples < 0:
-        raise ValueError(f"mc_samples must be a whole number (an int) >= 0 (0: the deterministic network, k > 0: the "
-                         f"mean over k dropout mask sets), got {mc_samples!r}.")
-    mc_samples = int(mc_samples)
-    if mc_samples and not getattr(model, "uses_dropout", False):
-        raise ValueError("mc_samples > 0 averages over dropout masks, but this model has no dropout.")
-    can_fast = hasattr(model, "first_layer_weights") and _is_classifier(model)
-    if mc_samples and not can_fast:
-        raise ValueError("Monte Carlo dropout sweeps need a model that starts with a linear layer (an MLP or a "
-                         "convolutional network).")
-    sweep_fast = can_fast and (fast or mc_samples)
-    sets = [(split, batch) for split, batch in (("train", train), ("valid", valid)) if batch is not None]
-    for split, batch in sets:   # both sets, before the first alpha is computed
-        if batch[0].shape[0] == 0:   # a mean over no examples: there is no curve to draw
-            raise ValueError(f"the {split} set holds no examples; give at least one.")
-        if sweep_fast:   # the plain sweep calls model.loss, which checks the batch itself
-            check_sweep_batch(model, theta0, batch, split)
-    result = {}
-    for split, batch in sets:
+    settings = check_line(model, theta0, theta1, train, alphas, valid, chunk_size, mc_samples, seed, fast)
+    curves = {}
+    for split, batch in settings.sets:
         desc = f"linear path ({split})"
-        if sweep_fast:
-            J, err = _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc, seed, mc_samples)
+        if settings.fast:
+            J, err = _sweep_fast(model, theta0, theta1, batch, settings.alphas, settings.chunk_size, progress, desc,
+                                 settings.seed, settings.mc_samples)
         else:
-            J, err = _sweep_plain(model, theta0, theta1, batch, alphas, progress, desc)
-        result[f"J_{split}"], result[f"error_{split}"] = J, err
-    settings = {"model": getattr(model, "name", type(model).__name__), "n_train": int(train[0].shape[0]),
-                "n_valid": None if valid is None else int(valid[0].shape[0]), "mc_samples": mc_samples,
-                "seed": seed, "chunk_size": chunk_size}
-    return PathResult(alphas, result["J_train"], result.get("J_valid"), result.get("error_train"),
-                      result.get("error_valid"), settings)
+            J, err = _sweep_plain(model, theta0, theta1, batch, settings.alphas, progress, desc, settings.classifier)
+        curves[f"J_{split}"], curves[f"error_{split}"] = J, err
+    return PathResult(settings.alphas, curves["J_train"], curves.get("J_valid"), curves.get("error_train"),
+                      curves.get("error_valid"), _recorded(model, train, valid, settings))
+
+
+def _recorded(model, train, valid, settings: LineSettings) -> dict:
+    """The settings a :class:`PathResult` records (and saves as JSON)."""
+    return {"model": model_name(model), "n_train": int(train[0].shape[0]),
+            "n_valid": None if valid is None else int(valid[0].shape[0]), "mc_samples": settings.mc_samples,
+            "seed": settings.seed, "chunk_size": settings.chunk_size}
+
+
+def _sweep_plain(model, theta0, theta1, batch, alphas, progress, desc, classifier: bool):
+    """Set theta(alpha) and evaluate the whole model at every alpha (loss and error in one pass when it can)."""
+    J, err = [], []
+    one_pass = classifier and isinstance(model, EvaluatesInOnePass)
+    for a in progress_bar(alphas, desc=desc, enabled=progress, unit="alpha"):
+        a = float(a)  # a Python float keeps theta's dtype (a NumPy float64 would promote float32 to float64)
+        theta = (1.0 - a) * theta0 + a * theta1
+        if one_pass:
+            loss, error = model.evaluate(theta, batch)
+            J.append(loss)
+            err.append(error)
+        else:
+            J.append(model.loss(theta, batch))
+            if classifier:
+                err.append(model.error_rate(theta, batch))
+    return np.array(J), (np.array(err) if err else None)
+
+
+def _sweep_fast(model, theta0, theta1, batch, alphas, chunk_size, progress, desc, masks_rng_seed=None,
+                mc_samples=0):
+    """Reuse the first layer's outputs at both ends for every alpha; sum the loss and the errors chunk by chunk.
+
+    Per chunk: Z0 = X W0 + b0 and Z1 = X W1 + b1 (the expensive products, once); per alpha
+    z = (1 - alpha) Z0 + alpha Z1 = X W(alpha) + b(alpha), then the rest of the network. A model with
+    ``evaluate_line_chunk`` (:class:`~minilinpath.contract.LineChunkSweep`: the MLP and the conv net) runs the
+    deterministic loop over alpha itself, in its own layout; :func:`_generic_line_chunk` remains for Monte
+    Carlo dropout masks and for models without one. A model with ``line_parameters`` (the MLP) gets its later
+    layers at every alpha built once for all chunks, when they fit the memory budget.
+    """
+    X, y = batch
+    xp = backend.get_xp(theta0, X)
+    first = FirstLayer(model, (theta0, theta1))   # W0, W1 and their products with a chunk
+    alphas = [float(a) for a in alphas]  # Python floats keep theta's dtype
+    nll_sum, wrong = np.zeros(len(alphas)), np.zeros(len(alphas))
+    samples = max(mc_samples, 1)
+    own_loop = not mc_samples and isinstance(model, LineChunkSweep)
+    on_line = _later_layers_on_line(model, theta0, theta1, alphas, chunk_size) if not mc_samples else None
+    theta_on_line = None if own_loop else _ThetaOnLine(model, theta0, theta1)
+    for start in progress_bar(range(0, X.shape[0], chunk_size), desc=desc, enabled=progress, unit="chunk"):
+        Xc, yc = X[start:start + chunk_size], y[start:start + chunk_size]
+        for s in range(samples):
+            masks = None
+            if mc_samples:   # the same masks at every alpha: drawn from (seed, chunk, sample) alone
+                masks = model.draw_masks(backend.rng([masks_rng_seed, start, s], xp), Xc.shape[0], dtype=theta0.dtype)
+            A, B = first.products(Xc, masks)  # the two expensive products
+            Z0, Z1 = model.first_bias(theta0, A), model.first_bias(theta1, B)
+            del A, B
+            if own_loop:   # the model's own loop over alpha
+                nll, errors = (model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, yc) if on_line is None else
+                               model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, yc, on_line=on_line))
+                nll_sum += nll / samples
+                wrong += errors / samples
+                continue
+            for i, (nll, errors) in enumerate(_generic_line_chunk(model, theta_on_line, Z0, Z1, alphas, yc, masks)):
+                nll_sum[i] += nll / samples
+                wrong[i] += errors / samples
+    return nll_sum / X.shape[0], wrong / X.shape[0]
+
+
+class _ThetaOnLine:
+    """theta(alpha) = (1 - alpha) theta0 + alpha theta1 in one reused buffer, all but the first layer's weights:
+    the rest of the network starts from the first layer's output, so those (most of an MLP's parameters) are
+    never read."""
+
+    def __init__(self, model, theta0, theta1):
+        xp = backend.get_xp(theta0)
+        entry = model.layout[model.first_layer_weights]
+        self.parts = [part for part in (slice(0, entry.offset), slice(entry.offset + entry.size, theta0.shape[0]))
+                      if part.stop > part.start]
+        self.theta0, self.theta1 = theta0, theta1
+        self.theta, self.scratch = xp.array(theta0, copy=True), xp.empty_like(theta0)
+
+    def at(self, a: float):
+        for part in self.parts:
+            point_on_line(self.theta0[part], self.theta1[part], a, self.theta[part], self.scratch[part])
+        return self.theta
+
+
+def _generic_line_chunk(model, theta_on_line: _ThetaOnLine, Z0, Z1, alphas, y, masks):
+    """``[(NLL sum, error count) per alpha]`` of one chunk, from the first layer's outputs Z0 and Z1 at the ends.
+
+    theta(alpha) is rebuilt per chunk rather than kept for every alpha: memory stays bounded by the chunk,
+    whatever the number of alphas.
+    """
+    xp = backend.get_xp(Z0)
+    z, scaled = xp.empty_like(Z0), xp.empty_like(Z0)
+    values = []
+    for a in alphas:
+        theta = theta_on_line.at(a)
+        point_on_line(Z0, Z1, a, z, scaled)  # the first layer's output at theta(alpha); the model may overwrite z
+        values.append(evaluate_from_first_output(model, theta, z, y, masks))
+    return values
+
+
+def _later_layers_on_line(model, theta0, theta1, alphas, chunk_size):
+    """The model's :meth:`line_parameters` (every layer after the first at each alpha, built once for all
+    chunks) when it has them (:class:`~minilinpath.contract.LineParameters`) and they fit in what the memory
+    budget leaves beside one chunk's temporaries; else None, and each chunk builds them again (the same numbers
+    either way)."""
+    if not isinstance(model, LineParameters):
+        return None
+    dtype = theta0.dtype
+    spare = (eval_memory_budget() - chunk_size * int(model.eval_bytes_per_example(dtype))
+             - fixed_evaluation_bytes(model))
+    needed = model.line_parameter_bytes(len(alphas), dtype)
+    if needed == 0 or needed > spare:   # no later layers (nothing to build), or no room
+        return None
+    return model.line_parameters(theta0, theta1, alphas)
 
 
 def random_point(model, seed, xp=np, dtype=np.float32, scale: float = 1.0):
@@ -335,3 +276,12 @@ def alpha_grid(kind: str = "paper"):
     if kind not in grids:
         raise ValueError(f"unknown alpha grid {kind!r}; choose one of {sorted(grids)}.")
     return grids[kind]
+
+
+# ------------------------------------------------------------------------ names kept for older code
+def first_linear_pair(model, X, W0, W1):
+    """``(X W0, X W1)``, the first layer's linear part at both ends of the line (the model's own
+    ``first_linear_pair`` when it has one). The sweep itself asks :class:`~.first_layer.FirstLayer`."""
+    if isinstance(model, PairedFirstLinear):
+        return model.first_linear_pair(X, W0, W1)
+    return model.first_linear(X, W0), model.first_linear(X, W1)

@@ -55,7 +55,11 @@ with a linear layer the first-layer trick of the linear path extends to planes:
 
 so for each chunk the three products are computed once for the *whole* grid
 (kept in memory up to a budget), and only the rest of the network runs per
-grid point.
+grid point. The products and the per-point evaluation are the one fast path the
+line uses too (:mod:`.first_layer`); the model has it when it declares the
+``FirstLayerSweep`` ability (:mod:`minilinpath.contract`), asked once by
+:func:`~minilinpath.path.checks.check_plane` with ``ErrorRate`` (error rates
+beside J) and ``EvaluationChunks`` (the default chunk).
 
 The grid is cut into blocks of consecutive rows (``block_rows``), the tasks of
 an executor of :mod:`minilinpath.study.executors`: this process (the default),
@@ -79,6 +83,7 @@ from __future__ import annotations
 import hashlib
 import json
 import numbers
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,10 +92,12 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from ..contract import check_model
+from ..checks import is_whole_number
+from ..contract import check_model, model_name
 from ..io import write_npz
 from ..progress import progress_bar
-from .checks import example_count
+from .checks import PlaneSettings, check_plane
+from .first_layer import FirstLayer, ProductChunks, evaluate_from_first_output
 
 CACHE_BYTES = 1 << 30  # the first-layer products of every chunk are kept across grid rows up to this size
 
@@ -421,8 +428,9 @@ def grid_around(plane: Plane, n: int = 41, margin: float = 0.25, span: float | N
     ``n`` is a whole number >= 2, ``span`` a finite number > 0, ``margin`` a finite number >= 0. Without
     ``span`` the plane needs named points that are not all in one place: a plane with a single point
     (:func:`plane_along`, :func:`random_plane`, :func:`pca_plane`) or none has no box, and is refused."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+    if not is_whole_number(n) or n < 2:
         raise ValueError(f"a grid needs at least 2 values per axis (a whole number), got n={n!r}.")
+    n = int(n)
     if not (isinstance(margin, numbers.Real) and np.isfinite(margin) and margin >= 0):
         raise ValueError(f"margin must be a finite number >= 0 (the share of the box added on each side), "
                          f"got {margin!r}.")
@@ -497,50 +505,19 @@ def plane_fingerprint(model, plane, a_values, b_values, train, valid) -> str:
     return h.hexdigest()
 
 
-def _eval_chunk(model, dtype) -> int:
-    if hasattr(model, "evaluation_chunk"):
-        return int(model.evaluation_chunk(dtype))
-    return int(getattr(model, "eval_chunk", 10_000))
+def _row_fast(model, plane, first: ProductChunks, a_values, b):
+    """J and error at (a, b) for every a of one grid row, from the chunks' first-layer products.
 
-
-class _FirstLayer:
-    """The three first-layer products of every chunk of one data set, X W_o, X D_1 and X D_2.
-
-    Kept across grid rows while they fit in ``cache_bytes``; otherwise recomputed per row.
-    """
-
-    def __init__(self, model, plane, batch, chunk, cache_bytes):
-        self.model, self.batch, self.chunk = model, batch, chunk
-        name = model.first_layer_weights
-        self.W = [model.unflatten(v)[name] for v in (plane.origin, plane.d1, plane.d2)]
-        self.cache_bytes, self.cache, self.keep = cache_bytes, {}, True
-
-    def chunks(self):
-        X, y = self.batch
-        for start in range(0, X.shape[0], self.chunk):
-            if start in self.cache:
-                yield self.cache[start]
-                continue
-            Xc = X[start:start + self.chunk]
-            item = (tuple(self.model.first_linear(Xc, W) for W in self.W), y[start:start + self.chunk])
-            if self.keep:
-                used = sum(int(p.nbytes) for (prods, _) in self.cache.values() for p in prods)
-                if used + sum(int(p.nbytes) for p in item[0]) <= self.cache_bytes:
-                    self.cache[start] = item
-                else:
-                    self.keep, self.cache = False, {}
-            yield item
-
-
-def _row_fast(model, plane, first: _FirstLayer, a_values, b):
-    """J and error at (a, b) for every a of one grid row, from the chunks' first-layer products."""
+    Per chunk: X W(a, b) = X W_o + a X D_1 + b X D_2 (the products A, B, C), then the bias at theta(a, b) and
+    the rest of the network (:mod:`.first_layer`)."""
     n = first.batch[0].shape[0]
     nll, wrong = np.zeros(len(a_values)), np.zeros(len(a_values))
     for (A, B, C), yc in first.chunks():
         base = A + b * C                       # X W_o + b X D_2, once per chunk and row
         for i, a in enumerate(a_values):
             z = base + a * B                   # X W(a, b): the first layer's linear part on this chunk
-            s, e = model.evaluate_from_first_linear(plane.point(a, b), z, yc)
+            theta = plane.point(a, b)
+            s, e = evaluate_from_first_output(model, theta, model.first_bias(theta, z), yc)
             nll[i] += s
             wrong[i] += e
     return nll / n, wrong / n
@@ -582,21 +559,14 @@ def _load_store(store: Path, fingerprint: str):
 # ------------------------------------------------------------------------------ grid rows as executor tasks
 @dataclass(frozen=True)
 class PlaneJob:
-    """Everything a block of grid rows needs; sent once to every worker (the data included).
+    """Everything a block of grid rows needs; sent once to every worker (the data included, in ``settings``).
 
-    ``splits`` is ``(("train", batch), ("valid", batch))`` (valid only when given);
     ``token`` names this evaluation, so a worker keeps its first-layer products
-    (:class:`_FirstLayer`) from one block to the next of the same evaluation only.
+    (:class:`~minilinpath.path.first_layer.ProductChunks`) from one block to the next of the same evaluation only.
     """
     model: object
     plane: Plane
-    splits: tuple
-    a_values: np.ndarray
-    b_values: np.ndarray
-    chunk_size: int
-    fast: bool
-    classifier: bool
-    cache_bytes: int
+    settings: PlaneSettings
     token: str
 
 
@@ -610,14 +580,16 @@ class RowBlock:
         return f"rows {self.rows[0]}-{self.rows[-1]}" if len(self.rows) > 1 else f"row {self.rows[0]}"
 
 
-_FIRST_LAYERS: dict = {}  # token -> {split: _FirstLayer}: this process's products for the evaluation it works on
+_FIRST_LAYERS: dict = {}  # token -> {split: ProductChunks}: this process's products for the evaluation it works on
 
 
 def _first_layers(job: PlaneJob) -> dict:
     if job.token not in _FIRST_LAYERS:
         _FIRST_LAYERS.clear()  # one evaluation at a time: the products of an earlier one are dropped
-        _FIRST_LAYERS[job.token] = {s: _FirstLayer(job.model, job.plane, batch, job.chunk_size,
-                                                   job.cache_bytes // len(job.splits)) for s, batch in job.splits}
+        first = FirstLayer(job.model, (job.plane.origin, job.plane.d1, job.plane.d2))  # W_o, D_1, D_2
+        sets = job.settings.sets
+        _FIRST_LAYERS[job.token] = {s: ProductChunks(first, batch, job.settings.chunk_size,
+                                                     job.settings.cache_bytes // len(sets)) for s, batch in sets}
     return _FIRST_LAYERS[job.token]
 
 
@@ -629,21 +601,22 @@ def evaluate_rows(block: RowBlock, job: PlaneJob) -> dict:
     computed on its own, from the same first-layer products (kept or recomputed, the
     same bytes either way).
     """
-    first = _first_layers(job) if job.fast else {}
-    a_list = [float(a) for a in job.a_values]
+    settings = job.settings
+    first = _first_layers(job) if settings.fast else {}
+    a_list = [float(a) for a in settings.a_values]
     out = {}
-    for s, batch in job.splits:
+    for s, batch in settings.sets:
         J_rows, err_rows = [], []
         for j in block.rows:
-            b = float(job.b_values[j])
-            if job.fast:
+            b = float(settings.b_values[j])
+            if settings.fast:
                 J, err = _row_fast(job.model, job.plane, first[s], a_list, b)
             else:
-                J, err = _row_plain(job.model, job.plane, batch, job.a_values, b, job.classifier)
+                J, err = _row_plain(job.model, job.plane, batch, settings.a_values, b, settings.classifier)
             J_rows.append(J)
             err_rows.append(err)
         out[f"J_{s}"] = np.array(J_rows, dtype=np.float64)
-        if job.classifier:
+        if settings.classifier:
             out[f"error_{s}"] = np.array(err_rows, dtype=np.float64)
     return out
 
@@ -678,13 +651,14 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
     model : keeps the model contract (:mod:`minilinpath.contract`).
     train, valid : batches such as ``(X, y)``, evaluated whole, in chunks.
     a_values, b_values : the grid; the result's arrays have shape (len(b_values), len(a_values)).
-    chunk_size : examples per pass (default: the model's own evaluation chunk).
+    chunk_size : examples per pass, a whole number >= 1 (default: the model's own evaluation chunk).
     fast : use the first-layer trick when the model starts with a linear layer
         (the same numbers as the plain evaluation, to rounding).
     store : a ``.npz`` path written (atomically) after every finished block of
         grid rows; a later call with the same model, plane, grid and data resumes
         from it, computing only the rows not stored. A store written for other
         settings is an error, never overwritten.
+    cache_bytes : the first-layer products kept across grid rows, at most this many bytes (a whole number).
     executor : where the blocks of rows run (:mod:`minilinpath.study.executors`):
         ``"local"`` (this process, one block after another; the default),
         ``"dask"`` (a LocalCluster of ``n_workers`` processes with one BLAS thread
@@ -692,115 +666,109 @@ def evaluate_plane(model, plane: Plane, train, a_values, b_values, valid=None, c
         closed here). The model, plane and data are sent to each worker once.
         The numbers are the same, bit for bit, whichever executor computes them
         (on workers with the same NumPy/BLAS and environment as this process).
-    block_rows : grid rows per task (and per store write).
+    block_rows : grid rows per task (and per store write), a whole number >= 1.
 
     A block that raises does not stop the others: every finished block is stored,
     then :class:`PlaneIncomplete` says which failed (run again to do only those).
     Before any block runs (and before a store is read or written) the sets are
-    checked: a set of no examples, arrays with different numbers of rows, or a
-    batch the model refuses on its first example (``model.loss`` at the origin)
-    is an error there, since running again could not mend it.
+    checked (:func:`~minilinpath.path.checks.check_plane`): a set of no examples,
+    arrays with different numbers of rows, or a batch the model refuses on its
+    first example (``model.loss`` at the origin) is an error there, since running
+    again could not mend it.
     """
-    import uuid
-
-    from ..study.executors import make_executor  # here: minilinpath.study imports minilinpath.path
-
-    check_model(model, "evaluate_plane")
-    a_values = np.asarray(a_values, dtype=np.float64)
-    b_values = np.asarray(b_values, dtype=np.float64)
-    for label, v in (("a_values", a_values), ("b_values", b_values)):
-        if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
-            raise ValueError(f"{label} must be a non-empty 1-D array of finite numbers.")
-    for v in (plane.origin, plane.d1, plane.d2):
-        model.layout.check(v)
-    if not (isinstance(block_rows, (int, np.integer)) and block_rows >= 1):
-        raise ValueError(f"block_rows must be a whole number >= 1, got {block_rows!r}.")
-    for split, batch in (("train", train), ("valid", valid)):
-        if batch is not None:
-            _check_split(model, plane, split, batch)
-    classifier = hasattr(model, "error_rate")
-    can_fast = fast and classifier and hasattr(model, "first_layer_weights") and \
-        hasattr(model, "evaluate_from_first_linear") and isinstance(train, tuple)
-    if chunk_size is None:
-        chunk_size = _eval_chunk(model, plane.origin.dtype)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
-    shape = (b_values.size, a_values.size)
-    splits = (("train", train),) + ((("valid", valid),) if valid is not None else ())
-    arrays = {f"J_{s}": np.full(shape, np.nan) for s, _ in splits}
-    if classifier:
-        arrays.update({f"error_{s}": np.full(shape, np.nan) for s, _ in splits})
-    rows_done = np.zeros(b_values.size, dtype=bool)
-    fingerprint = None
-    if store is not None:
-        store = Path(store).with_suffix(".npz")
-        fingerprint = plane_fingerprint(model, plane, a_values, b_values, train, valid)
-        if store.exists():
-            saved = _load_store(store, fingerprint)
-            rows_done = saved["rows_done"].astype(bool)
-            arrays.update({k: saved[k] for k in arrays if k in saved})
-    owned = isinstance(executor, str)
-    kind = executor if owned else getattr(executor, "name", None)
-    if kind == "dask" and backend.is_cupy_array(plane.origin):
-        raise ValueError("the Dask executor runs the grid on CPU worker processes; a plane on the GPU is "
-                         "evaluated in this process (executor='local').")
-    token = uuid.uuid4().hex[:12]  # only a name: a block run again in the same Dask session is a new task
-    job = PlaneJob(model, plane, splits, a_values, b_values, chunk_size, bool(can_fast), classifier, cache_bytes,
-                   token)
-    blocks = row_blocks(rows_done, int(block_rows), token)
-    runner = make_executor(executor, scheduler, n_workers) if owned else executor
-    failures = []
+    settings = check_plane(model, plane, train, a_values, b_values, valid, chunk_size, fast, store, cache_bytes,
+                           block_rows)
+    grid = _start_or_resume(model, plane, train, valid, settings)
+    # the token only names this evaluation: a block run again in the same Dask session is a new task
+    job = PlaneJob(model, plane, settings, uuid.uuid4().hex[:12])
+    blocks = row_blocks(grid.rows_done, settings.block_rows, job.token)
+    runner, owned = _executor(executor, scheduler, n_workers, plane)
     try:
-        outcomes = runner.run(evaluate_rows, blocks, job) if blocks else iter(())
-        for block, rows, error in progress_bar(outcomes, desc="plane", enabled=progress, total=len(blocks),
-                                               unit="block"):
-            if error is not None:
-                failures.append((block.label(), f"{type(error).__name__}: {'; '.join(str(error).splitlines())}"))
-                continue
-            for name, values in rows.items():
-                arrays[name][list(block.rows)] = values
-            rows_done[list(block.rows)] = True
-            if store is not None:
-                write_npz(store, fingerprint=np.array(fingerprint), rows_done=rows_done, a_values=a_values,
-                          b_values=b_values, **arrays)
+        failures = _run_blocks(runner, job, blocks, grid, progress)
     finally:
-        _FIRST_LAYERS.pop(token, None)  # this process's products (the in-process executor's)
+        _FIRST_LAYERS.pop(job.token, None)  # this process's products (the in-process executor's)
         if owned:
             runner.close()
-    settings = {"model": getattr(model, "name", type(model).__name__), "plane": plane.kind,
-                "n_train": _n(train), "n_valid": None if valid is None else _n(valid), "chunk_size": chunk_size,
-                "fast": bool(can_fast), "block_rows": int(block_rows), "executor": runner.name}
-    result = PlaneResult(a_values, b_values, arrays["J_train"], arrays.get("J_valid"), arrays.get("error_train"),
-                         arrays.get("error_valid"), rows_done, settings)
+    result = PlaneResult(settings.a_values, settings.b_values, grid.arrays["J_train"], grid.arrays.get("J_valid"),
+                         grid.arrays.get("error_train"), grid.arrays.get("error_valid"), grid.rows_done,
+                         _recorded(model, plane, train, valid, settings, runner.name))
     if failures:
-        kept = f"the {int(rows_done.sum())} rows done are kept in {store}" if store is not None else \
-            "no store was given, so nothing is kept"
-        raise PlaneIncomplete(f"{len(failures)} of {len(blocks)} blocks of grid rows failed (first: {failures[0][0]}: "
-                              f"{failures[0][1]}); {kept}: run again to compute only the rows not done.", result)
+        raise PlaneIncomplete(_incomplete_message(failures, len(blocks), grid.rows_done, settings.store), result)
     return result
 
 
-def _check_split(model, plane: Plane, split: str, batch) -> None:
-    """Refuse a ``(X, y, ...)`` batch that no grid row could be computed on, in one line naming the set.
+@dataclass
+class _Grid:
+    """The grid's arrays (NaN where not computed yet), the rows done, and the store's fingerprint (or None)."""
+    arrays: dict
+    rows_done: np.ndarray
+    fingerprint: str | None
 
-    Its arrays must hold one example per row, the same number each and at least one; then
-    ``model.loss`` at the plane's origin on the first example lets the model name anything else it
-    refuses (a feature count, a dtype). Batches of other kinds (e.g. moments) are left to the model.
-    """
-    if not isinstance(batch, (tuple, list)):
-        return
-    example_count(batch, split)   # one row per example in every array, and at least one
-    try:
-        model.loss(plane.origin, type(batch)(a[:1] for a in batch))
-    except (ValueError, TypeError) as error:
-        kind = TypeError if isinstance(error, TypeError) else ValueError
-        raise kind(f"the {split} set does not fit the model (checked on its first example at the plane's origin): "
-                   f"{error}") from None
+
+def _start_or_resume(model, plane, train, valid, settings: PlaneSettings) -> _Grid:
+    """An empty grid, or the rows a store written for the same model, plane, grid and data already holds."""
+    shape = (settings.b_values.size, settings.a_values.size)
+    names = [f"J_{s}" for s, _ in settings.sets] + ([f"error_{s}" for s, _ in settings.sets]
+                                                    if settings.classifier else [])
+    grid = _Grid({name: np.full(shape, np.nan) for name in names}, np.zeros(settings.b_values.size, dtype=bool), None)
+    if settings.store is None:
+        return grid
+    grid.fingerprint = plane_fingerprint(model, plane, settings.a_values, settings.b_values, train, valid)
+    if settings.store.exists():
+        saved = _load_store(settings.store, grid.fingerprint)
+        grid.rows_done = saved["rows_done"].astype(bool)
+        grid.arrays.update({k: saved[k] for k in grid.arrays if k in saved})
+    return grid
+
+
+def _executor(executor, scheduler, n_workers, plane) -> tuple:
+    """``(runner, owned)``: the executor that runs the blocks, and whether this call made it (and closes it)."""
+    from ..study.executors import make_executor  # here: minilinpath.study imports minilinpath.path
+
+    owned = isinstance(executor, str)
+    kind = executor if owned else getattr(executor, "name", None)   # an executor object, not a model
+    if kind == "dask" and backend.is_cupy_array(plane.origin):
+        raise ValueError("the Dask executor runs the grid on CPU worker processes; a plane on the GPU is "
+                         "evaluated in this process (executor='local').")
+    return (make_executor(executor, scheduler, n_workers) if owned else executor), owned
+
+
+def _run_blocks(runner, job: PlaneJob, blocks: list, grid: _Grid, progress: bool) -> list:
+    """Run every block on ``runner``, put each finished block into ``grid`` and the store at once; return the
+    failed blocks as ``[(label, one-line error)]``."""
+    settings, failures = job.settings, []
+    outcomes = runner.run(evaluate_rows, blocks, job) if blocks else iter(())
+    for block, rows, error in progress_bar(outcomes, desc="plane", enabled=progress, total=len(blocks),
+                                           unit="block"):
+        if error is not None:
+            failures.append((block.label(), f"{type(error).__name__}: {'; '.join(str(error).splitlines())}"))
+            continue
+        for name, values in rows.items():
+            grid.arrays[name][list(block.rows)] = values
+        grid.rows_done[list(block.rows)] = True
+        if settings.store is not None:
+            write_npz(settings.store, fingerprint=np.array(grid.fingerprint), rows_done=grid.rows_done,
+                      a_values=settings.a_values, b_values=settings.b_values, **grid.arrays)
+    return failures
+
+
+def _recorded(model, plane, train, valid, settings: PlaneSettings, executor_name: str) -> dict:
+    """The settings a :class:`PlaneResult` records."""
+    return {"model": model_name(model), "plane": plane.kind, "n_train": _n(train),
+            "n_valid": None if valid is None else _n(valid), "chunk_size": settings.chunk_size,
+            "fast": settings.fast, "block_rows": settings.block_rows, "executor": executor_name}
+
+
+def _incomplete_message(failures: list, n_blocks: int, rows_done, store) -> str:
+    kept = f"the {int(rows_done.sum())} rows done are kept in {store}" if store is not None else \
+        "no store was given, so nothing is kept"
+    return (f"{len(failures)} of {n_blocks} blocks of grid rows failed (first: {failures[0][0]}: {failures[0][1]}); "
+            f"{kept}: run again to compute only the rows not done.")
 
 
 def _n(batch):
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
-    return int(first.shape[0]) if hasattr(first, "shape") else None
+    return int(first.shape[0]) if hasattr(first, "shape") else None   # a batch, not a model
 
 
 # --------------------------------------------------------------------------------- trajectories on the plane
