@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA device (or MINILINPATH_TEST_GPU=double for the CuPy double)")
     for item in items:
-        if "gpu" in item.keywords:
+        if item.get_closest_marker("gpu") is not None:  # the mark, not a name containing "gpu"
             item.add_marker(skip)
 
 

@@ -19,6 +19,8 @@ Choices where CuPy's behaviour needed looking up, with their sources:
 - ``cupy.asarray`` and ``cupy.array`` accept host data (NumPy arrays, lists) and copy it to the device
   (cupy/cupy#7825: "It makes an instance of cupy.ndarray on the host, then transfers the data to GPU");
   ``cupy.asarray`` of a device array with the same dtype is that array, no copy (NumPy's rule, which CuPy follows).
+  A list of device arrays is stacked on the device (cupy/cupy#3576, fixed); a list mixing device arrays with
+  Python numbers raises the implicit-conversion TypeError (cupy/cupy#8389).
 - ``cupy.asnumpy(a)`` is ``a.get()`` for a device array and ``numpy.asarray(a)`` otherwise (CuPy's docstring).
 - ``cupyx.scatter_add(a, slices, value)`` "behaves identically to numpy.add.at()": repeated indices accumulate
   (https://docs.cupy.dev/en/stable/reference/generated/cupyx.scatter_add.html). CuPy's note that integer-array
@@ -41,7 +43,7 @@ import types
 import numpy as np
 
 from . import names
-from .array import SYNCS, apply_ufunc, is_host_array, ndarray, to_device, to_host, unsupported, wrap
+from .array import IMPLICIT_CONVERSION, SYNCS, apply_ufunc, is_host_array, ndarray, to_device, to_host, unsupported, wrap
 
 # ---------------------------------------------------------------------------------------------------------------
 # Generic wrappers (rules 3 and 5 of the module docstring)
@@ -137,12 +139,27 @@ def make_module(qualified_name: str, numpy_namespace, by_hand: dict) -> types.Mo
 
 
 def _host_data(obj):
-    """Host data for asarray/array: device arrays unwrapped (anywhere in a list), NumPy arrays and lists kept."""
+    """Host data for asarray/array: a device array unwrapped; a list of only device arrays stacked on the device;
+    a list that mixes device arrays with anything else refused, as CuPy refuses it (cupy/cupy#8389:
+    ``cupy.array([0, 1, cupy.cos(0)])`` raises the implicit-conversion TypeError); host data kept."""
     if isinstance(obj, ndarray):
         return obj._host
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_host_data(item) for item in obj)
+    if isinstance(obj, (list, tuple)) and any(_holds_device_array(item) for item in obj):
+        if not all(isinstance(item, ndarray) or (isinstance(item, (list, tuple)) and _all_device(item))
+                   for item in obj):
+            raise TypeError(IMPLICIT_CONVERSION)
+        return [_host_data(item) for item in obj]
     return obj
+
+
+def _holds_device_array(obj) -> bool:
+    if isinstance(obj, ndarray):
+        return True
+    return isinstance(obj, (list, tuple)) and any(_holds_device_array(item) for item in obj)
+
+
+def _all_device(obj) -> bool:
+    return all(isinstance(item, ndarray) or (isinstance(item, (list, tuple)) and _all_device(item)) for item in obj)
 
 
 def asarray(a, dtype=None, order=None, *, blocking=False):
