@@ -123,21 +123,20 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs, kwargs):
             if not isinstance(o, ndarray):
                 raise unsupported(o, where + " out=")
         kwargs = {**kwargs, "out": tuple(o._host for o in outs)}
-    for key in ("where",):
-        if key in kwargs:
-            kwargs[key] = to_host(kwargs[key], where)
+    if "where" in kwargs:  # the mask of where= is an operand too
+        kwargs = {**kwargs, "where": to_host(kwargs["where"], where)}
     result = getattr(ufunc, method)(*(to_host(x, where) for x in inputs), **kwargs)
     if outs is not None:
         return outs[0] if len(outs) == 1 else outs
     return to_device(result)
 
 
-def _host_index(key, where: str):
-    """An index for the NumPy array: device arrays unwrapped; NumPy index arrays copied in as CuPy does."""
+def host_index(key):
+    """An index for the NumPy array: device arrays unwrapped; NumPy index arrays kept (CuPy copies them in)."""
     if isinstance(key, ndarray):
         return key._host
     if isinstance(key, tuple):
-        return tuple(_host_index(k, where) for k in key)
+        return tuple(host_index(k) for k in key)
     return key
 
 
@@ -226,10 +225,10 @@ class ndarray(NDArrayOperatorsMixin):
 
     # -- indexing (rules 6, 8) ------------------------------------------------------------------------------
     def __getitem__(self, key):
-        return to_device(self._host[_host_index(key, "__getitem__")])
+        return to_device(self._host[host_index(key)])
 
     def __setitem__(self, key, value):
-        host_key = _host_index(key, "__setitem__")
+        host_key = host_index(key)
         if isinstance(value, ndarray):
             value = value._host
         elif is_host_array(value):
@@ -252,7 +251,7 @@ class ndarray(NDArrayOperatorsMixin):
     def __iter__(self):
         if self._host.ndim == 0:
             raise TypeError("iteration over a 0-d array")
-        return (wrap(row) if isinstance(row, np.ndarray) else wrap(np.asarray(row)) for row in self._host)
+        return (to_device(row) for row in self._host)  # rows (or 0-d elements) stay on the device
 
     # -- attributes (rule 7) --------------------------------------------------------------------------------
     @property

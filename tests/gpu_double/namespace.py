@@ -43,7 +43,8 @@ import types
 import numpy as np
 
 from . import names
-from .array import IMPLICIT_CONVERSION, SYNCS, apply_ufunc, is_host_array, ndarray, to_device, to_host, unsupported, wrap
+from .array import (IMPLICIT_CONVERSION, SYNCS, apply_ufunc, host_index, is_host_array, ndarray, to_device, to_host,
+                    unsupported, wrap)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Generic wrappers (rules 3 and 5 of the module docstring)
@@ -73,8 +74,7 @@ class DeviceUfunc:
         where = f"{self.__name__}.at"
         if not isinstance(a, ndarray):
             raise unsupported(a, where)
-        index = indices._host if isinstance(indices, ndarray) else indices
-        self._ufunc.at(a._host, index, *(() if b is None else (to_host(b, where),)))
+        self._ufunc.at(a._host, host_index(indices), *(() if b is None else (to_host(b, where),)))
 
     def __repr__(self):
         return f"<ufunc '{self.__name__}'> (CuPy double)"
@@ -304,8 +304,7 @@ def scatter_add(a, slices, value):
         raise unsupported(a, "cupyx.scatter_add")
     if is_host_array(value):
         raise unsupported(value, "cupyx.scatter_add value")
-    index = to_host(slices, "cupyx.scatter_add") if isinstance(slices, (ndarray, tuple)) else slices
-    np.add.at(a._host, index, value._host if isinstance(value, ndarray) else value)
+    np.add.at(a._host, host_index(slices), value._host if isinstance(value, ndarray) else value)
 
 
 # ---------------------------------------------------------------------------------------------------------------
