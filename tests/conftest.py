@@ -7,7 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minilinpath import backend
+# MINILINPATH_TEST_GPU=double: the strict CuPy double (tests/gpu_double) stands in for CuPy, so every `gpu` test runs
+# without a GPU. It must be in sys.modules before minilinpath.backend first looks for CuPy, hence before that import.
+GPU_DOUBLE = os.environ.get("MINILINPATH_TEST_GPU", "").strip().lower()
+if GPU_DOUBLE == "double":
+    from tests.gpu_double import install as _install_gpu_double
+
+    _install_gpu_double()
+elif GPU_DOUBLE:
+    raise pytest.UsageError(f"MINILINPATH_TEST_GPU={GPU_DOUBLE!r}: the only value is 'double' (or leave it unset)")
+
+from minilinpath import backend  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # The project's small real data sets (MNIST test set, PTB validation text) reach the tests only through this
@@ -20,9 +30,9 @@ FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 def pytest_collection_modifyitems(config, items):
     if backend.gpu_available():
         return
-    skip = pytest.mark.skip(reason="needs CuPy and a CUDA device")
+    skip = pytest.mark.skip(reason="needs CuPy and a CUDA device (or MINILINPATH_TEST_GPU=double for the CuPy double)")
     for item in items:
-        if "gpu" in item.keywords:
+        if item.get_closest_marker("gpu") is not None:  # the mark, not a name containing "gpu"
             item.add_marker(skip)
 
 
