@@ -16,6 +16,12 @@ def _check_labels(logits, y):
         raise TypeError(f"labels must be integers (class indices), got dtype {y.dtype}.")
 
 
+def check_label_range(y, n_classes: int) -> None:
+    """Raise ValueError unless every label lies in [0, n_classes). Reads two numbers back (on a GPU: two syncs)."""
+    if y.shape[0] and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+        raise ValueError(f"labels must lie in [0, {n_classes}), got values from {int(y.min())} to {int(y.max())}.")
+
+
 def log_softmax(logits):
     """log softmax(z)_c = z_c - logsumexp(z), computed after subtracting the row maximum.
 
@@ -48,8 +54,11 @@ def softmax_cross_entropy(logits, y, with_grad: bool = True):
     _check_labels(logits, y)
     xp = backend.get_xp(logits)
     n, c = logits.shape
-    if n and (int(y.min()) < 0 or int(y.max()) >= c):
-        raise ValueError(f"labels must lie in [0, {c}), got values from {int(y.min())} to {int(y.max())}.")
+    on_host = not backend.is_cupy_array(logits)
+    if on_host:
+        check_label_range(y, c)
+    else:   # no read-back here (a sync per minibatch): a label out of range makes the loss NaN, see below
+        out_of_range = ((y < 0) | (y >= c)).any()
     logp = xp.empty_like(logits)                  # log softmax(z), then (with_grad) overwritten by dlogits
     picked = xp.empty(n, dtype=logits.dtype)      # log softmax(z_n)[y_n]
 
@@ -72,4 +81,18 @@ def softmax_cross_entropy(logits, y, with_grad: bool = True):
     else:  # a row's max and sum over strided memory may add in another order when the rows are split
         rows(0, n)
     loss = -picked.mean() if n else xp.zeros((), dtype=logits.dtype)   # no rows: 0, as a model's loss of no data
+    if not on_host:
+        # On a GPU the labels are checked without stopping the device's queue: the loss becomes NaN when one is
+        # out of range (its row picked a wrapped index), and whoever reads the loss back calls
+        # :func:`check_label_range` on a NaN to say why (the models do, see ``nll_value``).
+        loss = xp.where(out_of_range, xp.asarray(xp.nan, dtype=loss.dtype), loss)
     return loss, (logp if with_grad else None)
+
+
+def nll_value(loss, y, n_classes: int) -> float:
+    """The loss of :func:`softmax_cross_entropy` as a Python float (one read-back); a NaN is first checked
+    against the labels, so that a label out of range is named rather than reported as a diverged loss."""
+    value = backend.to_float(loss)
+    if value != value:
+        check_label_range(y, n_classes)
+    return value

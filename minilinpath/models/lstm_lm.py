@@ -32,7 +32,7 @@ import numpy as np
 from .. import backend
 from ..layers.dropout import draw_mask, dropout_backward, dropout_forward
 from ..layers.embedding import embedding_backward, embedding_forward
-from ..layers.losses import softmax_cross_entropy
+from ..layers.losses import nll_value, softmax_cross_entropy
 from ..layers.affine import affine_backward, affine_forward
 from ..layers.recurrent import lstm_backward, lstm_forward
 from ..params import Layout
@@ -151,7 +151,7 @@ class LSTMLanguageModel:
         if rng is not None and masks is None and self.uses_dropout:
             masks = self.draw_masks(rng, N, T, theta.dtype)
         loss, grad, new_state = self._window(theta, inputs, targets, state, masks, with_grad=True)
-        loss = backend.to_float(loss)
+        loss = nll_value(loss, targets.reshape(-1), self.vocab_size)   # the one number read back per window
         return (loss, grad, new_state) if return_state else (loss, grad)
 
     def loss(self, theta, batch, state=None) -> float:
@@ -165,7 +165,7 @@ class LSTMLanguageModel:
         for start in range(0, L, self.steps):
             window = slice(start, start + self.steps)
             nll, _, state = self._window(theta, inputs[:, window], targets[:, window], state, None, with_grad=False)
-            total += backend.to_float(nll) * inputs[:, window].size
+            total += nll_value(nll, targets[:, window].reshape(-1), self.vocab_size) * inputs[:, window].size
         return total / max(inputs.size, 1)
 
     def perplexity(self, theta, batch) -> float:

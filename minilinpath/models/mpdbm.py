@@ -178,14 +178,18 @@ class MPDBM:
 
         Drawn chunk by chunk as :meth:`loss` evaluates a batch: the chunk of
         examples s .. s + EVAL_CHUNK - 1 (s a multiple of EVAL_CHUNK) from a
-        generator seeded ``[EVAL_MASK_SEED, s]``. So an example's masks depend
+        NumPy generator seeded ``[EVAL_MASK_SEED, s]`` (on a GPU too, then moved there). So an example's masks depend
         only on its position in the batch, the same for ``loss`` and ``loss_and_grad``.
         """
         if start % EVAL_CHUNK:
             raise ValueError(f"start must be a multiple of EVAL_CHUNK = {EVAL_CHUNK}, got {start}.")
         starts = range(start, start + n, EVAL_CHUNK) or [start]  # an empty batch: one empty chunk
-        chunks = [self.draw_masks(backend.rng([EVAL_MASK_SEED, s], xp), min(EVAL_CHUNK, start + n - s), dtype)
+        # drawn by NumPy's generator on every device, then moved: J(theta) is one function, on the CPU and on a
+        # GPU (CuPy's generator would draw other masks from the same seed)
+        chunks = [self.draw_masks(backend.rng([EVAL_MASK_SEED, s]), min(EVAL_CHUNK, start + n - s), dtype)
                   for s in starts]
+        if xp is not np:
+            chunks = [(xp.asarray(m_v), xp.asarray(m_y)) for m_v, m_y in chunks]
         if len(chunks) == 1:
             return chunks[0]
         return xp.concatenate([m_v for m_v, _ in chunks]), xp.concatenate([m_y for _, m_y in chunks])

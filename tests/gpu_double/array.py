@@ -27,6 +27,8 @@ or enter only the ways CuPy lets them. Each rule below is what CuPy does; the so
    ``_scatter_op`` path). An index that is a NumPy array is copied to the device, as CuPy does for host indices.
 7. **Only CuPy's attributes.** Attribute names come from ``dir(cupy.ndarray)`` recorded in ``cupy_names.json``;
    any other raises ``AttributeError`` (e.g. NumPy's ``ndarray.itemset`` or ``.ctypes``).
+9. **Integer index arrays wrap around when out of bounds** (CuPy's user guide, "Differences between CuPy and
+   NumPy": NumPy raises, CuPy wraps); see :func:`host_index`.
 8. **Indexing one element gives a 0-d device array**, not a Python or NumPy scalar (CuPy never returns host
    scalars from indexing or reductions: ``a.sum()`` is a 0-d ``cupy.ndarray``).
 
@@ -131,13 +133,31 @@ def apply_ufunc(ufunc: np.ufunc, method: str, inputs, kwargs):
     return to_device(result)
 
 
-def host_index(key):
-    """An index for the NumPy array: device arrays unwrapped; NumPy index arrays kept (CuPy copies them in)."""
+def host_index(key, shape=None):
+    """An index for the NumPy array: device arrays unwrapped; NumPy index arrays kept (CuPy copies them in).
+
+    Rule 9: with ``shape`` (the indexed array's), an integer index ARRAY out of bounds wraps around, as CuPy's
+    does ("CuPy handles out-of-bounds indices differently by default from NumPy when using integer array
+    indexing. NumPy handles them by raising an error, but CuPy wraps around them": CuPy's user guide,
+    "Differences between CuPy and NumPy", Out-of-bounds indices). A plain int index stays checked (CuPy raises
+    IndexError for it too). Keys with ``...`` or ``None`` are passed on unwrapped (the package does not use them
+    with index arrays).
+    """
     if isinstance(key, ndarray):
-        return key._host
+        key = key._host
     if isinstance(key, tuple):
-        return tuple(host_index(k) for k in key)
-    return key
+        parts = tuple(k._host if isinstance(k, ndarray) else k for k in key)
+    else:
+        parts = (key,)
+    if shape is not None and not any(k is Ellipsis or k is None for k in parts):
+        wrapped, axis = [], 0
+        for k in parts:
+            if isinstance(k, np.ndarray) and k.dtype.kind in "iu" and axis < len(shape) and shape[axis]:
+                k = np.mod(k, shape[axis])
+            wrapped.append(k)
+            axis += k.ndim if isinstance(k, np.ndarray) and k.dtype == bool else 1
+        parts = tuple(wrapped)
+    return parts if isinstance(key, tuple) else parts[0]
 
 
 # CuPy has these, with device meanings NumPy's namesakes do not share (a flat iterator on the device, a memory
@@ -225,10 +245,10 @@ class ndarray(NDArrayOperatorsMixin):
 
     # -- indexing (rules 6, 8) ------------------------------------------------------------------------------
     def __getitem__(self, key):
-        return to_device(self._host[host_index(key)])
+        return to_device(self._host[host_index(key, self._host.shape)])
 
     def __setitem__(self, key, value):
-        host_key = host_index(key)
+        host_key = host_index(key, self._host.shape)
         if isinstance(value, ndarray):
             value = value._host
         elif is_host_array(value):

@@ -242,3 +242,13 @@ def test_backend_selects_the_double_once_installed(monkeypatch):
     target = built["cupy"].zeros(3)
     backend.add_at(target, built["cupy"].asarray([2, 2]), 1.0)
     assert target.get().tolist() == [0.0, 0.0, 2.0]
+
+
+def test_an_out_of_bounds_index_array_wraps_around_as_cupy_does(cp):
+    """Rule 9: CuPy wraps an integer index array (NumPy raises IndexError); a plain int index is still refused."""
+    a = cp.asarray(np.array([10.0, 11.0, 12.0]))
+    assert cp.asnumpy(a[np.array([1, 3, -4])]).tolist() == [11.0, 10.0, 12.0]
+    b = cp.asarray(np.arange(6.0).reshape(2, 3))
+    assert cp.asnumpy(b[np.arange(2), np.array([4, 0])]).tolist() == [1.0, 3.0]
+    with pytest.raises(IndexError):
+        a[3]
