@@ -288,3 +288,18 @@ def test_command_line_options_replace_the_spec_files(tmp_path):
     assert (spec.activation, spec.init_scale, spec.seeds, spec.profile, spec.first_seed, spec.adversarial) == \
         (["maxout"], [1, 3], 4, "paper", 2, [False, True])
     assert spec_from_args(Namespace(profile=None, seed=7)).first_seed == 7  # no file: the defaults
+
+
+def test_a_whole_float_in_a_spec_is_the_int_under_the_one_rule():
+    """The package's one whole-number rule (minilinpath.checks): 3.0 is 3 (a TOML file may hold it), 2.5 and True
+    are refused; the spec stores ints, so the runs and the table are those of the int spec."""
+    from minilinpath.study.spec import SpecError, StudySpec
+
+    whole = StudySpec.from_dict({"width": [8.0], "depth": 2.0, "seeds": 2.0, "epochs": 3.0, "alphas": 5.0,
+                                 "first_seed": 1.0})
+    plain = StudySpec.from_dict({"width": [8], "depth": 2, "seeds": 2, "epochs": 3, "alphas": 5, "first_seed": 1})
+    assert whole.to_dict() == plain.to_dict()
+    assert all(type(v) is int for v in (whole.seeds, whole.epochs, whole.alphas, whole.first_seed, *whole.depth))
+    for bad in ({"epochs": 2.5}, {"seeds": True}, {"depth": [1.5]}, {"alphas": float("nan")}):
+        with pytest.raises(SpecError, match="whole number"):
+            StudySpec.from_dict(bad)

@@ -15,8 +15,9 @@ example, for the memory budget), and, for the linear path's fast sweep,
 ``first_bias(theta, z_linear)`` and ``dropout_logits_from_first_preactivation(theta,
 z0, masks)`` (the dropout network's logits under ``masks`` from z0). This class
 turns them into the model contract: ``loss``, ``loss_and_grad``, ``predict``,
-``error_rate``, ``evaluate`` (loss and error in one pass) and the fast sweep's
-``evaluate_from_first_linear`` and ``evaluate_from_first_output``. A subclass may also define
+``error_rate``, ``evaluate`` (loss and error in one pass), ``check_batch`` and the fast sweep's
+``evaluate_from_first_linear`` and ``evaluate_from_first_output``; each is one of the abilities
+:mod:`minilinpath.contract` declares, which is where the analysis looks them up. A subclass may also define
 ``evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, y)``: the sweep's whole loop over
 alpha for one chunk, in its own layout (the MLP and the conv net do); and
 ``line_parameters(theta0, theta1, alphas)`` with ``line_parameter_bytes(n_alphas,

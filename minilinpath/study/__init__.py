@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..checks import is_whole_number
 from ..progress import progress_bar
 from .executors import DaskExecutor, ExecutorError, LocalExecutor, make_executor
 from .spec import RunSettings, SpecError, StudySpec, expand, read_spec
@@ -89,8 +90,10 @@ def run_study(spec: StudySpec, executor="dask", scheduler: str | None = None, n_
     tasks (in table order) this time. Raises :class:`StudyFailed` (after every other task has finished)
     when tasks raised.
     """
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise SpecError(f"limit must be a whole number >= 1, got {limit!r}.")
+    if limit is not None:
+        if not is_whole_number(limit) or limit < 1:
+            raise SpecError(f"limit must be a whole number >= 1, got {limit!r}.")
+        limit = int(limit)
     tasks = make_tasks(spec, runs_dir)
     chosen = tasks[:limit] if limit is not None else tasks
     log = log or (lambda *a, **k: None)

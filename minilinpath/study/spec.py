@@ -34,6 +34,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..checks import is_whole_number
+
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "maxout")
 DEFAULT_LEARNING_RATE, DEFAULT_MOMENTUM = 0.1, 0.5  # one default for every network, so they compare
 MAX_RUNS = 100_000  # more runs than a study could train: surely a mistake in the spec
@@ -132,6 +134,11 @@ class StudySpec:
         for name, lowest in (("seeds", 1), ("first_seed", 0), ("epochs", 1), ("alphas", 3)):
             if not _whole(getattr(self, name), lowest):
                 raise SpecError(f"{name} must be a whole number >= {lowest}, got {getattr(self, name)!r}.")
+        # a whole 3.0 (a TOML or JSON file may hold one) is stored as the int 3: the same runs, folders and table
+        self.width = [None if v is None else int(v) for v in self.width]
+        self.depth = [int(v) for v in self.depth]
+        for name in ("seeds", "first_seed", "epochs", "alphas"):
+            setattr(self, name, int(getattr(self, name)))
         if self.profile not in PROFILES:
             raise SpecError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}.")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
@@ -143,7 +150,9 @@ class StudySpec:
 
 
 def _whole(v, lowest: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= lowest
+    """The package's one whole-number rule (:func:`minilinpath.checks.is_whole_number`: 3 and 3.0, not 2.5 or
+    True), at least ``lowest``."""
+    return is_whole_number(v) and v >= lowest
 
 
 def _number(v) -> bool:
