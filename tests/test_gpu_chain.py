@@ -256,12 +256,16 @@ def test_lstm_language_model_loss_grad_and_evaluation(cupy, keep):
     assert_same(gpu, cpu, LAYER_RTOL)
 
 
-def test_mpdbm_loss_grad_and_evaluation(cupy):
+def small_mpdbm_case():
+    """A small MP-DBM, its initial theta (float64) and a batch of 6 examples."""
     model = MPDBM(n_visible=12, hidden=(7, 5), n_classes=3, iterations=3, h0_sparse_init=4, c_sparse_init=3,
                   h1_init_range=0.5, pixel_means=np.linspace(0.1, 0.9, 12))
-    theta = model.init(0, dtype=np.float64)
     rng = np.random.default_rng(5)
-    batch = (rng.random((6, 12)), rng.integers(0, 3, size=6))
+    return model, model.init(0, dtype=np.float64), (rng.random((6, 12)), rng.integers(0, 3, size=6))
+
+
+def test_mpdbm_loss_grad_and_evaluation(cupy):
+    model, theta, batch = small_mpdbm_case()
     masks = model.draw_masks(np.random.default_rng(1), 6, np.float64)
     gpu, cpu = both(cupy, lambda t, b, m: model.loss_and_grad(t, b, masks=m), theta, batch, masks)
     assert_same(gpu, cpu, LAYER_RTOL)
@@ -274,11 +278,7 @@ def test_mpdbm_loss_grad_and_evaluation(cupy):
 
 
 def test_mpdbm_fixed_mask_loss_is_one_function_on_both_devices(cupy):
-    model = MPDBM(n_visible=12, hidden=(7, 5), n_classes=3, iterations=3, h0_sparse_init=4, c_sparse_init=3,
-                  h1_init_range=0.5, pixel_means=np.linspace(0.1, 0.9, 12))
-    theta = model.init(0, dtype=np.float64)
-    rng = np.random.default_rng(5)
-    batch = (rng.random((6, 12)), rng.integers(0, 3, size=6))
+    model, theta, batch = small_mpdbm_case()
     gpu, cpu = both(cupy, model.loss, theta, batch)
     assert_same(gpu, cpu, LAYER_RTOL)
 

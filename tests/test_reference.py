@@ -161,7 +161,8 @@ def run_embedding(rng, shape):
             {"out": out_r, "dW": ref.embedding_backward(dout, cache_r)})
 
 
-def run_mean_field(rng, shape):
+def mpdbm_case(rng, shape):
+    """A small MP-DBM away from its initial point, a batch and one set of masks: (model, theta, X, labels, m_v, m_y)."""
     n, n_visible, hidden, iterations = shape
     model = MPDBM(n_visible=n_visible, hidden=hidden, n_classes=4, iterations=iterations, h0_sparse_init=5,
                   c_sparse_init=3)
@@ -169,19 +170,20 @@ def run_mean_field(rng, shape):
     theta += 0.3 * rng.standard_normal(theta.shape)
     X, labels = rng.random((n, n_visible)), rng.integers(0, 4, n)
     m_v, m_y = model.draw_masks(rng, n, np.float64)
+    return model, theta, X, labels, m_v, m_y
+
+
+def run_mean_field(rng, shape):
+    model, theta, X, labels, m_v, m_y = mpdbm_case(rng, shape)
+    iterations = shape[-1]
     onehot = np.eye(4)[labels]
     state, _ = model.infer(theta, X, onehot, m_v, m_y)
     return state, ref.mean_field_inference(model.unflatten(theta), X, onehot, m_v, m_y, iterations)
 
 
 def run_multi_prediction(rng, shape):
-    n, n_visible, hidden, iterations = shape
-    model = MPDBM(n_visible=n_visible, hidden=hidden, n_classes=4, iterations=iterations, h0_sparse_init=5,
-                  c_sparse_init=3)
-    theta = model.init(0, dtype=np.float64)
-    theta += 0.3 * rng.standard_normal(theta.shape)
-    X, labels = rng.random((n, n_visible)), rng.integers(0, 4, n)
-    m_v, m_y = model.draw_masks(rng, n, np.float64)
+    model, theta, X, labels, m_v, m_y = mpdbm_case(rng, shape)
+    iterations = shape[-1]
     J, grad = model.loss_and_grad(theta, (X, labels), masks=(m_v, m_y))
     J_r, grads_r = ref.multi_prediction_loss_and_grad(model.unflatten(theta), X, labels, m_v, m_y, iterations)
     return {"J": J, **model.unflatten(grad)}, {"J": J_r, **grads_r}
