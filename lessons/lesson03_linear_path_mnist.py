@@ -5,6 +5,20 @@
 # $\theta(\alpha) = (1-\alpha)\theta_i + \alpha\theta_f$ between its initial parameters and its solution, on the
 # *whole* training set at every $\alpha$. That is the experiment of Goodfellow, Vinyals & Saxe (2015). You
 # write the sweep itself, with the trick that makes it cheap.
+#
+# **Settings** (the first code cell, yours to edit): `DATA_DIR` names the folder that holds
+# `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz`, MNIST's test set (`None`: synthetic digits, said so;
+# the lesson reads nothing outside the checkout but this folder); `USE_SOLUTIONS = True` runs the whole lesson with
+# the reference answers from `lessons/solutions/`; `SMALL = True` picks the quickest settings. Until an exercise
+# passes, Run All stops at its check with one message. As a script: `python lessons/lesson03_linear_path_mnist.py
+# [DATA_DIR] [--solutions] [--small]`; a folder given there wins over `DATA_DIR`, which wins over the variable
+# `MINILINPATH_DATA_DIR`. The solutions (small settings) are on when the cell, `--solutions` (`--small`) or
+# `MINILINPATH_SOLUTIONS=1` (`MINILINPATH_LESSON_SMALL=1`) says so.
+
+# %%
+DATA_DIR = None        # e.g. "~/data/mnist": the folder with the two t10k-...-ubyte.gz files; None: synthetic
+USE_SOLUTIONS = False  # True: every exercise uses its reference answer (lessons/solutions/)
+SMALL = False          # True: the quickest settings (the ones the tests run)
 
 # %%
 import time
@@ -17,7 +31,7 @@ from minilinpath.models import MLP
 from minilinpath.path import barrier_height, interpolate, linear_path, random_point, summarize
 from minilinpath.train import Recipe, train
 
-course = Course("lesson03_linear_path_mnist")
+course = Course("lesson03_linear_path_mnist", data_dir=DATA_DIR, solutions=USE_SOLUTIONS, small=SMALL)
 
 # %% [markdown]
 # ## 1. The sweep and the first-layer trick

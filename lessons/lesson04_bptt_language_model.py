@@ -6,6 +6,20 @@
 # its line. Once your answers pass, read `lstm_step_backward` and `lstm_backward` in
 # `minilinpath/layers/reference.py`: the same derivation as plain code (a loop over the steps), which the
 # library's faster `layers/recurrent.py` is tested equal to.
+#
+# **Settings** (the first code cell, yours to edit): `DATA_DIR` names the folder that holds `ptb.valid.txt`, the
+# Penn Treebank validation text (`None`: synthetic text, said so; the lesson reads nothing outside the checkout but
+# this folder); `USE_SOLUTIONS = True` runs the whole lesson with the reference answers from `lessons/solutions/`;
+# `SMALL = True` picks the quickest settings. Until an exercise passes, Run All stops at its check with one message.
+# As a script: `python lessons/lesson04_bptt_language_model.py [DATA_DIR] [--solutions] [--small]`; a folder given
+# there wins over `DATA_DIR`, which wins over the variable `MINILINPATH_DATA_DIR`. The solutions (small settings)
+# are on when the cell, `--solutions` (`--small`) or `MINILINPATH_SOLUTIONS=1` (`MINILINPATH_LESSON_SMALL=1`) says
+# so.
+
+# %%
+DATA_DIR = None        # e.g. "~/data/ptb": the folder with ptb.valid.txt; None: synthetic text
+USE_SOLUTIONS = False  # True: every exercise uses its reference answer (lessons/solutions/)
+SMALL = False          # True: the quickest settings (the ones the tests run)
 
 # %%
 import numpy as np
@@ -17,7 +31,7 @@ from minilinpath.models import LSTMLanguageModel
 from minilinpath.path import linear_path, summarize
 from minilinpath.train_lm import LMRecipe, train_language_model
 
-course = Course("lesson04_bptt_language_model")
+course = Course("lesson04_bptt_language_model", data_dir=DATA_DIR, solutions=USE_SOLUTIONS, small=SMALL)
 
 # %% [markdown]
 # ## 1. One step
@@ -105,7 +119,7 @@ for a, J in zip(path.alphas, path.J_valid):
 
 # %%
 course.show_path(path, "lesson04_path.png", "J (nats per word)", "held out")
-path.save(course.out / "lesson04_path.npz", overwrite=True)
+path.save(course.out / "lesson04_path.npz", overwrite=True);
 
 # %% [markdown]
 # ## Questions to think about

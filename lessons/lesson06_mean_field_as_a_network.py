@@ -9,6 +9,20 @@
 # The forward sweeps written out one update per line are `mean_field_inference` and `mean_field_step` in
 # `minilinpath/layers/reference.py`; the model (`MPDBM.infer`) runs the same updates from a schedule, so that
 # its backward pass (the one you write here) can walk the list in reverse.
+#
+# **Settings** (the first code cell, yours to edit): `DATA_DIR` names the folder that holds
+# `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz`, MNIST's test set (`None`: synthetic digits, said so;
+# the lesson reads nothing outside the checkout but this folder); `USE_SOLUTIONS = True` runs the whole lesson with
+# the reference answers from `lessons/solutions/`; `SMALL = True` picks the quickest settings. Until an exercise
+# passes, Run All stops at its check with one message. As a script: `python
+# lessons/lesson06_mean_field_as_a_network.py [DATA_DIR] [--solutions] [--small]`; a folder given there wins over
+# `DATA_DIR`, which wins over the variable `MINILINPATH_DATA_DIR`. The solutions (small settings) are on when the
+# cell, `--solutions` (`--small`) or `MINILINPATH_SOLUTIONS=1` (`MINILINPATH_LESSON_SMALL=1`) says so.
+
+# %%
+DATA_DIR = None        # e.g. "~/data/mnist": the folder with the two t10k-...-ubyte.gz files; None: synthetic
+USE_SOLUTIONS = False  # True: every exercise uses its reference answer (lessons/solutions/)
+SMALL = False          # True: the quickest settings (the ones the tests run)
 
 # %%
 import numpy as np
@@ -20,7 +34,7 @@ from minilinpath.models import MPDBM
 from minilinpath.path import linear_path, summarize
 from minilinpath.train import Recipe, train
 
-course = Course("lesson06_mean_field_as_a_network")
+course = Course("lesson06_mean_field_as_a_network", data_dir=DATA_DIR, solutions=USE_SOLUTIONS, small=SMALL)
 
 # %% [markdown]
 # ## 1. Train a small MP-DBM briefly
