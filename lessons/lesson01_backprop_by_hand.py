@@ -200,6 +200,7 @@ fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot([e["epoch"] for e in result.history], [e["valid_error"] for e in result.history], "o-")
 ax.set_xlabel("epoch")
 ax.set_ylabel("validation error")
+ax.set_title("Your network learning the digits")
 course.show(fig, "lesson01_training.png");
 
 # %% [markdown]

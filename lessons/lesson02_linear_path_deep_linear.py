@@ -140,9 +140,12 @@ import matplotlib.pyplot as plt
 alphas = np.linspace(-0.25, 1.5, 300)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].plot(alphas, J(alphas), label="init -> solution")
-axes[0].plot(alphas, path_polynomial(np.array([2.0, 0.5]), np.array([0.5, 2.0]))(alphas), label="solution -> solution")
+axes[0].plot(alphas, path_polynomial(np.array([2.0, 0.5]), np.array([0.5, 2.0]))(alphas),
+             label="solution -> solution")
+axes[0].set_title(r"$y = w_1 w_2 x$: two lines")
 for L, curve in curves.items():
     axes[1].plot(alphas, curve(alphas), label=f"depth {L}")
+axes[1].set_title("init -> solution: the flat start grows with depth")
 for ax in axes:
     ax.set_xlabel(r"$\alpha$")
     ax.set_ylabel(r"$J(\theta(\alpha))$")

@@ -132,6 +132,7 @@ for ax, r, title in zip(axes, (init_path, between, from_random),
     ax.set_ylabel("J")
     ax.legend()
 axes[2].set_yscale("log")
+axes[2].set_ylabel("J (log scale)")
 course.show(fig, "lesson03_paths.png");
 
 # %% [markdown]

@@ -30,7 +30,7 @@ SMALL = False          # True: the quickest settings (the ones the tests run)
 # %%
 import numpy as np
 
-from lessontools import Course
+from lessontools import Course, minima
 
 from minilinpath.models import ConvMaxout, ConvSpec
 from minilinpath.path import linear_path, summarize
@@ -123,10 +123,11 @@ path = linear_path(model, result.theta_init, result.theta_best, train_set, np.li
                    valid_set, progress=False)
 metrics = summarize(path.alphas, path.J_train)
 print(f"  monotone on [0, 1]: {metrics['monotone']}, largest bump {metrics['largest_bump']:.3g}, "
-      f"local minima at {metrics['local_minima']}")
+      f"local minima at alpha = {minima(metrics)}")
 
 # %%
-course.show_path(path, "lesson05_path.png");
+course.show_path(path, "lesson05_path.png",
+                 title="The conv maxout network's J along the line from its initial point");
 
 # %% [markdown]
 # ## Questions to think about

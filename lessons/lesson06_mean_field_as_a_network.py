@@ -28,7 +28,7 @@ SMALL = False          # True: the quickest settings (the ones the tests run)
 import numpy as np
 
 from checks import mpdbm_final_grads, onehot
-from lessontools import Course
+from lessontools import Course, minima
 
 from minilinpath.models import MPDBM
 from minilinpath.path import linear_path, summarize
@@ -134,10 +134,11 @@ path = linear_path(model, result.theta_init, result.theta_last, train_set,
 metrics = summarize(path.alphas, path.J_train)
 for a, Jt, err in zip(path.alphas, path.J_train, path.error_valid):
     print(f"    alpha {a:4.2f}   J {Jt:.4f}   validation error {err:6.2%}")
-print(f"  monotone on [0, 1]: {metrics['monotone']}, local minima at {metrics['local_minima']}")
+print(f"  monotone on [0, 1]: {metrics['monotone']}, local minima at alpha = {minima(metrics)}")
 
 # %%
-course.show_path(path, "lesson06_path.png", "multi-prediction J");
+course.show_path(path, "lesson06_path.png", "multi-prediction J",
+                 title="The MP-DBM's J along the line from its initial point to the trained one");
 
 # %% [markdown]
 # ## Questions to think about

@@ -112,7 +112,7 @@ import matplotlib.pyplot as plt
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].plot(coord, residual, "o-")
-axes[0].set_title("SGD trajectory")
+axes[0].set_title("the SGD trajectory of this lesson")
 for d, (c, r) in walks.items():
     axes[1].plot(c / c[-1], r / c[-1], label=f"d = {d}")
 axes[1].set_title("random walks (scaled by the line's length)")

@@ -244,6 +244,7 @@ for label, errs in kink_errors.items():
     ax.loglog(kink_steps, errs, "s--", label=f"{label} (exact pass)")
 ax.set_xlabel("step h")
 ax.set_ylabel("relative error of the central difference")
+ax.set_title("Hessian-vector products: which step h is safe?")
 ax.legend()
 course.show(fig, "lesson08_hvp_step.png");
 
@@ -290,10 +291,12 @@ for name, (a, b) in plane.points.items():
 axes[0].set_aspect("equal")  # a and b are true distances (orthonormal basis)
 axes[0].set_xlabel("a")
 axes[0].set_ylabel("b")
+axes[0].set_title("J on the plane through three points, with the trajectory")
 axes[1].plot(on_plane.J_true, "o-", label=r"true $J(\theta_t)$")
 axes[1].plot(on_plane.J_projected, "s--", label="J of the projection (the picture)")
 axes[1].set_xlabel("epoch")
 axes[1].set_ylabel("J")
+axes[1].set_title("what the picture shows against the truth")
 axes[1].legend()
 course.show(fig, "lesson08_plane.png");
 
@@ -351,9 +354,11 @@ bend = line_curvature(model, theta_i, theta_f, curv_batch, alphas, method="hvp")
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
 axes[0].plot(alphas, path.J_train)
 axes[0].set_ylabel("J")
+axes[0].set_title("J along the line")
 axes[1].plot(alphas, bend)
 axes[1].axhline(0, color="gray", lw=0.5)
 axes[1].set_ylabel(r"$d^2J/d\alpha^2$")
+axes[1].set_title("its curvature along the line")
 for alpha, top, bottom, _, along in spectrum:
     axes[2].plot([alpha] * len(top), top, "r^")
     axes[2].plot([alpha] * len(bottom), bottom, "bv")

@@ -152,6 +152,38 @@ def run_check(name: str, check, fn) -> Verdict:
         return Verdict(name, "fail", problems=[f"your {name} raised {type(exc).__name__}: {exc}"])
 
 
+# ------------------------------------------------------------------------------------------------ figures
+def figure_problems(fig) -> list[str]:
+    """What a reader would miss in ``fig`` (after it was drawn): every plot (colour bars aside) needs a title and
+    both axis labels, and every legend and annotation must lie inside the figure, uncut."""
+    problems, renderer = [], fig.canvas.get_renderer()
+    frame = fig.bbox
+    for i, ax in enumerate(fig.axes):
+        if getattr(ax, "_colorbar", None) is not None:
+            continue
+        name = f"plot {i + 1} ({ax.get_title() or 'untitled'})"
+        if not ax.get_title() and not ax.get_title(loc="left"):
+            problems.append(f"{name} has no title")
+        for axis, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())):
+            if not label:
+                problems.append(f"{name} has no {axis} label")
+        boxes = [ax.get_legend()] if ax.get_legend() is not None else []
+        boxes += [t for t in ax.texts if t.get_visible()]
+        for box in boxes:
+            extent = box.get_window_extent(renderer)
+            inside = ax.bbox if box in ax.texts else frame
+            if (extent.x0 < inside.x0 - 1 or extent.x1 > inside.x1 + 1 or extent.y0 < inside.y0 - 1
+                    or extent.y1 > inside.y1 + 1):
+                what = "its legend" if box is ax.get_legend() else f"the label {box.get_text()!r}"
+                problems.append(f"{name}: {what} is cut off")
+    return problems
+
+
+def minima(metrics: dict) -> str:
+    """The local minima of ``minilinpath.path.summarize``'s metrics as people write them: "0.90, 1.20" or "none"."""
+    return ", ".join(f"{float(a):.2f}" for a in metrics["local_minima"]) or "none"
+
+
 # ------------------------------------------------------------------------------------------------ the course
 def _env_on(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in TRUE
@@ -180,6 +212,7 @@ class Course:
         self.run_dir = Path(f"lesson{self.number}-run")
         self.data_kind = "nodata"
         self.verdicts: dict[str, Verdict] = {}
+        self.figure_problems: dict[str, list[str]] = {}
         self._solutions_module = None
         if self.solutions:
             print(f"(using the reference solutions from lessons/solutions/{lesson}.py)")
@@ -233,11 +266,17 @@ class Course:
 
     # ------------------------------------------------------------------ figures
     def show(self, fig, filename: str) -> Path:
-        """Save ``fig`` into the lesson's output folder; show it inline in a notebook, else close it."""
+        """Save ``fig`` into the lesson's output folder; show it inline in a notebook, else close it.
+
+        What :func:`figure_problems` finds (a plot without a title or an axis label, a label cut off) is kept in
+        ``self.figure_problems[filename]`` and printed, so a lesson's figures can be checked."""
         import matplotlib.pyplot as plt
         self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / filename
         fig.savefig(path, dpi=100, bbox_inches="tight")
+        self.figure_problems[filename] = figure_problems(fig)
+        for problem in self.figure_problems[filename]:
+            print(f"  figure problem: {problem}")
         print(f"  figure saved: {path}")
         if in_notebook():
             plt.show()
@@ -245,15 +284,17 @@ class Course:
             plt.close(fig)
         return path
 
-    def show_path(self, path, filename: str, ylabel: str = "J", valid_label: str = "validation") -> Path:
+    def show_path(self, path, filename: str, ylabel: str = "J", valid_label: str = "validation",
+                  title: str = "J along the line from the initial point to the solution") -> Path:
         """Plot a linear path's training (solid) and held-out (dashed) J against alpha, then :meth:`show` it."""
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot(path.alphas, path.J_train, label="train")
         if path.J_valid is not None:
             ax.plot(path.alphas, path.J_valid, "--", label=valid_label)
-        ax.set_xlabel(r"$\alpha$")
+        ax.set_xlabel(r"$\alpha$ (0: initial point, 1: solution)")
         ax.set_ylabel(ylabel)
+        ax.set_title(title)
         ax.legend()
         return self.show(fig, filename)
 
