@@ -31,6 +31,7 @@ from checks import mpdbm_final_grads, onehot
 from lessontools import Course, minima
 
 from minilinpath.models import MPDBM
+from minilinpath.optim import MomentumAdjustor
 from minilinpath.path import linear_path, summarize
 from minilinpath.train import Recipe, train
 
@@ -41,15 +42,24 @@ course = Course("lesson06_mean_field_as_a_network", data_dir=DATA_DIR, solutions
 #
 # So that the inference below has something to say. Variables: pixels $v$, hidden layers $h_0, h_1$, label
 # $y$; parameters `v.b`, `h0.W` $(784, H_0)$, `h0.b`, `h1.W` $(H_0, H_1)$, `h1.b`, `c.W` $(H_1, 10)$, `c.b`.
+#
+# The recipe is the paper's (learning rate 15.1, momentum 0.5 rising to 0.73 from the second epoch), cut short.
+# The classifier learns last: the label is one target against 784 pixels and its share of the cost is weighted
+# $1/784$, so the model first learns to fill in pixels, and the label error falls only after a few hundred
+# updates. Hence all 8,000 training digits (80 updates per pass) and ten passes: about 17% validation error on
+# MNIST in the full settings (chance is 90%), about 35% in the small ones. The paper's model, trained for hundreds
+# of passes over 50,000 digits with 14 mean-field iterations and thousands of units, reaches about 8.5%.
 
 # %%
-n_train, hidden, epochs, iterations = (1000, (30, 30), 2, 3) if course.small else (3000, (100, 100), 4, 5)
-train_set, valid_set = course.digits(n_train, 300 if course.small else 1000)
+n_train, hidden, epochs, iterations = (4000, (50, 50), 4, 3) if course.small else (8000, (100, 100), 10, 5)
+train_set, valid_set = course.digits(n_train, 500 if course.small else 1000)
 model = MPDBM(n_visible=784, hidden=hidden, n_classes=10, iterations=iterations,
               pixel_means=train_set[0].mean(axis=0))
-recipe = Recipe(batch_size=100, learning_rate=15.146493, momentum=0.5, max_epochs=epochs, patience=None)
+recipe = Recipe(batch_size=100, learning_rate=15.146493, momentum=0.5,
+                momentum_schedule=MomentumAdjustor(1, 2, 0.732716), max_epochs=epochs, patience=None)
 result = train(model, train_set, valid_set, recipe, course.run_folder(), seed=0, progress=False, log=None)
-print(f"  {model}\n  validation classification error after training {result.history[-1]['valid_error']:.2%}")
+errors = ", ".join(f"{h['valid_error']:.0%}" for h in result.history)
+print(f"  {model}\n  validation classification error, epoch by epoch from the initial point: {errors}")
 
 # %% [markdown]
 # ## 2. Inference, sweep by sweep

@@ -286,8 +286,11 @@ fig.colorbar(filled, ax=axes[0], label="J on the plane")
 dots = axes[0].scatter(on_plane.a, on_plane.b, c=on_plane.residual, cmap="Reds", edgecolors="k", zorder=3)
 axes[0].plot(on_plane.a, on_plane.b, "w-", lw=1)
 fig.colorbar(dots, ax=axes[0], label="distance from the plane")
-for name, (a, b) in plane.points.items():
-    axes[0].annotate(name, (a, b), xytext=(0, 8), textcoords="offset points", ha="center", color="white")
+(a_low, a_high), (b_low, b_high) = axes[0].get_xlim(), axes[0].get_ylim()
+for name, (a, b) in plane.points.items():  # each name on the inner side of its point, so that none is cut off
+    right, top = a > (a_low + a_high) / 2, b > (b_low + b_high) / 2
+    axes[0].annotate(name, (a, b), xytext=(-6 if right else 6, -8 if top else 8), textcoords="offset points",
+                     ha="right" if right else "left", va="top" if top else "bottom", color="white")
 axes[0].set_aspect("equal")  # a and b are true distances (orthonormal basis)
 axes[0].set_xlabel("a")
 axes[0].set_ylabel("b")

@@ -50,8 +50,11 @@ class ExerciseNotDone(Exception):
 
 
 def in_notebook() -> bool:
-    """True inside a Jupyter kernel (figures are shown inline there; the command line is the kernel's, not ours)."""
-    return "ipykernel" in sys.modules
+    """True inside a running Jupyter kernel (figures are shown inline there; the command line is the kernel's,
+    not ours). Importing ipykernel is not enough: the kernel's shell must be running this code."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 # ------------------------------------------------------------------------------------------------ verdicts
@@ -181,7 +184,7 @@ def figure_problems(fig) -> list[str]:
 
 def minima(metrics: dict) -> str:
     """The local minima of ``minilinpath.path.summarize``'s metrics as people write them: "0.90, 1.20" or "none"."""
-    return ", ".join(f"{float(a):.2f}" for a in metrics["local_minima"]) or "none"
+    return ", ".join(f"{round(float(a), 2) + 0.0:.2f}" for a in metrics["local_minima"]) or "none"  # no "-0.00"
 
 
 # ------------------------------------------------------------------------------------------------ the course
@@ -310,9 +313,8 @@ class Course:
             try:
                 splits = load_dataset("mnist-test", data_dir=self.data_dir, download=False)
             except DataError as exc:
-                raise SystemExit(f"error: {str(exc).splitlines()[0]} (the data folder needs "
-                                 "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz; or set DATA_DIR = None "
-                                 "for synthetic digits).") from None
+                raise SystemExit(f"error: {str(exc).splitlines()[0]} (or DATA_DIR = None in the first code cell for "
+                                 "synthetic digits)") from None
             (X, y), (Xv, yv) = splits["train"], splits["valid"]
             self.data_kind = "mnist"
             print(f"  MNIST digits from {self.data_dir}: {min(n_train, len(y)):,} to train, "
@@ -332,8 +334,8 @@ class Course:
             try:
                 corpus = ptb.load_ptb_valid_split(self.data_dir, download=False)
             except DataError as exc:
-                raise SystemExit(f"error: {str(exc).splitlines()[0]} (or set DATA_DIR = None for a synthetic "
-                                 "text).") from None
+                raise SystemExit(f"error: {str(exc).splitlines()[0]} (or DATA_DIR = None in the first code cell for "
+                                 "a synthetic text)") from None
             print(f"  Penn Treebank validation text from {self.data_dir}")
             self.data_kind = "ptb"
             return corpus["train"], corpus["valid"], len(corpus["vocabulary"])

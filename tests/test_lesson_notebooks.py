@@ -3,16 +3,21 @@
 nothing that looks like a crash; with the solutions switched on from the first code cell it runs to the end.
 
 Needs jupytext, nbclient and ipykernel (the ``dev`` extra); without them these tests skip and say why."""
+import importlib.util
+import json
 import os
 import re
 
 import pytest
 
 from .conftest import MNIST_T10K, ROOT, SHARED_DATA
+from .test_lessons import RESULTS, SAYS
 
 jupytext = pytest.importorskip("jupytext", reason="the notebook tests need jupytext (pip install '.[dev]')")
 nbclient = pytest.importorskip("nbclient", reason="the notebook tests need nbclient (pip install '.[dev]')")
-pytest.importorskip("ipykernel", reason="the notebook tests need ipykernel (pip install '.[dev]')")
+if importlib.util.find_spec("ipykernel") is None:  # not imported here: only the kernel runs it
+    pytest.skip("the notebook tests need ipykernel (pip install '.[dev]')", allow_module_level=True)
+import nbformat  # noqa: E402
 from nbclient.exceptions import CellExecutionError  # noqa: E402
 
 LESSONS_DIR = ROOT / "lessons"
@@ -90,6 +95,11 @@ def test_as_shipped_run_all_stops_at_the_first_exercise_with_one_clear_message(l
     assert not [w for w in CRASH_WORDS if w in everything], everything[-2000:]
 
 
+CHECK_CELL = """import json
+print("LESSON-CHECK", json.dumps({"point made": bool(%s), "data": course.data_kind,
+                                  "figure problems": course.figure_problems}))"""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_with_the_solutions_switched_on_in_the_first_cell_it_runs_to_the_end(lesson, kernel_env):
@@ -97,13 +107,21 @@ def test_with_the_solutions_switched_on_in_the_first_cell_it_runs_to_the_end(les
     if data_folder(lesson):
         settings["DATA_DIR"] = data_folder(lesson)
     nb = notebook(lesson, **settings)
+    nb.cells.append(nbformat.v4.new_code_cell(CHECK_CELL % RESULTS[lesson[:8]]))  # evaluated in the kernel
     ran = execute(nb, kernel_env)
-    everything = "\n".join(outputs_text(c) for c in nb.cells if c.cell_type == "code")
+    everything = "\n".join(outputs_text(c) for c in nb.cells[:-1] if c.cell_type == "code")
     assert ran, everything[-3000:]
     assert f"using the reference solutions from lessons/solutions/{lesson}.py" in everything
     assert "FAIL" not in everything and "not implemented" not in everything
-    assert ("synthetic" in everything) == (data_folder(lesson) is None and not lesson.startswith("lesson02"))
+    found = json.loads(outputs_text(nb.cells[-1]).split("LESSON-CHECK", 1)[1])
+    assert found["point made"], everything[-3000:]
+    assert SAYS.get(lesson[:8], "") in everything
+    synthetic = data_folder(lesson) is None and not lesson.startswith("lesson02")
+    assert (found["data"] == "synthetic") == synthetic and ("synthetic" in everything) == synthetic
+    assert found["figure problems"] and not any(found["figure problems"].values()), found["figure problems"]
     assert list((kernel_env / f"lesson{lesson[6:8]}-out").glob("*.png")), "its figures are saved"
+    unrounded = re.findall(r"\d\.\d{7,}", everything)  # 0.8999999999999999: numbers are rounded for people
+    assert not unrounded, unrounded
     for cell in nb.cells:  # no cell ends with a stray repr (a Path, a list of Line2D, an AxesSubplot ...)
         for out in cell.get("outputs", []):
             if out.output_type == "execute_result":
