@@ -42,7 +42,10 @@ class ExerciseNotDone(Exception):
     """Raised in a notebook by :meth:`Course.check` when an exercise is not done or not right yet.
 
     IPython shows an exception that has a ``_render_traceback_`` method by the lines that method returns, in
-    place of a traceback: the student sees one message, not a crash, and Run All stops at this cell.
+    place of a traceback (IPython's "custom exception tracebacks", documented in its guide to integrating with
+    IPython): the student sees one message, not a crash, and Run All stops at this cell. A ``SystemExit`` would
+    not do: IPython adds "An exception has occurred, use %tb to see the full traceback" and a warning about how
+    to exit.
     """
 
     def _render_traceback_(self) -> list[str]:
@@ -344,12 +347,11 @@ class Course:
         self.data_kind = "synthetic"
         return synthetic_text(60_000, 6_000, vocab=200, seed=0)
 
-    @staticmethod
-    def how_to_give(files: str) -> str:
+    def how_to_give(self, files: str) -> str:
         """The fallback note's second half: where a student names the data folder, in a notebook and in a shell."""
-        return (f"For the real data, put {files} in a folder and name it: in the notebook, DATA_DIR = \"that/folder\" "
-                "in the first code cell; in a shell, python lessons/<lesson>.py that/folder (or "
-                "MINILINPATH_DATA_DIR=that/folder).")
+        return (f"For the real data, put {files} in a folder and name it: in the notebook, DATA_DIR = "
+                f"\"that/folder\" in the first code cell; in a shell, python lessons/{self.lesson}.py that/folder "
+                "(or MINILINPATH_DATA_DIR=that/folder).")
 
 
 # ------------------------------------------------------------------------------------------------ fallbacks

@@ -118,6 +118,9 @@ def test_with_the_solutions_switched_on_in_the_first_cell_it_runs_to_the_end(les
     assert SAYS.get(lesson[:8], "") in everything
     synthetic = data_folder(lesson) is None and not lesson.startswith("lesson02")
     assert (found["data"] == "synthetic") == synthetic and ("synthetic" in everything) == synthetic
+    if synthetic:  # the fallback note says what to do in a notebook and in a shell
+        assert 'DATA_DIR = "that/folder" in the first code cell' in everything
+        assert f"python lessons/{lesson}.py that/folder" in everything
     assert found["figure problems"] and not any(found["figure problems"].values()), found["figure problems"]
     assert list((kernel_env / f"lesson{lesson[6:8]}-out").glob("*.png")), "its figures are saved"
     unrounded = re.findall(r"\d\.\d{7,}", everything)  # 0.8999999999999999: numbers are rounded for people
