@@ -191,6 +191,21 @@ def test_course_settings_and_clear_errors(tmp_path, monkeypatch):
         course.check(stub(L1, "affine_backward"))
 
 
+def test_without_a_folder_the_lessons_read_no_cache_and_download_nothing(monkeypatch, capsys):
+    import minilinpath.data
+    from minilinpath.data import ptb
+    monkeypatch.setattr(minilinpath.data, "load_dataset", lambda *a, **k: pytest.fail("looked for MNIST files"))
+    monkeypatch.setattr(ptb, "load_ptb_valid_split", lambda *a, **k: pytest.fail("looked for the PTB text"))
+    monkeypatch.delenv("MINILINPATH_DATA_DIR", raising=False)
+    course = Course(L1, argv=[])
+    (X, y), (Xv, yv) = course.digits(20, 10)
+    assert course.data_kind == "synthetic" and X.shape == (20, 784) and Xv.shape == (10, 784)
+    train_ids, valid_ids, vocab = Course(L4, argv=[]).text()
+    assert vocab == 200 and len(train_ids) == 60_000
+    said = capsys.readouterr().out
+    assert "no data folder given" in said and f"python lessons/{L1}.py that/folder" in said
+
+
 def test_settings_from_the_first_cell_and_their_precedence(tmp_path, monkeypatch):
     """The cell's DATA_DIR is used; a folder on the command line wins over it, and it wins over the variable.
     The solutions and small settings are on when the cell, the flag or the variable says so."""
