@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 
 import pytest
 
@@ -22,6 +23,7 @@ from nbclient.exceptions import CellExecutionError  # noqa: E402
 
 LESSONS_DIR = ROOT / "lessons"
 LESSONS = sorted(p.stem for p in LESSONS_DIR.glob("lesson[0-9][0-9]_*.py"))
+KERNEL = "minilinpath-tests"
 CRASH_WORDS = ("Traceback", "SystemExit", "To exit", "%tb")
 
 
@@ -49,11 +51,19 @@ def kernel_env(tmp_path, monkeypatch):
             monkeypatch.delenv(name)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(LESSONS_DIR), str(ROOT)]))
     monkeypatch.setenv("MINILINPATH_DATA", str(tmp_path / "no-cache"))  # the lessons must not need it
-    return tmp_path
+    spec = tmp_path / "jupyter" / "kernels" / KERNEL  # this Python's kernel, whatever else "python3" may name
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "minilinpath tests", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
 
 
 def execute(nb, folder):
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name=KERNEL,
                                      resources={"metadata": {"path": str(folder)}})
     try:
         client.execute()
