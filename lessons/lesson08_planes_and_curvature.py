@@ -362,13 +362,14 @@ axes[1].plot(alphas, bend)
 axes[1].axhline(0, color="gray", lw=0.5)
 axes[1].set_ylabel(r"$d^2J/d\alpha^2$")
 axes[1].set_title("its curvature along the line")
-for alpha, top, bottom, _, along in spectrum:
-    axes[2].plot([alpha] * len(top), top, "r^")
-    axes[2].plot([alpha] * len(bottom), bottom, "bv")
-    axes[2].plot(alpha, along, "ko")
+for i, (alpha, top, bottom, _, along) in enumerate(spectrum):  # label each kind once, for the legend
+    axes[2].plot([alpha] * len(top), top, "r^", label="largest" if i == 0 else None)
+    axes[2].plot([alpha] * len(bottom), bottom, "bv", label="most negative" if i == 0 else None)
+    axes[2].plot(alpha, along, "ko", label=r"along the line, $d^\top H d / \Vert d\Vert^2$" if i == 0 else None)
 axes[2].axhline(0, color="gray", lw=0.5)
 axes[2].set_ylabel("eigenvalues of H")
-axes[2].set_title(r"red: largest, blue: most negative, black: $d^\top H d / \Vert d\Vert^2$", fontsize=9)
+axes[2].set_title("the Hessian's extreme eigenvalues")
+axes[2].legend(fontsize=8)
 for ax in axes:
     ax.set_xlabel(r"$\alpha$")
 course.show(fig, "lesson08_curvature.png");
