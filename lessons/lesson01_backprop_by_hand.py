@@ -12,8 +12,21 @@
 #
 # **How to work.** Each exercise is a function that raises `NotImplementedError`. Write its body, then run the
 # cell after it: it compares your answer with central differences (float64) and with minilinpath's own
-# implementation, and prints `PASS` or what is wrong. As a script: `python lessons/lesson01_backprop_by_hand.py
-# [DATA_DIR] [--solutions]` (`--solutions` runs the reference answers from `lessons/solutions/`).
+# implementation, and prints `PASS` or what is wrong.
+#
+# **Settings** (the first code cell, yours to edit): `DATA_DIR` names the folder that holds
+# `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz`, MNIST's test set (`None`: synthetic digits, said so;
+# the lesson reads nothing outside the checkout but this folder); `USE_SOLUTIONS = True` runs the whole lesson with
+# the reference answers from `lessons/solutions/`; `SMALL = True` picks the quickest settings. Until an exercise
+# passes, Run All stops at its check with one message. As a script: `python lessons/lesson01_backprop_by_hand.py
+# [DATA_DIR] [--solutions] [--small]`; a folder given there wins over `DATA_DIR`, which wins over the variable
+# `MINILINPATH_DATA_DIR`. The solutions (small settings) are on when the cell, `--solutions` (`--small`) or
+# `MINILINPATH_SOLUTIONS=1` (`MINILINPATH_LESSON_SMALL=1`) says so.
+
+# %%
+DATA_DIR = None        # e.g. "~/data/mnist": the folder with the two t10k-...-ubyte.gz files; None: synthetic
+USE_SOLUTIONS = False  # True: every exercise uses its reference answer (lessons/solutions/)
+SMALL = False          # True: the quickest settings (the ones the tests run)
 
 # %%
 import numpy as np
@@ -23,7 +36,7 @@ from lessontools import Course
 from minilinpath.models import MLP
 from minilinpath.train import Recipe, train
 
-course = Course("lesson01_backprop_by_hand")
+course = Course("lesson01_backprop_by_hand", data_dir=DATA_DIR, solutions=USE_SOLUTIONS, small=SMALL)
 
 # %% [markdown]
 # ## 1. The affine layer
@@ -187,6 +200,7 @@ fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot([e["epoch"] for e in result.history], [e["valid_error"] for e in result.history], "o-")
 ax.set_xlabel("epoch")
 ax.set_ylabel("validation error")
+ax.set_title("Your network learning the digits")
 course.show(fig, "lesson01_training.png");
 
 # %% [markdown]

@@ -9,6 +9,16 @@
 # $\theta(\alpha) = (1-\alpha)\theta_i + \alpha\theta_f$. Each weight is affine in $\alpha$, so
 # $p(\alpha) = w_1(\alpha)w_2(\alpha)$ is a quadratic and $J(\alpha) = (1 - p(\alpha))^2$ a polynomial of
 # degree 4: the whole curve is known exactly, no sampling needed.
+#
+# **Settings** (the first code cell, yours to edit; this lesson reads no data): `USE_SOLUTIONS = True` runs the
+# whole lesson with the reference answers from `lessons/solutions/`; `SMALL = True` picks the quickest settings.
+# Until an exercise passes, Run All stops at its check with one message. As a script: `python
+# lessons/lesson02_linear_path_deep_linear.py [--solutions] [--small]`. The solutions (small settings) are on when
+# the cell, `--solutions` (`--small`) or `MINILINPATH_SOLUTIONS=1` (`MINILINPATH_LESSON_SMALL=1`) says so.
+
+# %%
+USE_SOLUTIONS = False  # True: every exercise uses its reference answer (lessons/solutions/)
+SMALL = False          # True: the quickest settings (the ones the tests run)
 
 # %%
 import numpy as np
@@ -21,7 +31,7 @@ from minilinpath.models.deep_linear import toy_problem
 from minilinpath.optim import gradient_descent
 from minilinpath.path import interpolate
 
-course = Course("lesson02_linear_path_deep_linear")
+course = Course("lesson02_linear_path_deep_linear", solutions=USE_SOLUTIONS, small=SMALL)
 
 # %% [markdown]
 # ## 1. $J(\alpha)$ as a polynomial
@@ -130,9 +140,12 @@ import matplotlib.pyplot as plt
 alphas = np.linspace(-0.25, 1.5, 300)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].plot(alphas, J(alphas), label="init -> solution")
-axes[0].plot(alphas, path_polynomial(np.array([2.0, 0.5]), np.array([0.5, 2.0]))(alphas), label="solution -> solution")
+axes[0].plot(alphas, path_polynomial(np.array([2.0, 0.5]), np.array([0.5, 2.0]))(alphas),
+             label="solution -> solution")
+axes[0].set_title(r"$y = w_1 w_2 x$: two lines")
 for L, curve in curves.items():
     axes[1].plot(alphas, curve(alphas), label=f"depth {L}")
+axes[1].set_title("init -> solution: the flat start grows with depth")
 for ax in axes:
     ax.set_xlabel(r"$\alpha$")
     ax.set_ylabel(r"$J(\theta(\alpha))$")

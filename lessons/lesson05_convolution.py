@@ -12,17 +12,31 @@
 # `minilinpath/layers/reference.py` (a loop over output pixels), with `max_pool_forward` / `max_pool_backward`
 # (a loop over windows) for the pooling that follows. The library's `layers/conv.py` works block by block with
 # the public `im2col` / `col2im` you write below, and is tested equal to the reference.
+#
+# **Settings** (the first code cell, yours to edit): `DATA_DIR` names the folder that holds
+# `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz`, MNIST's test set (`None`: synthetic digits, said so;
+# the lesson reads nothing outside the checkout but this folder); `USE_SOLUTIONS = True` runs the whole lesson with
+# the reference answers from `lessons/solutions/`; `SMALL = True` picks the quickest settings. Until an exercise
+# passes, Run All stops at its check with one message. As a script: `python lessons/lesson05_convolution.py
+# [DATA_DIR] [--solutions] [--small]`; a folder given there wins over `DATA_DIR`, which wins over the variable
+# `MINILINPATH_DATA_DIR`. The solutions (small settings) are on when the cell, `--solutions` (`--small`) or
+# `MINILINPATH_SOLUTIONS=1` (`MINILINPATH_LESSON_SMALL=1`) says so.
+
+# %%
+DATA_DIR = None        # e.g. "~/data/mnist": the folder with the two t10k-...-ubyte.gz files; None: synthetic
+USE_SOLUTIONS = False  # True: every exercise uses its reference answer (lessons/solutions/)
+SMALL = False          # True: the quickest settings (the ones the tests run)
 
 # %%
 import numpy as np
 
-from lessontools import Course
+from lessontools import Course, minima
 
 from minilinpath.models import ConvMaxout, ConvSpec
 from minilinpath.path import linear_path, summarize
 from minilinpath.train import Recipe, train
 
-course = Course("lesson05_convolution")
+course = Course("lesson05_convolution", data_dir=DATA_DIR, solutions=USE_SOLUTIONS, small=SMALL)
 
 # %% [markdown]
 # ## 1. The backward pass with loops over kernel offsets
@@ -109,10 +123,11 @@ path = linear_path(model, result.theta_init, result.theta_best, train_set, np.li
                    valid_set, progress=False)
 metrics = summarize(path.alphas, path.J_train)
 print(f"  monotone on [0, 1]: {metrics['monotone']}, largest bump {metrics['largest_bump']:.3g}, "
-      f"local minima at {metrics['local_minima']}")
+      f"local minima at alpha = {minima(metrics)}")
 
 # %%
-course.show_path(path, "lesson05_path.png");
+course.show_path(path, "lesson05_path.png",
+                 title="The conv maxout network's J along the line from its initial point");
 
 # %% [markdown]
 # ## Questions to think about

@@ -9,6 +9,20 @@
 #   \text{residual}_t = \lVert \theta_t - \theta_i - \text{coord}_t\, u\rVert .$$
 #
 # The coordinate says how far along the line $\theta_t$ has come, the residual how far from it it strays.
+#
+# **Settings** (the first code cell, yours to edit): `DATA_DIR` names the folder that holds
+# `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz`, MNIST's test set (`None`: synthetic digits, said so;
+# the lesson reads nothing outside the checkout but this folder); `USE_SOLUTIONS = True` runs the whole lesson with
+# the reference answers from `lessons/solutions/`; `SMALL = True` picks the quickest settings. Until an exercise
+# passes, Run All stops at its check with one message. As a script: `python lessons/lesson07_trajectory.py
+# [DATA_DIR] [--solutions] [--small]`; a folder given there wins over `DATA_DIR`, which wins over the variable
+# `MINILINPATH_DATA_DIR`. The solutions (small settings) are on when the cell, `--solutions` (`--small`) or
+# `MINILINPATH_SOLUTIONS=1` (`MINILINPATH_LESSON_SMALL=1`) says so.
+
+# %%
+DATA_DIR = None        # e.g. "~/data/mnist": the folder with the two t10k-...-ubyte.gz files; None: synthetic
+USE_SOLUTIONS = False  # True: every exercise uses its reference answer (lessons/solutions/)
+SMALL = False          # True: the quickest settings (the ones the tests run)
 
 # %%
 import numpy as np
@@ -19,7 +33,7 @@ from minilinpath.models import MLP
 from minilinpath.path import random_walk
 from minilinpath.train import Recipe, train
 
-course = Course("lesson07_trajectory")
+course = Course("lesson07_trajectory", data_dir=DATA_DIR, solutions=USE_SOLUTIONS, small=SMALL)
 
 # %% [markdown]
 # ## 1. The projection
@@ -98,7 +112,7 @@ import matplotlib.pyplot as plt
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].plot(coord, residual, "o-")
-axes[0].set_title("SGD trajectory")
+axes[0].set_title("the SGD trajectory of this lesson")
 for d, (c, r) in walks.items():
     axes[1].plot(c / c[-1], r / c[-1], label=f"d = {d}")
 axes[1].set_title("random walks (scaled by the line's length)")

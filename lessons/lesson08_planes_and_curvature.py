@@ -11,6 +11,20 @@
 #    initial point near a saddle, as it is in the deep linear model of lesson 2?
 #
 # You write the plane's basis and coordinates, and a Hessian-vector product; minilinpath does the rest.
+#
+# **Settings** (the first code cell, yours to edit): `DATA_DIR` names the folder that holds
+# `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz`, MNIST's test set (`None`: synthetic digits, said so;
+# the lesson reads nothing outside the checkout but this folder); `USE_SOLUTIONS = True` runs the whole lesson with
+# the reference answers from `lessons/solutions/`; `SMALL = True` picks the quickest settings. Until an exercise
+# passes, Run All stops at its check with one message. As a script: `python lessons/lesson08_planes_and_curvature.py
+# [DATA_DIR] [--solutions] [--small]`; a folder given there wins over `DATA_DIR`, which wins over the variable
+# `MINILINPATH_DATA_DIR`. The solutions (small settings) are on when the cell, `--solutions` (`--small`) or
+# `MINILINPATH_SOLUTIONS=1` (`MINILINPATH_LESSON_SMALL=1`) says so.
+
+# %%
+DATA_DIR = None        # e.g. "~/data/mnist": the folder with the two t10k-...-ubyte.gz files; None: synthetic
+USE_SOLUTIONS = False  # True: every exercise uses its reference answer (lessons/solutions/)
+SMALL = False          # True: the quickest settings (the ones the tests run)
 
 # %%
 import numpy as np
@@ -24,7 +38,7 @@ from minilinpath.path import (evaluate_plane, grid_around, hessian_eigenvalues, 
 from minilinpath.models.mlp_hvp import mlp_hvp
 from minilinpath.train import Recipe, train
 
-course = Course("lesson08_planes_and_curvature")
+course = Course("lesson08_planes_and_curvature", data_dir=DATA_DIR, solutions=USE_SOLUTIONS, small=SMALL)
 
 # %% [markdown]
 # ## 1. A plane through three points
@@ -230,6 +244,7 @@ for label, errs in kink_errors.items():
     ax.loglog(kink_steps, errs, "s--", label=f"{label} (exact pass)")
 ax.set_xlabel("step h")
 ax.set_ylabel("relative error of the central difference")
+ax.set_title("Hessian-vector products: which step h is safe?")
 ax.legend()
 course.show(fig, "lesson08_hvp_step.png");
 
@@ -271,15 +286,20 @@ fig.colorbar(filled, ax=axes[0], label="J on the plane")
 dots = axes[0].scatter(on_plane.a, on_plane.b, c=on_plane.residual, cmap="Reds", edgecolors="k", zorder=3)
 axes[0].plot(on_plane.a, on_plane.b, "w-", lw=1)
 fig.colorbar(dots, ax=axes[0], label="distance from the plane")
-for name, (a, b) in plane.points.items():
-    axes[0].annotate(name, (a, b), xytext=(0, 8), textcoords="offset points", ha="center", color="white")
+(a_low, a_high), (b_low, b_high) = axes[0].get_xlim(), axes[0].get_ylim()
+for name, (a, b) in plane.points.items():  # each name on the inner side of its point, so that none is cut off
+    right, top = a > (a_low + a_high) / 2, b > (b_low + b_high) / 2
+    axes[0].annotate(name, (a, b), xytext=(-6 if right else 6, -8 if top else 8), textcoords="offset points",
+                     ha="right" if right else "left", va="top" if top else "bottom", color="white")
 axes[0].set_aspect("equal")  # a and b are true distances (orthonormal basis)
 axes[0].set_xlabel("a")
 axes[0].set_ylabel("b")
+axes[0].set_title("J on the plane through three points, with the trajectory")
 axes[1].plot(on_plane.J_true, "o-", label=r"true $J(\theta_t)$")
 axes[1].plot(on_plane.J_projected, "s--", label="J of the projection (the picture)")
 axes[1].set_xlabel("epoch")
 axes[1].set_ylabel("J")
+axes[1].set_title("what the picture shows against the truth")
 axes[1].legend()
 course.show(fig, "lesson08_plane.png");
 
@@ -337,16 +357,19 @@ bend = line_curvature(model, theta_i, theta_f, curv_batch, alphas, method="hvp")
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
 axes[0].plot(alphas, path.J_train)
 axes[0].set_ylabel("J")
+axes[0].set_title("J along the line")
 axes[1].plot(alphas, bend)
 axes[1].axhline(0, color="gray", lw=0.5)
 axes[1].set_ylabel(r"$d^2J/d\alpha^2$")
-for alpha, top, bottom, _, along in spectrum:
-    axes[2].plot([alpha] * len(top), top, "r^")
-    axes[2].plot([alpha] * len(bottom), bottom, "bv")
-    axes[2].plot(alpha, along, "ko")
+axes[1].set_title("its curvature along the line")
+for i, (alpha, top, bottom, _, along) in enumerate(spectrum):  # label each kind once, for the legend
+    axes[2].plot([alpha] * len(top), top, "r^", label="largest" if i == 0 else None)
+    axes[2].plot([alpha] * len(bottom), bottom, "bv", label="most negative" if i == 0 else None)
+    axes[2].plot(alpha, along, "ko", label=r"along the line, $d^\top H d / \Vert d\Vert^2$" if i == 0 else None)
 axes[2].axhline(0, color="gray", lw=0.5)
 axes[2].set_ylabel("eigenvalues of H")
-axes[2].set_title(r"red: largest, blue: most negative, black: $d^\top H d / \Vert d\Vert^2$", fontsize=9)
+axes[2].set_title("the Hessian's extreme eigenvalues")
+axes[2].legend(fontsize=8)
 for ax in axes:
     ax.set_xlabel(r"$\alpha$")
 course.show(fig, "lesson08_curvature.png");
