@@ -23,7 +23,6 @@ from argparse import SUPPRESS
 
 import numpy as np
 
-from .. import io
 from ..study import ExecutorError, SpecError, StudyFailed, StudySpec, read_spec, run_study
 from ..study.spec import ACTIVATIONS
 from ..study.table import COLUMNS, SETTINGS, fraction_monotone, to_csv, varied_axes
@@ -220,12 +219,12 @@ def report(summary):
     return lines
 
 
-def write_csv(out, summary) -> list:
-    """``study.csv``: the table of ``study.json``, written under the figure's lock with the other three files."""
-    return [io.write_text(out / "study.csv", to_csv(summary["rows"]))]
+def csv_table(summary) -> dict:
+    """``study.csv``: the table of ``study.json``, written with the other three files (all four, or none)."""
+    return {"study.csv": to_csv(summary["rows"])}
 
 
 def main(argv=None):
     return run_figure("study", DESCRIPTION, compute, plot, report, add_arguments, argv=argv, devices=("cpu",),
-                      extras=write_csv)
+                      extras=csv_table)
 

@@ -194,14 +194,6 @@ def table_row(settings: RunSettings, record: dict, run_name: str) -> dict:
 
 
 # ------------------------------------------------------------------------------- the task
-def _epochs_recorded(run_dir: Path) -> int:
-    """Epochs the folder's history already holds (0 when none): to tell a training from a reuse."""
-    try:
-        return max(len(json.loads((run_dir / "history.json").read_text())) - 1, 0)
-    except (OSError, ValueError, TypeError):
-        return 0
-
-
 def check_run(run_dir: Path, description: dict, model, epochs: int) -> None:
     """Read back every file of the run a stored line belongs to (:meth:`minilinpath.runs.RunFolder.resume`,
     under the folder's lock, as :func:`minilinpath.train.train` does before it reuses a run): a line is
@@ -215,9 +207,17 @@ def check_run(run_dir: Path, description: dict, model, epochs: int) -> None:
 
 
 def run_task(task: Task) -> dict:
-    """Do one task (see the module docstring). Returns ``{"row", "trained_epochs", "line", "problem"}``:
-    the table row, the epochs trained by this call, and ``line`` = ``"reused"``, ``"computed"`` or
-    ``"redone"`` (a stored record was refused; ``problem`` says why)."""
+    """Do one task (see the module docstring), with one BLAS thread wherever it runs (the same bits on every
+    executor, :func:`~minilinpath.study.executors.one_blas_thread`). Returns ``{"row", "trained_epochs",
+    "line", "problem"}``: the table row, the epochs trained by this call, and ``line`` = ``"reused"``,
+    ``"computed"`` or ``"redone"`` (a stored record was refused; ``problem`` says why)."""
+    from .executors import one_blas_thread
+
+    with one_blas_thread():
+        return _run_task(task)
+
+
+def _run_task(task: Task) -> dict:
     settings = task.settings
     train_set, valid_set = load_data(settings.dataset, task.data_dir, task.profile)
     model = build_model(settings, int(train_set[0].shape[1]), n_classes_of(train_set, valid_set))
@@ -234,20 +234,38 @@ def run_task(task: Task) -> dict:
     path = record_path(run_dir, key)
     record, problem = read_line_record(path, key, task.alphas)
     if record is not None:
-        check_run(run_dir, description, model, int(record["epochs"]))
-        return {"row": table_row(settings, record, run_dir.name), "trained_epochs": 0, "line": "reused",
-                "problem": None}
-    before = _epochs_recorded(run_dir)
+        return _reused(settings, record, run_dir, description, model)
     objective = fgsm_objective(model) if settings.adversarial else None
+    epochs = EpochCounter()  # the epochs trained by THIS call: none when another process trained the run meanwhile
     run = train(model, train_set, valid_set, recipe, run_dir, seed=settings.seed, objective=objective,
-                objective_name=objective_name, progress=False, log=None, labels=labels, description=description)
-    record = compute_line(task, model, run, train_set, valid_set, key, run_fingerprint)
+                objective_name=objective_name, progress=False, log=epochs, labels=labels, description=description)
     # written under the run folder's lock: a process that opens the run meanwhile removes the temporaries of
     # writers that do not hold it (minilinpath.runs), which would take this record's half-written file away
     with filelock.FileLock(run_dir.parent / f".{run_dir.name}.lock"):
-        io.write_json(path, record)
+        stored, _ = read_line_record(path, key, task.alphas)
+        if stored is None or epochs.trained:
+            io.write_json(path, compute_line(task, model, run, train_set, valid_set, key, run_fingerprint))
+    if stored is not None and not epochs.trained:  # an identical task elsewhere trained it and stored its line
+        return _reused(settings, stored, run_dir, description, model)
     record, reread = read_line_record(path, key, task.alphas)  # the row comes from what was stored
     if record is None:
         raise OSError(f"{path}: the line record just written does not read back ({reread}).")
-    return {"row": table_row(settings, record, run_dir.name), "trained_epochs": int(record["epochs"]) - before,
+    return {"row": table_row(settings, record, run_dir.name), "trained_epochs": epochs.trained,
             "line": "redone" if problem else "computed", "problem": problem}
+
+
+def _reused(settings, record: dict, run_dir: Path, description: dict, model) -> dict:
+    check_run(run_dir, description, model, int(record["epochs"]))
+    return {"row": table_row(settings, record, run_dir.name), "trained_epochs": 0, "line": "reused",
+            "problem": None}
+
+
+class EpochCounter:
+    """A ``log`` for :func:`~minilinpath.train.train` that prints nothing and counts the epochs trained (train
+    logs one line per epoch it trains, starting with "epoch"; a finished run, reused, logs none)."""
+
+    def __init__(self):
+        self.trained = 0
+
+    def __call__(self, line="", *_, **__) -> None:
+        self.trained += str(line).startswith("epoch ")
