@@ -77,6 +77,27 @@ def int_between(lowest: int, highest: int):
     return parse
 
 
+# Upper bounds of the options that size work (README, "Limits"): each is checked as the command line is read,
+# before anything starts, so that a typo (--alphas 100000000) is one line, not hours of work or a full memory.
+MAX_EPOCHS = 10_000          # epochs of one training run (the paper's longest schedules are a few hundred)
+MAX_LINE_POINTS = 10_001     # points of a line or curve on [0, 1] (a step of 1e-4)
+MAX_CHUNK = 1_000_000        # examples per evaluation pass (and per Hessian)
+# a study's own bounds (also for spec files and the Python API): minilinpath.study.spec.UPPER
+
+
+def worker_processes(text: str) -> int:
+    """An argparse type for ``--workers``: a whole number from 1 to what this machine can run at once
+    (:func:`minilinpath.study.executors.max_local_workers`)."""
+    from ..study.executors import max_local_workers, worker_limit_message
+    value = positive_int(text)
+    if value > max_local_workers():
+        raise argparse.ArgumentTypeError(worker_limit_message(value))
+    return value
+
+
+worker_processes.__name__ = "a number of worker processes"
+
+
 def finite_float(text: str) -> float:
     """An argparse type: a finite number (no inf, no nan)."""
     try:

@@ -27,8 +27,7 @@ from .. import models
 from ..experiments import check_data_fits, dataset_key, preset_name, runs_root
 from ..path.instability import instability
 from ..train import recipe_for
-from .common import (UsageError, int_at_least, int_between, nonnegative_int, positive_int,
-                     run_figure, table)
+from .common import MAX_EPOCHS, MAX_LINE_POINTS, UsageError, int_between, nonnegative_int, run_figure, table
 from .mnist import Experiment, add_data_arguments, chance_warning, store_curve
 
 NAME = "instability"
@@ -44,14 +43,15 @@ def add_arguments(parser):
     parser.add_argument("--model", default="relu", choices=MODELS,
                         help="the paper's MLP: ReLU without dropout (quick, deterministic), ReLU with dropout, "
                              "maxout with dropout, sigmoid with dropout")
-    parser.add_argument("--k", type=nonnegative_int, nargs="+", default=[0, 1, 2, 5, 10],
+    parser.add_argument("--k", type=int_between(0, MAX_EPOCHS), nargs="+", default=[0, 1, 2, 5, 10],
                         help="epochs at which the two children branch off the parent")
     parser.add_argument("--data-seeds", type=nonnegative_int, nargs=2, default=[1, 2], metavar=("D1", "D2"),
                         help="the two children's data-order (and dropout-mask) seeds; --seed draws the init and "
                              "the parent's data order")
-    parser.add_argument("--epochs", type=positive_int, default=40,
+    parser.add_argument("--epochs", type=int_between(1, MAX_EPOCHS), default=40,
                         help="every child trains to this epoch, without early stopping (the end of training)")
-    parser.add_argument("--alphas", type=int_between(3, 10_001), default=25, help="points of each line on [0, 1]")
+    parser.add_argument("--alphas", type=int_between(3, MAX_LINE_POINTS), default=25,
+                        help="points of each line on [0, 1]")
     add_data_arguments(parser)
 
 

@@ -24,9 +24,9 @@ from argparse import SUPPRESS
 import numpy as np
 
 from ..study import ExecutorError, SpecError, StudyFailed, StudySpec, read_spec, run_study
-from ..study.spec import ACTIVATIONS
+from ..study.spec import ACTIVATIONS, MAX_RUNS, UPPER
 from ..study.table import COLUMNS, SETTINGS, fraction_monotone, to_csv, varied_axes
-from .common import UsageError, int_at_least, positive_int, run_figure, table
+from .common import UsageError, int_between, positive_int, run_figure, table, worker_processes
 
 DESCRIPTION = ("Many runs over a grid of settings x seeds on Dask (a LocalCluster by default): each run's "
                "init -> solution line, monotone or not, its largest bump and the distance travelled "
@@ -36,9 +36,10 @@ DESCRIPTION = ("Many runs over a grid of settings x seeds on Dask (a LocalCluste
 def add_arguments(parser):
     axes = parser.add_argument_group("the grid (each takes one or more values; a study runs every combination)")
     axes.add_argument("--activation", nargs="+", choices=ACTIVATIONS, default=SUPPRESS, help="default: relu")
-    axes.add_argument("--width", nargs="+", type=positive_int, default=SUPPRESS,
+    axes.add_argument("--width", nargs="+", type=int_between(1, UPPER["width"]), default=SUPPRESS,
                       help="units per hidden layer (default: the paper network's quick- or paper-sized width)")
-    axes.add_argument("--depth", nargs="+", type=positive_int, default=SUPPRESS, help="hidden layers (default: 2)")
+    axes.add_argument("--depth", nargs="+", type=int_between(1, UPPER["depth"]), default=SUPPRESS,
+                      help="hidden layers (default: 2)")
     axes.add_argument("--learning-rate", nargs="+", type=float, default=SUPPRESS,
                       help="constant SGD step size (default: 0.1)")
     axes.add_argument("--momentum", nargs="+", type=float, default=SUPPRESS, help="constant momentum (default: 0.5)")
@@ -54,10 +55,11 @@ def add_arguments(parser):
     runs.add_argument("--spec", default=SUPPRESS,
                       help="read the study from this .json or .toml file (keys: minilinpath.study.StudySpec); "
                            "options given on the command line replace the file's")
-    runs.add_argument("--seeds", type=positive_int, default=SUPPRESS,
+    runs.add_argument("--seeds", type=int_between(1, MAX_RUNS), default=SUPPRESS,
                       help="seeds per setting, counting from --seed (default: 1, from 0)")
-    runs.add_argument("--epochs", type=positive_int, default=SUPPRESS, help="epochs every run trains (default: 10)")
-    runs.add_argument("--alphas", type=int_at_least(3), default=SUPPRESS,
+    runs.add_argument("--epochs", type=int_between(1, UPPER["epochs"]), default=SUPPRESS,
+                      help="epochs every run trains (default: 10)")
+    runs.add_argument("--alphas", type=int_between(3, UPPER["alphas"]), default=SUPPRESS,
                       help="points of the line on [0, 1], at least 3 (2 points are always 'monotone') (default: 51)")
     runs.add_argument("--data-dir", default=SUPPRESS, help="read the data files from this folder, never downloading")
     runs.add_argument("--runs-dir", default=None,
@@ -69,7 +71,7 @@ def add_arguments(parser):
                        help="dask: a LocalCluster on this machine, or the cluster at --scheduler; local: this process")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    where.add_argument("--workers", type=positive_int, default=2,
+    where.add_argument("--workers", type=worker_processes, default=2,
                        help="worker processes of the LocalCluster (one thread and one BLAS thread each)")
     parser.set_defaults(profile=None, seed=None)  # not given: the spec file's value, else quick and 0
 

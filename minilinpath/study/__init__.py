@@ -57,6 +57,7 @@ def make_tasks(spec: StudySpec, runs_dir) -> list:
     """The study's tasks, sorted by settings (``runs_dir``: the run cache, made absolute for the workers)."""
     from ..experiments import runs_root
 
+    spec.check()  # a StudySpec made in Python: dataset="npz:a.npz" where a list belongs is named as such first
     root = str(runs_root(runs_dir).resolve())
     data_dir = None if spec.data_dir is None else str(Path(spec.data_dir).expanduser().resolve())
     _refuse_one_file_under_two_names(spec.dataset)

@@ -200,6 +200,31 @@ def one_blas_thread():
             set_threads(int(count))
 
 
+FILES_PER_WORKER = 32  # open files (sockets, pipes, libraries) a LocalCluster's worker process holds, and to spare
+
+
+def max_local_workers() -> int:
+    """The most worker processes a LocalCluster may start here: one per CPU core this process may use (each
+    worker computes on one thread; more would only share the cores), at least 2 (the default), and no more than
+    the open-file limit allows (``ulimit -n``: every worker holds sockets and pipes; past it Dask loops on
+    "Too many open files")."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        import resource
+        files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        unlimited = files in (resource.RLIM_INFINITY, -1)
+    except (ImportError, OSError, ValueError):  # no such limit here (Windows)
+        files, unlimited = 0, True
+    return max(2, min(cores, cores if unlimited else files // FILES_PER_WORKER))
+
+
+def worker_limit_message(n_workers: int) -> str:
+    limit = max_local_workers()
+    return (f"{n_workers:,} workers is more than this machine can run at once: at most {limit} (one per CPU core, "
+            f"within the open-file limit, ulimit -n); give --workers {limit} or fewer, or --scheduler ADDRESS for a "
+            "larger cluster.")
+
+
 def make_executor(kind: str = "dask", scheduler: str | None = None, n_workers: int = 2):
     """``"local"``: :class:`LocalExecutor`; ``"dask"``: :class:`DaskExecutor` (LocalCluster, or ``scheduler``)."""
     if kind == "local":
@@ -209,5 +234,7 @@ def make_executor(kind: str = "dask", scheduler: str | None = None, n_workers: i
     if kind == "dask":
         if n_workers < 1:
             raise ExecutorError(f"n_workers must be >= 1, got {n_workers}.")
+        if scheduler is None and n_workers > max_local_workers():
+            raise ExecutorError(worker_limit_message(n_workers))
         return DaskExecutor(scheduler, n_workers)
     raise ExecutorError(f"unknown executor {kind!r}; choose dask or local.")
