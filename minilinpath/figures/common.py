@@ -85,19 +85,6 @@ MAX_CHUNK = 1_000_000        # examples per evaluation pass (and per Hessian)
 # a study's own bounds (also for spec files and the Python API): minilinpath.study.spec.UPPER
 
 
-def worker_processes(text: str) -> int:
-    """An argparse type for ``--workers``: a whole number from 1 to what this machine can run at once
-    (:func:`minilinpath.study.executors.max_local_workers`)."""
-    from ..study.executors import max_local_workers, worker_limit_message
-    value = positive_int(text)
-    if value > max_local_workers():
-        raise argparse.ArgumentTypeError(worker_limit_message(value))
-    return value
-
-
-worker_processes.__name__ = "a number of worker processes"
-
-
 def finite_float(text: str) -> float:
     """An argparse type: a finite number (no inf, no nan)."""
     try:

@@ -40,7 +40,7 @@ from ..path import evaluate_plane, grid_around, paper_plane, pca_plane, plane_th
 from .. import backend
 from ..path.plane import NORMALIZATIONS, PlaneIncomplete, plane_fingerprint
 from ..study.executors import ExecutorError, import_distributed, make_executor
-from .common import UsageError, finite_float, int_between, run_figure, table, worker_processes
+from .common import UsageError, finite_float, int_between, positive_int, run_figure, table
 from .mnist import Experiment, add_data_arguments
 
 DESCRIPTION = "J on a plane through parameter space (init, solution, second solution; or PCA / random / the " \
@@ -66,7 +66,7 @@ def add_arguments(parser):
     where.add_argument("--executor", choices=("local", "dask"), default=None,
                        help="local: this process (the default); dask: a LocalCluster on this machine, or the "
                             "cluster at --scheduler")
-    where.add_argument("--workers", type=worker_processes, default=None,
+    where.add_argument("--workers", type=positive_int, default=None,
                        help="worker processes of the LocalCluster (one thread and one BLAS thread each; "
                             "default 2); implies --executor dask")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",

@@ -24,9 +24,10 @@ from argparse import SUPPRESS
 import numpy as np
 
 from ..study import ExecutorError, SpecError, StudyFailed, StudySpec, read_spec, run_study
+from ..study.executors import max_local_workers, worker_limit_message
 from ..study.spec import ACTIVATIONS, MAX_RUNS, UPPER
 from ..study.table import COLUMNS, SETTINGS, fraction_monotone, to_csv, varied_axes
-from .common import UsageError, int_between, positive_int, run_figure, table, worker_processes
+from .common import UsageError, int_between, positive_int, run_figure, table
 
 DESCRIPTION = ("Many runs over a grid of settings x seeds on Dask (a LocalCluster by default): each run's "
                "init -> solution line, monotone or not, its largest bump and the distance travelled "
@@ -71,8 +72,8 @@ def add_arguments(parser):
                        help="dask: a LocalCluster on this machine, or the cluster at --scheduler; local: this process")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    where.add_argument("--workers", type=worker_processes, default=2,
-                       help="worker processes of the LocalCluster (one thread and one BLAS thread each)")
+    where.add_argument("--workers", type=positive_int, default=2,
+                       help="worker processes of the LocalCluster (one thread and one BLAS thread each; at most one per CPU core)")
     parser.set_defaults(profile=None, seed=None)  # not given: the spec file's value, else quick and 0
 
 
@@ -103,6 +104,8 @@ def check_data(spec: StudySpec) -> None:
 def compute(args):
     try:
         spec = spec_from_args(args)
+        if args.executor == "dask" and args.scheduler is None and args.workers > max_local_workers():
+            raise ExecutorError(worker_limit_message(args.workers))  # before any data set is read
         if args.scheduler is None:  # a remote cluster's workers may see other files than this machine
             check_data(spec)
         result = run_study(spec, executor=args.executor, scheduler=args.scheduler, n_workers=args.workers,
