@@ -4,6 +4,7 @@ import errno
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -36,22 +37,21 @@ def test_make_pictures_runs_with_the_interpreter_it_is_given_whatever_python_is_
 
 # ------------------------------------------------------------------ 2. a full disk keeps the previous files whole
 def full_disk_on_write(monkeypatch, failing_call: int, folder: Path):
-    """Make the ``failing_call``-th file that minilinpath.io writes into ``folder`` run out of space half-way."""
-    real, calls = io._write_temporary, []
+    """Make the ``failing_call``-th file written into ``folder`` run out of space: its temporary file (every write
+    goes through one, made by tempfile.mkstemp) is given /dev/full to write to, where every write fails with
+    ENOSPC, as on a full disk. Returns the list of the target names written into ``folder`` so far."""
+    real, calls = tempfile.mkstemp, []
 
-    def write_temporary(path, write, binary):
-        if Path(path).parent != folder:
-            return real(path, write, binary)
-        calls.append(Path(path).name)
-        if len(calls) != failing_call:
-            return real(path, write, binary)
+    def mkstemp(suffix=None, prefix=None, dir=None, text=False):
+        fd, name = real(suffix=suffix, prefix=prefix, dir=dir, text=text)
+        if dir is not None and Path(dir) == folder:
+            calls.append(prefix.strip("."))  # ".fig9.json." -> "fig9.json"
+            if len(calls) == failing_call:
+                os.close(fd)
+                fd = os.open("/dev/full", os.O_WRONLY)
+        return fd, name
 
-        def half_then_full(f):
-            f.write(b"half" if binary else "half")
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(path, half_then_full, binary)
-
-    monkeypatch.setattr(io, "_write_temporary", write_temporary)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     return calls
 
 
@@ -71,11 +71,11 @@ def test_a_full_disk_leaves_the_previous_figure_whole(failing_call, tmp_path, mo
     capsys.readouterr()
     calls = full_disk_on_write(monkeypatch, failing_call, out)
     assert main(["fig9", "--out", str(out), "--seed", "1"]) == 2
+    assert contents(out) == before  # the three files of the first run, and no temporary left behind
     err = capsys.readouterr().err
     assert calls[:3] == ["fig9.npz", "fig9.json", "fig9.png"][:len(calls[:3])] and len(calls) == failing_call
     assert err.count("\n") == 1 and err.startswith(f"error: could not write the results into {out}")
     assert "No space left on device" in err and "unchanged" in err
-    assert contents(out) == before  # the three files of the first run, and no temporary left behind
     monkeypatch.undo()
     assert main(["fig9", "--out", str(out), "--seed", "1"]) == 0  # with space, the new run replaces all three
     after = contents(out)
@@ -131,7 +131,7 @@ def test_the_same_study_gives_the_same_bits_on_every_executor_on_784_wide_data(t
     worker) and on a running cluster whose worker was started with the BLAS's default threads (--scheduler) gives
     the same theta, bit for bit, and the same table. Before the fix the distances differed in the 8th digit."""
     distributed = pytest.importorskip("distributed")
-    data = write_blobs_npz(tmp_path / "wide.npz", dim=784, seed=7, n_train=600, n_valid=200)
+    data = write_blobs_npz(tmp_path / "wide.npz", dim=784, seed=7, n_train=600, n_valid=200, scale=4.0)
     spec = StudySpec.from_dict(dict(activation=["relu", "sigmoid"], width=[16], seeds=2, dataset=[f"npz:{data}"],
                                     epochs=3, alphas=9))
     local = run_study(spec, executor="local", runs_dir=tmp_path / "local", progress=False, log=None)
@@ -148,3 +148,14 @@ def test_the_same_study_gives_the_same_bits_on_every_executor_on_784_wide_data(t
         for a, b in zip(rows, local.rows):
             assert {k: a[k] for k in a} == {k: b[k] for k in b}  # distance, path_length, J: the same floats
     assert np.array([r["distance"] for r in local.rows]).min() > 0
+
+
+def test_ci_runs_the_tests_that_read_the_shared_data_once_more_without_it():
+    """.ci/run set MINILINPATH_TEST_DATA for the whole suite, so the README's command as a new user types it (no
+    variable, the venv's python by its path) was never run and broke unseen: CI now runs those tests that way."""
+    import re
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "env -u MINILINPATH_TEST_DATA -u VIRTUAL_ENV PATH=/usr/bin:/bin \"$venv/bin/python\" -m pytest" in ci
+    pattern = re.search(r'grep -l -E "([^"]+)" tests/test_\*\.py', ci).group(1)
+    selected = {p.name for p in (ROOT / "tests").glob("test_*.py") if re.search(pattern, p.read_text())}
+    assert {"test_data.py", "test_lessons.py", "test_fig8.py"} <= selected

@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from minilinpath import io
 from minilinpath.cli import main
 from minilinpath.contract import ContractError
 from minilinpath.data import DataError, load_dataset
@@ -150,20 +150,16 @@ def test_a_loss_that_returns_a_number_or_a_0d_array_is_kept_as_it_is():
 def test_a_full_run_cache_is_named_as_the_run_cache_not_the_output_folder(tmp_path, capsys, monkeypatch):
     """Every disk error from the runs folder was reported as 'could not write the results into <--out>'."""
     runs, out = tmp_path / "runs", tmp_path / "out"
-    real = io._write_temporary
+    real = tempfile.mkstemp
 
-    def full_in_the_run_cache(path, write, binary):
-        if runs in Path(path).parents:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        return real(path, write, binary)
+    def full_in_the_run_cache(suffix=None, prefix=None, dir=None, text=False):
+        fd, name = real(suffix=suffix, prefix=prefix, dir=dir, text=text)
+        if dir is not None and runs in Path(dir).parents:  # every write into a run folder meets a full disk
+            os.close(fd)
+            fd = os.open("/dev/full", os.O_WRONLY)
+        return fd, name
 
-    monkeypatch.setattr(io, "_write_temporary", full_in_the_run_cache)
-    from minilinpath.figures import common
-    error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(runs / "npz-1" / "run" / "state.npz"))
-    line = common.disk_error(error, out, runs)
-    assert line.startswith(f"could not write into the run cache {runs} (No space left on device")
-    line = common.disk_error(OSError(errno.EROFS, "Read-only file system", str(out / "x.png")), out, runs)
-    assert line.startswith(f"could not write the results into {out} (Read-only file system")
+    monkeypatch.setattr(tempfile, "mkstemp", full_in_the_run_cache)
     rng = np.random.default_rng(2)
     data = tmp_path / "digits.npz"
     np.savez(data, X_train=rng.random((60, 784), dtype=np.float32), y_train=np.arange(60) % 10,
@@ -171,6 +167,15 @@ def test_a_full_run_cache_is_named_as_the_run_cache_not_the_output_folder(tmp_pa
     assert main(["fig2", "--dataset", f"npz:{data}", "--runs-dir", str(runs), "--out", str(out)]) == 2
     one_line_error(capsys, f"could not write into the run cache {runs}", "No space left on device")
     assert not out.exists() or not any(out.glob("fig2.*"))
+    assert main(["study", "--executor", "local", "--width", "4", "--epochs", "1", "--dataset", f"npz:{data}",
+                 "--runs-dir", str(runs), "--out", str(out)]) == 2  # a study's task: the same cause, named
+    one_line_error(capsys, f"OSError: could not write into the run cache {runs}", "No space left on device")
+    from minilinpath.figures import common
+    error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(runs / "npz-1" / "run" / "state.npz"))
+    line = common.disk_error(error, out, runs)
+    assert line.startswith(f"could not write into the run cache {runs} (No space left on device")
+    line = common.disk_error(OSError(errno.EROFS, "Read-only file system", str(out / "x.png")), out, runs)
+    assert line.startswith(f"could not write the results into {out} (Read-only file system")
 
 
 def test_a_closed_stdout_ends_quietly(tmp_path):
