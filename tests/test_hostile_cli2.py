@@ -201,8 +201,9 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
 
 
 def test_two_identical_studies_started_together_train_each_run_once(tmp_path, blobs):
-    """Both said 'trained 4' although one waited for the other's runs and reused them: the trained counts of the
-    two now add up to the number of runs, and both tables are the same."""
+    """Both said 'trained 4' although one waited for the other's runs and reused them: now each run is trained and
+    swept by one of the two and reused by the other (the counts add up to the number of runs), and both tables
+    are the same."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT)] + [os.environ.get("PYTHONPATH", "")]),
            "OPENBLAS_NUM_THREADS": "1"}
     argv = ["study", "--executor", "local", "--activation", "relu", "sigmoid", "--width", "8", "--seeds", "2",
@@ -215,4 +216,5 @@ def test_two_identical_studies_started_together_train_each_run_once(tmp_path, bl
         assert process.returncode == 0, out + err
     summaries = [json.loads((tmp_path / f"out{i}" / "study.json").read_text())["summary"] for i in range(2)]
     assert summaries[0]["rows"] == summaries[1]["rows"] and len(summaries[0]["rows"]) == 4
-    assert summaries[0]["trained"] + summaries[1]["trained"] == 4, [s["trained"] for s in summaries]
+    counts = {what: [summary[what] for summary in summaries] for what in ("trained", "computed", "reused")}
+    assert {what: sum(both) for what, both in counts.items()} == {"trained": 4, "computed": 4, "reused": 4}, counts

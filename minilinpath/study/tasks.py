@@ -222,36 +222,41 @@ def _run_task(task: Task) -> dict:
     train_set, valid_set = load_data(settings.dataset, task.data_dir, task.profile)
     model = build_model(settings, int(train_set[0].shape[1]), n_classes_of(train_set, valid_set))
     recipe = recipe_of(settings, task.epochs)
-    objective_name = ADVERSARIAL_NAME if settings.adversarial else "nll"
-    key_name = dataset_key(settings.dataset)
-    labels = {"dataset": key_name, "profile": task.profile, "study": True}
-    description = describe_run(model, recipe, settings.seed, train_set, valid_set, objective_name=objective_name,
-                               labels=labels)
+    labels = {"dataset": dataset_key(settings.dataset), "profile": task.profile, "study": True}
+    description = describe_run(model, recipe, settings.seed, train_set, valid_set,
+                               objective_name=_objective_name(settings), labels=labels)
     run_fingerprint = fingerprint(json.loads(json.dumps(description)))  # as RunFolder stores it
     stem = f"study-{settings.activation}{'-adv' if settings.adversarial else ''}-seed{settings.seed}"
-    run_dir = Path(task.runs_dir) / key_name / run_folder_name(stem, description)
+    run_dir = Path(task.runs_dir) / labels["dataset"] / run_folder_name(stem, description)
     key = line_key(run_fingerprint, line_settings(task))
     path = record_path(run_dir, key)
-    record, problem = read_line_record(path, key, task.alphas)
-    if record is not None:
-        return _reused(settings, record, run_dir, description, model)
-    objective = fgsm_objective(model) if settings.adversarial else None
-    epochs = EpochCounter()  # the epochs trained by THIS call: none when another process trained the run meanwhile
-    run = train(model, train_set, valid_set, recipe, run_dir, seed=settings.seed, objective=objective,
-                objective_name=objective_name, progress=False, log=epochs, labels=labels, description=description)
-    # written under the run folder's lock: a process that opens the run meanwhile removes the temporaries of
-    # writers that do not hold it (minilinpath.runs), which would take this record's half-written file away
-    with filelock.FileLock(run_dir.parent / f".{run_dir.name}.lock"):
-        stored, _ = read_line_record(path, key, task.alphas)
-        if stored is None or epochs.trained:
-            io.write_json(path, compute_line(task, model, run, train_set, valid_set, key, run_fingerprint))
-    if stored is not None and not epochs.trained:  # an identical task elsewhere trained it and stored its line
-        return _reused(settings, stored, run_dir, description, model)
-    record, reread = read_line_record(path, key, task.alphas)  # the row comes from what was stored
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    # one task per run at a time, from its start to its stored line: the same task started elsewhere (two identical
+    # studies at once) waits here, then finds the line stored and reuses it (a lock of its own, beside the run
+    # folder's, which train() takes inside)
+    with filelock.FileLock(run_dir.parent / f".{run_dir.name}.task.lock"):
+        record, problem = read_line_record(path, key, task.alphas)
+        if record is not None:
+            return _reused(settings, record, run_dir, description, model)
+        epochs = EpochCounter()  # the epochs trained by THIS call (none when the run was trained before)
+        run = train(model, train_set, valid_set, recipe, run_dir, seed=settings.seed,
+                    objective=fgsm_objective(model) if settings.adversarial else None,
+                    objective_name=_objective_name(settings), progress=False, log=epochs, labels=labels,
+                    description=description)
+        # written under the run folder's lock: a process that opens the run meanwhile removes the temporaries of
+        # writers that do not hold it (minilinpath.runs), which would take this record's half-written file away
+        record = compute_line(task, model, run, train_set, valid_set, key, run_fingerprint)
+        with filelock.FileLock(run_dir.parent / f".{run_dir.name}.lock"):
+            io.write_json(path, record)
+        record, reread = read_line_record(path, key, task.alphas)  # the row comes from what was stored
     if record is None:
         raise OSError(f"{path}: the line record just written does not read back ({reread}).")
     return {"row": table_row(settings, record, run_dir.name), "trained_epochs": epochs.trained,
             "line": "redone" if problem else "computed", "problem": problem}
+
+
+def _objective_name(settings: RunSettings) -> str:
+    return ADVERSARIAL_NAME if settings.adversarial else "nll"
 
 
 def _reused(settings, record: dict, run_dir: Path, description: dict, model) -> dict:
