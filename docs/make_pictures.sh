@@ -18,7 +18,8 @@
 # trained models are cached in --runs, default $RUNS_DIR or <work>/runs, and reused on a second call); only the
 # PNG is then copied into docs/ (or --docs DIR), replacing the one there (that is what this script is for: the
 # pictures in docs/ are generated files). --only runs the named pictures alone; --dry-run prints the commands.
-# With OPENBLAS_NUM_THREADS unset it runs on one thread per process.
+# With OPENBLAS_NUM_THREADS unset it runs on one thread per process. PYTHON=/path/to/python picks the interpreter
+# (default: the minilinpath command on PATH, else python3).
 # Exit status: 0 when every picture whose data was given was made, 1 otherwise (the failures are listed).
 set -u
 
@@ -62,8 +63,14 @@ for pair in "--mnist (or DATA_DIR):$mnist" "--fashion (or FASHION_DIR):$fashion"
     fi
 done
 
-if command -v minilinpath > /dev/null 2>&1; then
+# The interpreter: $PYTHON when set (the tests pass the one running them), else the minilinpath command on PATH,
+# else the first python3 / python on PATH.
+if [ -n "${PYTHON:-}" ]; then
+    run_minilinpath() { "$PYTHON" -m minilinpath "$@"; }
+elif command -v minilinpath > /dev/null 2>&1; then
     run_minilinpath() { minilinpath "$@"; }
+elif command -v python3 > /dev/null 2>&1; then
+    run_minilinpath() { python3 -m minilinpath "$@"; }
 else
     run_minilinpath() { python -m minilinpath "$@"; }
 fi

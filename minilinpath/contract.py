@@ -66,6 +66,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from .params import Layout
 
 
@@ -263,6 +265,25 @@ def model_name(model) -> str:
     """The label a result records for ``model``: its ``name`` when it has one (the package's models and
     presets do), else its class name."""
     return getattr(model, "name", type(model).__name__)  # a label only: any object may be analysed
+
+
+def checked_loss(value, model, method: str = "loss"):
+    """``value``, unchanged, when it is what ``model.<method>`` must return: one real number (a Python or NumPy
+    number, or a 0-d array of one, as CuPy's sums are); else :class:`ContractError` naming the type returned
+    (a string, a list, an array of many values would otherwise fail deep inside NumPy, or not at all)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        return value
+    dtype, ndim = getattr(value, "dtype", None), getattr(value, "ndim", None)
+    if ndim == 0 and getattr(dtype, "kind", "") in "iuf" and getattr(dtype, "kind", "") != "":
+        return value
+    shown = f"{type(value).__name__}" + (f" of shape {value.shape} and dtype {dtype}" if ndim is not None else "")
+    raise ContractError(f"{type(model).__name__}.{method} returned a {shown} ({_short(value)}); it must return one "
+                        "real number, the mean objective on the batch (see minilinpath.contract).")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_model(model, where: str, needs=("loss",)) -> None:

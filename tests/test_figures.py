@@ -2,6 +2,7 @@
 and docs/make_pictures.sh."""
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -201,6 +202,7 @@ def test_make_pictures_makes_one_picture_and_skips_without_data(tmp_path):
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if k not in ("DATA_DIR", "FASHION_DIR", "CIFAR_DIR", "PTB_DIR")}
+    env["PYTHON"] = sys.executable  # the interpreter running the tests, whatever python is first on PATH
     docs = tmp_path / "docs"
     docs.mkdir()
     done = subprocess.run(["bash", str(SCRIPT), "--only", "fig9 fig1", "--docs", str(docs), "--work",

@@ -19,8 +19,9 @@ raised before any training):
   0..255 are refused (scale them yourself). NaN or infinity is refused.
   Floats far outside [0, 1] (below -5 or above 5, see ``FAR_OUTSIDE``) get a
   one-line note on stderr and are used as they are.
-- y: integer class labels >= 0, shape (N,) (floats, even whole-numbered ones,
-  are refused; whether the labels fit the model's classes is checked later).
+- y: integer class labels >= 0 and below ``MAX_CLASSES`` (100,000), shape (N,)
+  (floats, even whole-numbered ones, are refused; whether the labels fit the
+  model's classes is checked later).
 - at least 2 training and 1 validation example; no object (pickled) arrays.
 """
 from __future__ import annotations
@@ -43,6 +44,8 @@ from .mnist import load_mnist, load_mnist_test_only, load_pair, locate_files, pa
 # mostly within a few units, but its extremes can pass 5: for it the note is a false alarm, which is
 # why it is a note on stderr and never an error (the values are used as they are).
 FAR_OUTSIDE = 5.0
+MAX_CLASSES = 100_000  # labels below this: a network has one output per class (a label of 1e9 would ask for a
+                      # softmax of a billion outputs and end in MemoryError, not in a message naming the label)
 SAVE_HINT = "save it with np.savez(path, X_train=..., y_train=..., X_valid=..., y_valid=...)"
 
 
@@ -115,6 +118,9 @@ def _check_npz(path: Path, raw: dict, dtype) -> dict:
                             "all X arrays must have the same width.")
         if y.size and y.min() < 0:
             raise DataError(f"{path}: {yk} holds negative labels (min {y.min()}); class labels must be 0, 1, 2, ...")
+        if y.size and y.max() >= MAX_CLASSES:  # a softmax of that many classes would not fit in memory
+            raise DataError(f"{path}: {yk} holds the label {y.max():,}, but class labels must be 0, 1, 2, ... "
+                            f"below {MAX_CLASSES:,} (a network has one output per class); renumber them.")
     kinds = {X.dtype.kind in "iu" for X, _ in raw.values()}
     if len(kinds) > 1:
         raise DataError(f"{path}: some X arrays hold integers and others floats ("

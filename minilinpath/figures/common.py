@@ -77,6 +77,14 @@ def int_between(lowest: int, highest: int):
     return parse
 
 
+# Upper bounds of the options that size work (README, "Limits"): each is checked as the command line is read,
+# before anything starts, so that a typo (--alphas 100000000) is one line, not hours of work or a full memory.
+MAX_EPOCHS = 10_000          # epochs of one training run (the paper's longest schedules are a few hundred)
+MAX_LINE_POINTS = 10_001     # points of a line or curve on [0, 1] (a step of 1e-4)
+MAX_CHUNK = 1_000_000        # examples per evaluation pass (and per Hessian)
+# a study's own bounds (also for spec files and the Python API): minilinpath.study.spec.UPPER
+
+
 def finite_float(text: str) -> float:
     """An argparse type: a finite number (no inf, no nan)."""
     try:
@@ -149,11 +157,71 @@ def one_line(exc: BaseException) -> str:
     return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
 
 
-def save_numbers(out: Path, name: str, arrays: dict, settings: dict) -> list:
-    """Write ``name.npz`` (arrays, no pickle) and ``name.json`` (settings + summary), each atomically."""
+def numbers_files(out: Path, name: str, arrays: dict, settings: dict) -> list:
+    """``name.npz`` (arrays, no pickle) and ``name.json`` (settings + summary) as ``(path, write, binary)`` for
+    :func:`minilinpath.io.replace_together` (the JSON is made here, so a setting it cannot hold fails first)."""
     arrays = {k: backend.to_numpy(v) for k, v in arrays.items()}
-    return [io.write_npz(out / f"{name}.npz", **arrays),
-            io.write_json(out / f"{name}.json", settings, default=float)]
+    text = json.dumps(settings, indent=1, default=float)
+    return [(out / f"{name}.npz", lambda f: np.savez(f, **arrays), True),
+            (out / f"{name}.json", lambda f: f.write(text), False)]
+
+
+def save_numbers(out: Path, name: str, arrays: dict, settings: dict) -> list:
+    """Write ``name.npz`` and ``name.json`` together: both replaced, or neither (a full disk)."""
+    return io.replace_together(numbers_files(out, name, arrays, settings))
+
+
+def figure_files(out: Path, name: str, fig, numbers: list, extra_texts: dict) -> list:
+    """Every file of one run of a figure, as ``(path, write, binary)``: its numbers (none for ``--replot``), the
+    PNG, and extra text files (``{file name: text}``, e.g. a CSV of the table)."""
+    png = (out / f"{name}.png", lambda f: fig.savefig(f, dpi=130, bbox_inches="tight", format="png"), True)
+    texts = [(out / file, (lambda text: lambda f: f.write(text))(text), False) for file, text in extra_texts.items()]
+    return numbers + [png] + texts
+
+
+def disk_error(exc: OSError, out: Path, runs: Path | None) -> str:
+    """One line for a disk error, naming the folder it happened in: the run cache or ``--out`` (a full disk, a
+    read-only folder), or else the file itself."""
+    where = Path(exc.filename).expanduser() if exc.filename else None
+    reason = exc.strerror or one_line(exc)
+
+    def inside(folder) -> bool:
+        if folder is None or where is None:
+            return False
+        folder = Path(folder).expanduser().resolve()
+        return where.resolve() == folder or folder in where.resolve().parents
+
+    if inside(runs):
+        return (f"could not write into the run cache {runs} ({reason}: {where}); the trained epochs stored before "
+                f"are kept: free some space there or choose another --runs-dir, then run the same command again.")
+    if inside(out):
+        return (f"could not write the results into {out} ({reason}: {where}); the previous results there are "
+                f"unchanged: free some space or choose another --out.")
+    return f"a file could not be written or read ({reason}{f': {where}' if where else ''}); nothing was replaced."
+
+
+def stdout_closed() -> bool:
+    """Whether the reader of standard output has gone (``| head -1`` ended): a pipe with no reader."""
+    try:
+        import select
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, ValueError, OSError, ImportError):   # no file descriptor (captured output), no poll
+        return False
+
+
+def end_quietly_on_closed_stdout() -> int:
+    """What a command does when its reader closed standard output: stop without a word, with 141 (128 +
+    SIGPIPE), as a shell command killed by the closed pipe would. Standard output then goes to /dev/null, so
+    that Python's own flush at exit does not print an error either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, ValueError, OSError):
+        pass
+    return 141
 
 
 def load_numbers(out: Path, name: str):
@@ -266,13 +334,12 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
                         "seconds": round(time.perf_counter() - started, 3), "summary": summary}
         fig = replot(plot, arrays, summary, out, name) if args.replot else plot(arrays, summary)
         png = out / f"{name}.png"
+        numbers = [] if args.replot else numbers_files(out, name, arrays, settings)
+        extra_texts = extras(summary) if extras else {}  # e.g. a CSV of the table, from the same run
         out.mkdir(parents=True, exist_ok=True)
-        with figure_lock(out, name):
+        with figure_lock(out, name):  # the npz, json, png (and extras) of one run: all replaced, or none
             replaced = png.exists()
-            if not args.replot:
-                save_numbers(out, name, arrays, settings)
-            io.atomic_write(png, lambda f: fig.savefig(f, dpi=130, bbox_inches="tight", format="png"))
-            extra_files = extras(out, summary) if extras else []  # e.g. a CSV of the table, from the same run
+            io.replace_together(figure_files(out, name, fig, numbers, extra_texts))
     except USER_ERRORS as exc:  # a problem the user can fix: say what and how, without a traceback
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -280,21 +347,41 @@ def run_figure(name: str, description: str, compute, plot, report, add_arguments
         print("\ninterrupted: trained models keep every finished epoch; run the same command to resume.",
               file=sys.stderr)
         return 130
+    except BrokenPipeError as exc:
+        if stdout_closed():  # the reader of the printed lines has gone: no error to report
+            return end_quietly_on_closed_stdout()
+        print(f"error: {disk_error(exc, out, runs_folder(args))}", file=sys.stderr)
+        return 2
     except OSError as exc:  # the disk filled up, a folder vanished: nothing half-written is left behind
-        print(f"error: could not write the results into {out}: {one_line(exc)}", file=sys.stderr)
+        print(f"error: {disk_error(exc, out, runs_folder(args))}", file=sys.stderr)
         return 2
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    for line in summary.get("warnings", []) if isinstance(summary, dict) else []:
-        print(f"warning: {line}")
-    for line in report(summary):  # (a replot's summary was checked by drawing it)
-        print(line)
-    note = " (replaced the previous files of this figure)" if replaced and not args.replot else ""
-    listed = "".join(f", {Path(f).name}" for f in extra_files)
-    print(f"wrote {png}" + ("" if args.replot else f", {name}.npz and {name}.json") + listed + f" in {out}{note} "
-          f"[{time.perf_counter() - started:.1f}s]")
+    try:
+        for line in summary.get("warnings", []) if isinstance(summary, dict) else []:
+            print(f"warning: {line}")
+        for line in report(summary):  # (a replot's summary was checked by drawing it)
+            print(line)
+        note = " (replaced the previous files of this figure)" if replaced and not args.replot else ""
+        listed = "".join(f", {file}" for file in extra_texts)
+        print(f"wrote {png}" + ("" if args.replot else f", {name}.npz and {name}.json") + listed + f" in {out}{note} "
+              f"[{time.perf_counter() - started:.1f}s]")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the files are written; the reader of the report has gone
+        return end_quietly_on_closed_stdout()
     return 0
+
+
+def runs_folder(args) -> Path | None:
+    """The run cache of a figure that trains (``--runs-dir`` or its default), None for the others."""
+    if not hasattr(args, "runs_dir"):
+        return None
+    from ..experiments import runs_root
+    try:
+        return runs_root(args.runs_dir)
+    except Exception:  # noqa: BLE001 - only to name a folder in an error message
+        return None
 
 
 def table(rows, headers) -> list:

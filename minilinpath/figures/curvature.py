@@ -24,8 +24,13 @@ import numpy as np
 from .. import backend
 from ..path import HessianOperator, hessian_eigenvalues, hutchinson_trace, line_curvature, linear_path
 from ..path.curvature import DEFAULT_EPS
-from .common import UsageError, nonnegative_int, positive_int, run_figure, table
+from .common import MAX_CHUNK, MAX_LINE_POINTS, UsageError, int_between, run_figure, table
 from .mnist import Experiment, add_data_arguments
+
+MAX_EIGEN_POINTS = 100      # --points: each is a Lanczos run of many Hessian-vector products
+MAX_ABS_ALPHA = 100.0       # --points: alphas in [-100, 100] (at 1e7, float32 J overflows to inf and NaN)
+MAX_K = 1_000               # --k: eigenvalues at each end
+MAX_TRACE_SAMPLES = 10_000  # --trace-samples: Hutchinson samples per point
 
 DESCRIPTION = "Curvature along the init -> solution line: d2J/dalpha2 beside J, and the top and most negative " \
               "Hessian eigenvalues (Lanczos on Hessian-vector products) at chosen points."
@@ -38,24 +43,34 @@ def alpha_list(text: str) -> list:
         raise UsageError(f"--points {text!r}: give numbers separated by commas, e.g. 0,0.25,0.5,0.75,1") from None
     if not values or not np.all(np.isfinite(values)):
         raise UsageError(f"--points {text!r}: give at least one finite number.")
+    if len(values) > MAX_EIGEN_POINTS:
+        raise UsageError(f"--points: {len(values):,} points, more than {MAX_EIGEN_POINTS} (each is a Lanczos run); "
+                         "give fewer.")
+    far = [v for v in values if abs(v) > MAX_ABS_ALPHA]
+    if far:
+        raise UsageError(f"--points: alpha = {far[0]:g} is too far from the line's ends 0 and 1 (theta would be "
+                         f"{abs(far[0]):g} times the step from init to solution, J overflows); give alphas in "
+                         f"[-{MAX_ABS_ALPHA:g}, {MAX_ABS_ALPHA:g}].")
     return values
 
 
 def add_arguments(parser):
     parser.add_argument("--model", default="mnist_pi", choices=("mnist_pi", "relu", "mnist_valid", "sigmoid"),
                         help="the paper's network (maxout, ReLU without / with dropout, sigmoid)")
-    parser.add_argument("--points", default="0,0.25,0.5,0.75,1", help="alphas where the eigenvalues are computed")
-    parser.add_argument("--k", type=positive_int, default=5, help="eigenvalues at each end of the spectrum")
-    parser.add_argument("--examples", type=positive_int, default=1000,
+    parser.add_argument("--points", default="0,0.25,0.5,0.75,1",
+                        help="alphas where the eigenvalues are computed (at most 100, each in [-100, 100])")
+    parser.add_argument("--k", type=int_between(1, MAX_K), default=5, help="eigenvalues at each end of the spectrum")
+    parser.add_argument("--examples", type=int_between(1, MAX_CHUNK), default=1000,
                         help="training examples of the Hessian (the first ones)")
-    parser.add_argument("--trace-samples", type=nonnegative_int, default=0,
+    parser.add_argument("--trace-samples", type=int_between(0, MAX_TRACE_SAMPLES), default=0,
                         help="Hutchinson samples for the trace at each point (0: no trace)")
     parser.add_argument("--tol", type=float, default=1e-2, help="Lanczos: relative accuracy of each eigenvalue")
     parser.add_argument("--eps", type=float, default=DEFAULT_EPS,
                         help="the step of central-difference Hessian-vector products (models without an exact one)")
     parser.add_argument("--precision", choices=("float32", "float64"), default="float32",
                         help="of the exact Hessian-vector products (central differences always use float64)")
-    parser.add_argument("--alphas", type=positive_int, default=41, help="points of the line curve on [-0.1, 1.1]")
+    parser.add_argument("--alphas", type=int_between(1, MAX_LINE_POINTS), default=41,
+                        help="points of the line curve on [-0.1, 1.1]")
     add_data_arguments(parser)
 
 

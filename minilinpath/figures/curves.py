@@ -27,7 +27,7 @@ from ..experiments import image_shape, preset_name
 from ..path import barrier_height
 from ..path.curves import curve_path, line_curve, train_curve
 from ..train import recipe_for
-from .common import UsageError, int_at_least, int_between, positive_int, run_figure, table
+from .common import MAX_EPOCHS, UsageError, int_between, run_figure, table
 
 MAX_BENDS = 16  # each bend is a copy of theta trained alongside: more is slow and says nothing new
 MAX_POINTS = 10_001  # points along t: beyond this a typo would only ask for more memory
@@ -44,7 +44,7 @@ def add_arguments(parser):
                         help="the network whose two solutions are joined (mnist_pi: Figure 5's maxout network)")
     parser.add_argument("--bends", type=int_between(1, MAX_BENDS), default=1,
                         help="trainable bend points of each curve (Bézier degree = bends + 1)")
-    parser.add_argument("--curve-epochs", type=positive_int, default=10,
+    parser.add_argument("--curve-epochs", type=int_between(1, MAX_EPOCHS), default=10,
                         help="passes over the training set while training each curve")
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate of the bends (default: half the initial learning rate of the model's "

@@ -14,7 +14,7 @@ import numpy as np
 from .. import backend
 from ..path import project_trajectory, random_walk
 from ..progress import progress_bar
-from .common import int_at_least, run_figure, table
+from .common import int_between, run_figure, table
 
 DESCRIPTION = "Figure 11: projection vs residual norm for Gaussian random walks of growing dimension."
 N_STEPS, SOLUTION_STEP = 1000, 900
@@ -88,7 +88,7 @@ def report(summary):
 
 
 def add_arguments(parser):
-    parser.add_argument("--max-dim", type=int_at_least(min(DIMS["paper"])), default=None,
+    parser.add_argument("--max-dim", type=int_between(min(DIMS["paper"]), max(DIMS["paper"])), default=None,
                         help="largest dimension to draw (up to 1,000,000; default: 100,000 for quick, 1e6 for paper)")
 
 

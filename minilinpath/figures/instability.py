@@ -17,22 +17,17 @@ and the table) and ``instability.csv`` (the table).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io as text_io
-import json
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-from .. import io, models
+from .. import models
 from ..experiments import check_data_fits, dataset_key, preset_name, runs_root
 from ..path.instability import instability
 from ..train import recipe_for
-from .common import (UsageError, figure_lock, figure_parser, int_at_least, int_between, nonnegative_int, positive_int,
-                     run_figure, table)
+from .common import MAX_EPOCHS, MAX_LINE_POINTS, UsageError, int_between, nonnegative_int, run_figure, table
 from .mnist import Experiment, add_data_arguments, chance_warning, store_curve
 
 NAME = "instability"
@@ -48,14 +43,15 @@ def add_arguments(parser):
     parser.add_argument("--model", default="relu", choices=MODELS,
                         help="the paper's MLP: ReLU without dropout (quick, deterministic), ReLU with dropout, "
                              "maxout with dropout, sigmoid with dropout")
-    parser.add_argument("--k", type=nonnegative_int, nargs="+", default=[0, 1, 2, 5, 10],
+    parser.add_argument("--k", type=int_between(0, MAX_EPOCHS), nargs="+", default=[0, 1, 2, 5, 10],
                         help="epochs at which the two children branch off the parent")
     parser.add_argument("--data-seeds", type=nonnegative_int, nargs=2, default=[1, 2], metavar=("D1", "D2"),
                         help="the two children's data-order (and dropout-mask) seeds; --seed draws the init and "
                              "the parent's data order")
-    parser.add_argument("--epochs", type=positive_int, default=40,
+    parser.add_argument("--epochs", type=int_between(1, MAX_EPOCHS), default=40,
                         help="every child trains to this epoch, without early stopping (the end of training)")
-    parser.add_argument("--alphas", type=int_between(3, 10_001), default=25, help="points of each line on [0, 1]")
+    parser.add_argument("--alphas", type=int_between(3, MAX_LINE_POINTS), default=25,
+                        help="points of each line on [0, 1]")
     add_data_arguments(parser)
 
 
@@ -167,32 +163,15 @@ def report(summary):
     return lines
 
 
-def write_table_csv(out) -> object:
-    """Write ``instability.csv`` from the table in ``instability.json`` (under the figure's lock)."""
-    with figure_lock(out, NAME):
-        rows = json.loads((out / f"{NAME}.json").read_text())["summary"]["table"]
-        buffer = text_io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows([[_cell(row, column) for column in COLUMNS] for row in rows])
-        return io.write_text(out / f"{NAME}.csv", buffer.getvalue())
-
-
-def output_folder(argv) -> Path:
-    """The ``--out`` of a command line that :func:`run_figure` has accepted (the rest is its business)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--out", type=Path, default=figure_parser(NAME, DESCRIPTION).get_default("out"))
-    return parser.parse_known_args(argv)[0].out.expanduser()
+def csv_table(summary) -> dict:
+    """``instability.csv``: the table of ``instability.json``, written with the figure's other files (all, or
+    none)."""
+    buffer = text_io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows([[_cell(row, column) for column in COLUMNS] for row in summary["table"]])
+    return {f"{NAME}.csv": buffer.getvalue()}
 
 
 def main(argv=None):
-    status = run_figure(NAME, DESCRIPTION, compute, plot, report, add_arguments, argv=argv)
-    if status == 0:  # the numbers are saved: the same table as a CSV beside them
-        out = output_folder(argv)
-        try:
-            written = write_table_csv(out)
-        except OSError as exc:
-            print(f"error: could not write the table into {out}: {exc}", file=sys.stderr)
-            return 2
-        print(f"wrote {written}")
-    return status
+    return run_figure(NAME, DESCRIPTION, compute, plot, report, add_arguments, argv=argv, extras=csv_table)

@@ -6,7 +6,7 @@ import numpy as np
 from .. import backend
 from ..experiments import load_splits, trained
 from ..path import alpha_grid, barrier_height, linear_path, summarize
-from .common import positive_int, table
+from .common import MAX_CHUNK, int_between, table
 
 
 # what each model preset is, in words (titles and reports name models this way, never by preset name alone)
@@ -53,7 +53,7 @@ def add_data_arguments(parser, sweeps: bool = True):
     parser.add_argument("--runs-dir", default=None,
                         help="where trained models are cached (default $MINILINPATH_RUNS or ~/.cache/minilinpath/runs)")
     if sweeps:
-        parser.add_argument("--chunk-size", type=positive_int, default=None,
+        parser.add_argument("--chunk-size", type=int_between(1, MAX_CHUNK), default=None,
                             help="examples per forward pass of the sweeps (default: the model's own evaluation chunk)")
     add_retrain_argument(parser)
 

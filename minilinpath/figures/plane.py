@@ -71,7 +71,7 @@ def add_arguments(parser):
                             "default 2); implies --executor dask")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; implies --executor dask")
-    where.add_argument("--block-rows", type=positive_int, default=1,
+    where.add_argument("--block-rows", type=int_between(1, 1001), default=1,
                        help="grid rows per task; each finished block is stored at once")
 
 

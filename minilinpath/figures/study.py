@@ -23,11 +23,11 @@ from argparse import SUPPRESS
 
 import numpy as np
 
-from .. import io
 from ..study import ExecutorError, SpecError, StudyFailed, StudySpec, read_spec, run_study
-from ..study.spec import ACTIVATIONS
+from ..study.executors import max_local_workers, worker_limit_message
+from ..study.spec import ACTIVATIONS, MAX_RUNS, UPPER
 from ..study.table import COLUMNS, SETTINGS, fraction_monotone, to_csv, varied_axes
-from .common import UsageError, int_at_least, positive_int, run_figure, table
+from .common import UsageError, int_between, positive_int, run_figure, table
 
 DESCRIPTION = ("Many runs over a grid of settings x seeds on Dask (a LocalCluster by default): each run's "
                "init -> solution line, monotone or not, its largest bump and the distance travelled "
@@ -37,9 +37,10 @@ DESCRIPTION = ("Many runs over a grid of settings x seeds on Dask (a LocalCluste
 def add_arguments(parser):
     axes = parser.add_argument_group("the grid (each takes one or more values; a study runs every combination)")
     axes.add_argument("--activation", nargs="+", choices=ACTIVATIONS, default=SUPPRESS, help="default: relu")
-    axes.add_argument("--width", nargs="+", type=positive_int, default=SUPPRESS,
+    axes.add_argument("--width", nargs="+", type=int_between(1, UPPER["width"]), default=SUPPRESS,
                       help="units per hidden layer (default: the paper network's quick- or paper-sized width)")
-    axes.add_argument("--depth", nargs="+", type=positive_int, default=SUPPRESS, help="hidden layers (default: 2)")
+    axes.add_argument("--depth", nargs="+", type=int_between(1, UPPER["depth"]), default=SUPPRESS,
+                      help="hidden layers (default: 2)")
     axes.add_argument("--learning-rate", nargs="+", type=float, default=SUPPRESS,
                       help="constant SGD step size (default: 0.1)")
     axes.add_argument("--momentum", nargs="+", type=float, default=SUPPRESS, help="constant momentum (default: 0.5)")
@@ -55,10 +56,11 @@ def add_arguments(parser):
     runs.add_argument("--spec", default=SUPPRESS,
                       help="read the study from this .json or .toml file (keys: minilinpath.study.StudySpec); "
                            "options given on the command line replace the file's")
-    runs.add_argument("--seeds", type=positive_int, default=SUPPRESS,
+    runs.add_argument("--seeds", type=int_between(1, MAX_RUNS), default=SUPPRESS,
                       help="seeds per setting, counting from --seed (default: 1, from 0)")
-    runs.add_argument("--epochs", type=positive_int, default=SUPPRESS, help="epochs every run trains (default: 10)")
-    runs.add_argument("--alphas", type=int_at_least(3), default=SUPPRESS,
+    runs.add_argument("--epochs", type=int_between(1, UPPER["epochs"]), default=SUPPRESS,
+                      help="epochs every run trains (default: 10)")
+    runs.add_argument("--alphas", type=int_between(3, UPPER["alphas"]), default=SUPPRESS,
                       help="points of the line on [0, 1], at least 3 (2 points are always 'monotone') (default: 51)")
     runs.add_argument("--data-dir", default=SUPPRESS, help="read the data files from this folder, never downloading")
     runs.add_argument("--runs-dir", default=None,
@@ -71,7 +73,7 @@ def add_arguments(parser):
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     where.add_argument("--workers", type=positive_int, default=2,
-                       help="worker processes of the LocalCluster (one thread and one BLAS thread each)")
+                       help="worker processes of the LocalCluster (one thread and one BLAS thread each; at most one per CPU core)")
     parser.set_defaults(profile=None, seed=None)  # not given: the spec file's value, else quick and 0
 
 
@@ -102,6 +104,8 @@ def check_data(spec: StudySpec) -> None:
 def compute(args):
     try:
         spec = spec_from_args(args)
+        if args.executor == "dask" and args.scheduler is None and args.workers > max_local_workers():
+            raise ExecutorError(worker_limit_message(args.workers))  # before any data set is read
         if args.scheduler is None:  # a remote cluster's workers may see other files than this machine
             check_data(spec)
         result = run_study(spec, executor=args.executor, scheduler=args.scheduler, n_workers=args.workers,
@@ -220,12 +224,12 @@ def report(summary):
     return lines
 
 
-def write_csv(out, summary) -> list:
-    """``study.csv``: the table of ``study.json``, written under the figure's lock with the other three files."""
-    return [io.write_text(out / "study.csv", to_csv(summary["rows"]))]
+def csv_table(summary) -> dict:
+    """``study.csv``: the table of ``study.json``, written with the other three files (all four, or none)."""
+    return {"study.csv": to_csv(summary["rows"])}
 
 
 def main(argv=None):
     return run_figure("study", DESCRIPTION, compute, plot, report, add_arguments, argv=argv, devices=("cpu",),
-                      extras=write_csv)
+                      extras=csv_table)
 

@@ -67,7 +67,7 @@ import numpy as np
 
 from .. import backend
 from ..checks import is_whole_number
-from ..contract import ErrorRate, EvaluatesInOnePass, model_name
+from ..contract import ErrorRate, EvaluatesInOnePass, checked_loss, model_name
 from ..optim import momentum_step
 from ..progress import progress_bar
 from .checks import CurveTrainingSettings, check_curve_path, check_curve_training
@@ -300,7 +300,7 @@ def _evaluate(model, theta, batch, one_pass: bool, classifier: bool):
     if one_pass:
         return model.evaluate(theta, batch)
     error = model.error_rate(theta, batch) if classifier else None
-    return model.loss(theta, batch), error
+    return checked_loss(model.loss(theta, batch), model), error
 
 
 def curve_path(model, curve: Curve, train, ts, valid=None, progress: bool = True) -> PathResult:

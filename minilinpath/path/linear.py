@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
-from ..contract import (EvaluatesInOnePass, LineChunkSweep, LineParameters, PairedFirstLinear, fixed_evaluation_bytes,
-                        model_name)
+from ..contract import (EvaluatesInOnePass, LineChunkSweep, LineParameters, PairedFirstLinear, checked_loss,
+                        fixed_evaluation_bytes, model_name)
 from ..io import write_npz
 from ..memory import eval_memory_budget
 from ..params import point_on_line
@@ -154,10 +154,10 @@ def _sweep_plain(model, theta0, theta1, batch, alphas, progress, desc, classifie
         theta = (1.0 - a) * theta0 + a * theta1
         if one_pass:
             loss, error = model.evaluate(theta, batch)
-            J.append(loss)
+            J.append(checked_loss(loss, model, "evaluate"))
             err.append(error)
         else:
-            J.append(model.loss(theta, batch))
+            J.append(checked_loss(model.loss(theta, batch), model))
             if classifier:
                 err.append(model.error_rate(theta, batch))
     return np.array(J), (np.array(err) if err else None)

@@ -93,7 +93,7 @@ import numpy as np
 
 from .. import backend
 from ..checks import is_whole_number
-from ..contract import check_model, model_name
+from ..contract import check_model, checked_loss, model_name
 from ..io import write_npz
 from ..progress import progress_bar
 from .checks import PlaneSettings, check_plane
@@ -527,7 +527,7 @@ def _row_plain(model, plane, batch, a_values, b, classifier):
     J, err = [], []
     for a in a_values:
         theta = plane.point(a, b)
-        J.append(model.loss(theta, batch))
+        J.append(checked_loss(model.loss(theta, batch), model))
         if classifier:
             err.append(model.error_rate(theta, batch))
     return np.array(J), (np.array(err) if classifier else None)

@@ -57,6 +57,7 @@ def make_tasks(spec: StudySpec, runs_dir) -> list:
     """The study's tasks, sorted by settings (``runs_dir``: the run cache, made absolute for the workers)."""
     from ..experiments import runs_root
 
+    spec.check()  # a StudySpec made in Python: dataset="npz:a.npz" where a list belongs is named as such first
     root = str(runs_root(runs_dir).resolve())
     data_dir = None if spec.data_dir is None else str(Path(spec.data_dir).expanduser().resolve())
     _refuse_one_file_under_two_names(spec.dataset)
@@ -78,6 +79,15 @@ def _refuse_one_file_under_two_names(datasets) -> None:
             raise SpecError(f"dataset: {first_name[key]} and {name} hold the same data (the same runs twice); "
                             "give each data set once.")
         first_name[key] = name
+
+
+def _in_the_run_cache(error: BaseException, runs_dir: str) -> str | None:
+    """A disk error (full, read-only) on a file of the run cache, said as such; None for any other error."""
+    filename = getattr(error, "filename", None) if isinstance(error, OSError) else None
+    if not filename or Path(runs_dir) not in Path(filename).parents:
+        return None
+    return (f"could not write into the run cache {runs_dir} ({error.strerror or error}: {filename}); free some "
+            "space there or choose another --runs-dir")
 
 
 def run_study(spec: StudySpec, executor="dask", scheduler: str | None = None, n_workers: int = 2, runs_dir=None,
@@ -107,7 +117,8 @@ def run_study(spec: StudySpec, executor="dask", scheduler: str | None = None, n_
                                                  unit="run"):
             label = task.settings.label()
             if error is not None:
-                message = "; ".join(str(error).splitlines()) or type(error).__name__
+                message = _in_the_run_cache(error, task.runs_dir) or "; ".join(str(error).splitlines()) \
+                    or type(error).__name__
                 result.failures.append((label, f"{type(error).__name__}: {message}"))
                 log(f"  failed: {label}: {type(error).__name__}: {message}")
                 continue

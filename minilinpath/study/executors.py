@@ -16,9 +16,17 @@ through Dask's futures API (``Client.submit`` and ``as_completed``), nothing hom
 - ``DaskExecutor(scheduler="tcp://host:8786")`` sends the tasks to a running cluster (e.g. one that
   dask-jobqueue's SLURMCluster started). Its workers must have minilinpath installed, see the data under the
   same path and share the run cache's folder with this machine.
+
+One table whichever executor: every task runs its training and its line with ONE BLAS thread
+(:func:`one_blas_thread`), in this process as on any worker. OpenBLAS splits a matrix product's sums over its
+threads, so two threads add in another order than one, and the last bits of theta differ (on 784-wide data,
+distances differed by up to 4e-6). The LocalCluster's workers get one thread from their environment; the task
+sets it again through OpenBLAS's own call, for this process and for a remote cluster's workers.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -147,6 +155,76 @@ def worker_environment(keys=tuple(ONE_BLAS_THREAD)) -> dict:
     return {k: os.environ.get(k) for k in keys}
 
 
+# OpenBLAS's thread calls under the names its builds export: plain, 64-bit integers, and the scipy-openblas wheels
+OPENBLAS_THREAD_CALLS = (("openblas_get_num_threads", "openblas_set_num_threads"),
+                         ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+                         ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                         ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"))
+
+
+def loaded_openblas() -> list:
+    """``[(get_threads, set_threads), ...]``: the thread calls of every OpenBLAS this process has loaded (NumPy's,
+    SciPy's), found in /proc/self/maps (Linux; elsewhere none, and the BLAS keeps its own thread count)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = sorted({line.split(None, 5)[5].strip() for line in maps
+                            if len(line.split(None, 5)) == 6 and "openblas" in line.lower() and ".so" in line})
+    except OSError:
+        return []
+    calls = []
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for get_name, set_name in OPENBLAS_THREAD_CALLS:
+            if hasattr(library, get_name) and hasattr(library, set_name):
+                calls.append((getattr(library, get_name), getattr(library, set_name)))
+                break
+    return calls
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the block with one OpenBLAS thread (every OpenBLAS loaded), then put the previous counts back: a
+    study's task computes the same bits in this process as on a Dask worker (see the module docstring)."""
+    import numpy  # noqa: F401 - loads NumPy's OpenBLAS, so that it is found
+    calls = loaded_openblas()
+    before = [get() for get, _ in calls]
+    for _, set_threads in calls:
+        set_threads(1)
+    try:
+        yield
+    finally:
+        for (_, set_threads), count in zip(calls, before):
+            set_threads(int(count))
+
+
+FILES_PER_WORKER = 32  # open files (sockets, pipes, libraries) a LocalCluster's worker process holds, and to spare
+
+
+def max_local_workers() -> int:
+    """The most worker processes a LocalCluster may start here: one per CPU core this process may use (each
+    worker computes on one thread; more would only share the cores), at least 2 (the default), and no more than
+    the open-file limit allows (``ulimit -n``: every worker holds sockets and pipes; past it Dask loops on
+    "Too many open files")."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        import resource
+        files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        unlimited = files in (resource.RLIM_INFINITY, -1)
+    except (ImportError, OSError, ValueError):  # no such limit here (Windows)
+        files, unlimited = 0, True
+    return max(2, min(cores, cores if unlimited else files // FILES_PER_WORKER))
+
+
+def worker_limit_message(n_workers: int) -> str:
+    limit = max_local_workers()
+    return (f"{n_workers:,} workers is more than this machine can run at once: at most {limit} (one per CPU core, "
+            f"within the open-file limit, ulimit -n); give --workers {limit} or fewer, or --scheduler ADDRESS for a "
+            "larger cluster.")
+
+
 def make_executor(kind: str = "dask", scheduler: str | None = None, n_workers: int = 2):
     """``"local"``: :class:`LocalExecutor`; ``"dask"``: :class:`DaskExecutor` (LocalCluster, or ``scheduler``)."""
     if kind == "local":
@@ -156,5 +234,7 @@ def make_executor(kind: str = "dask", scheduler: str | None = None, n_workers: i
     if kind == "dask":
         if n_workers < 1:
             raise ExecutorError(f"n_workers must be >= 1, got {n_workers}.")
+        if scheduler is None and n_workers > max_local_workers():
+            raise ExecutorError(worker_limit_message(n_workers))
         return DaskExecutor(scheduler, n_workers)
     raise ExecutorError(f"unknown executor {kind!r}; choose dask or local.")

@@ -39,6 +39,8 @@ from ..checks import is_whole_number
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "maxout")
 DEFAULT_LEARNING_RATE, DEFAULT_MOMENTUM = 0.1, 0.5  # one default for every network, so they compare
 MAX_RUNS = 100_000  # more runs than a study could train: surely a mistake in the spec
+# upper bounds of the settings that size a run's work, checked before anything starts (README, "Limits")
+UPPER = {"width": 8_192, "depth": 16, "epochs": 10_000, "alphas": 10_001}  # (seeds: MAX_RUNS runs in all)
 PROFILES = ("quick", "paper-capped", "paper")  # paper-capped is paper here: every run trains exactly `epochs`
 # the axes, in the order a table sorts and prints them
 AXES = ("dataset", "activation", "width", "depth", "learning_rate", "momentum", "init_scale", "dropout",
@@ -139,6 +141,7 @@ class StudySpec:
         self.depth = [int(v) for v in self.depth]
         for name in ("seeds", "first_seed", "epochs", "alphas"):
             setattr(self, name, int(getattr(self, name)))
+        _check_upper_bounds(self)
         if self.profile not in PROFILES:
             raise SpecError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}.")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
@@ -147,6 +150,17 @@ class StudySpec:
             values = getattr(self, axis)
             if len(set(values)) != len(values):  # (1 and 1.0 are the same value)
                 raise SpecError(f"{axis}: the values {values} repeat one; give each once.")
+
+
+def _check_upper_bounds(spec: StudySpec) -> None:
+    """SpecError (one line) for a setting above its bound in :data:`UPPER` (a typo such as alphas = 100000000
+    would fill the memory before the first run ended)."""
+    for name, highest in UPPER.items():
+        values = getattr(spec, name)
+        for v in values if isinstance(values, list) else [values]:
+            if v is not None and v > highest:
+                raise SpecError(f"{name} = {v:,} is more than {highest:,}, the most a study takes; give a smaller "
+                                "value.")
 
 
 def _whole(v, lowest: int) -> bool:

@@ -194,14 +194,6 @@ def table_row(settings: RunSettings, record: dict, run_name: str) -> dict:
 
 
 # ------------------------------------------------------------------------------- the task
-def _epochs_recorded(run_dir: Path) -> int:
-    """Epochs the folder's history already holds (0 when none): to tell a training from a reuse."""
-    try:
-        return max(len(json.loads((run_dir / "history.json").read_text())) - 1, 0)
-    except (OSError, ValueError, TypeError):
-        return 0
-
-
 def check_run(run_dir: Path, description: dict, model, epochs: int) -> None:
     """Read back every file of the run a stored line belongs to (:meth:`minilinpath.runs.RunFolder.resume`,
     under the folder's lock, as :func:`minilinpath.train.train` does before it reuses a run): a line is
@@ -215,39 +207,70 @@ def check_run(run_dir: Path, description: dict, model, epochs: int) -> None:
 
 
 def run_task(task: Task) -> dict:
-    """Do one task (see the module docstring). Returns ``{"row", "trained_epochs", "line", "problem"}``:
-    the table row, the epochs trained by this call, and ``line`` = ``"reused"``, ``"computed"`` or
-    ``"redone"`` (a stored record was refused; ``problem`` says why)."""
+    """Do one task (see the module docstring), with one BLAS thread wherever it runs (the same bits on every
+    executor, :func:`~minilinpath.study.executors.one_blas_thread`). Returns ``{"row", "trained_epochs",
+    "line", "problem"}``: the table row, the epochs trained by this call, and ``line`` = ``"reused"``,
+    ``"computed"`` or ``"redone"`` (a stored record was refused; ``problem`` says why)."""
+    from .executors import one_blas_thread
+
+    with one_blas_thread():
+        return _run_task(task)
+
+
+def _run_task(task: Task) -> dict:
     settings = task.settings
     train_set, valid_set = load_data(settings.dataset, task.data_dir, task.profile)
     model = build_model(settings, int(train_set[0].shape[1]), n_classes_of(train_set, valid_set))
     recipe = recipe_of(settings, task.epochs)
-    objective_name = ADVERSARIAL_NAME if settings.adversarial else "nll"
-    key_name = dataset_key(settings.dataset)
-    labels = {"dataset": key_name, "profile": task.profile, "study": True}
-    description = describe_run(model, recipe, settings.seed, train_set, valid_set, objective_name=objective_name,
-                               labels=labels)
+    labels = {"dataset": dataset_key(settings.dataset), "profile": task.profile, "study": True}
+    description = describe_run(model, recipe, settings.seed, train_set, valid_set,
+                               objective_name=_objective_name(settings), labels=labels)
     run_fingerprint = fingerprint(json.loads(json.dumps(description)))  # as RunFolder stores it
     stem = f"study-{settings.activation}{'-adv' if settings.adversarial else ''}-seed{settings.seed}"
-    run_dir = Path(task.runs_dir) / key_name / run_folder_name(stem, description)
+    run_dir = Path(task.runs_dir) / labels["dataset"] / run_folder_name(stem, description)
     key = line_key(run_fingerprint, line_settings(task))
     path = record_path(run_dir, key)
-    record, problem = read_line_record(path, key, task.alphas)
-    if record is not None:
-        check_run(run_dir, description, model, int(record["epochs"]))
-        return {"row": table_row(settings, record, run_dir.name), "trained_epochs": 0, "line": "reused",
-                "problem": None}
-    before = _epochs_recorded(run_dir)
-    objective = fgsm_objective(model) if settings.adversarial else None
-    run = train(model, train_set, valid_set, recipe, run_dir, seed=settings.seed, objective=objective,
-                objective_name=objective_name, progress=False, log=None, labels=labels, description=description)
-    record = compute_line(task, model, run, train_set, valid_set, key, run_fingerprint)
-    # written under the run folder's lock: a process that opens the run meanwhile removes the temporaries of
-    # writers that do not hold it (minilinpath.runs), which would take this record's half-written file away
-    with filelock.FileLock(run_dir.parent / f".{run_dir.name}.lock"):
-        io.write_json(path, record)
-    record, reread = read_line_record(path, key, task.alphas)  # the row comes from what was stored
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    # one task per run at a time, from its start to its stored line: the same task started elsewhere (two identical
+    # studies at once) waits here, then finds the line stored and reuses it (a lock of its own, beside the run
+    # folder's, which train() takes inside)
+    with filelock.FileLock(run_dir.parent / f".{run_dir.name}.task.lock"):
+        record, problem = read_line_record(path, key, task.alphas)
+        if record is not None:
+            return _reused(settings, record, run_dir, description, model)
+        epochs = EpochCounter()  # the epochs trained by THIS call (none when the run was trained before)
+        run = train(model, train_set, valid_set, recipe, run_dir, seed=settings.seed,
+                    objective=fgsm_objective(model) if settings.adversarial else None,
+                    objective_name=_objective_name(settings), progress=False, log=epochs, labels=labels,
+                    description=description)
+        # written under the run folder's lock: a process that opens the run meanwhile removes the temporaries of
+        # writers that do not hold it (minilinpath.runs), which would take this record's half-written file away
+        record = compute_line(task, model, run, train_set, valid_set, key, run_fingerprint)
+        with filelock.FileLock(run_dir.parent / f".{run_dir.name}.lock"):
+            io.write_json(path, record)
+        record, reread = read_line_record(path, key, task.alphas)  # the row comes from what was stored
     if record is None:
         raise OSError(f"{path}: the line record just written does not read back ({reread}).")
-    return {"row": table_row(settings, record, run_dir.name), "trained_epochs": int(record["epochs"]) - before,
+    return {"row": table_row(settings, record, run_dir.name), "trained_epochs": epochs.trained,
             "line": "redone" if problem else "computed", "problem": problem}
+
+
+def _objective_name(settings: RunSettings) -> str:
+    return ADVERSARIAL_NAME if settings.adversarial else "nll"
+
+
+def _reused(settings, record: dict, run_dir: Path, description: dict, model) -> dict:
+    check_run(run_dir, description, model, int(record["epochs"]))
+    return {"row": table_row(settings, record, run_dir.name), "trained_epochs": 0, "line": "reused",
+            "problem": None}
+
+
+class EpochCounter:
+    """A ``log`` for :func:`~minilinpath.train.train` that prints nothing and counts the epochs trained (train
+    logs one line per epoch it trains, starting with "epoch"; a finished run, reused, logs none)."""
+
+    def __init__(self):
+        self.trained = 0
+
+    def __call__(self, line="", *_, **__) -> None:
+        self.trained += str(line).startswith("epoch ")
