@@ -1,0 +1,60 @@
+"""The study's optimizer and batch-norm axes (Lucas et al. 2021's comparison): spec, command, table, picture."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from minilinpath.models.mlp_batchnorm import BatchNormMLP
+from minilinpath.optim import Adam
+from minilinpath.study import SpecError, StudySpec, expand, run_study, tasks
+from minilinpath.study.spec import RunSettings
+from minilinpath.study.table import cells
+
+from .conftest import write_blobs_npz
+
+
+@pytest.fixture(scope="module")
+def blobs(tmp_path_factory):
+    return f"npz:{write_blobs_npz(tmp_path_factory.mktemp('data') / 'blobs.npz', dim=12, seed=7, n_train=240, n_valid=80)}"
+
+
+def test_axes_and_their_defaults():
+    runs = expand(StudySpec.from_dict({"optimizer": ["sgd", "adam"], "batchnorm": [False, True]}))
+    assert [(r.optimizer, r.batchnorm, r.learning_rate) for r in runs] == [   # sorted by the settings
+        ("adam", False, 0.001), ("adam", True, 0.001), ("sgd", False, 0.1), ("sgd", True, 0.1)]
+    # a spec without the new axes expands to the runs of before: sgd, no batch norm
+    assert {(r.optimizer, r.batchnorm) for r in expand(StudySpec())} == {("sgd", False)}
+    with pytest.raises(SpecError, match="optimizer: 'lbfgs' is not one of"):
+        StudySpec.from_dict({"optimizer": "lbfgs"})
+    with pytest.raises(SpecError, match="batchnorm = true runs without dropout"):
+        StudySpec.from_dict({"batchnorm": [True], "dropout": [0.5]})
+
+
+def test_model_and_recipe_follow_the_settings():
+    settings = RunSettings("mnist", "relu", 5, 2, 0.001, 0.5, 1.0, 0.0, False, 0, optimizer="adam", batchnorm=True)
+    assert isinstance(tasks.build_model(settings, 12, 3), BatchNormMLP)
+    assert tasks.recipe_of(settings, 3).optimizer == Adam()
+    plain = RunSettings("mnist", "relu", 5, 2, 0.1, 0.5, 1.0, 0.0, False, 0)
+    assert tasks.recipe_of(plain, 3).optimizer is None and "batchnorm" not in tasks.build_model(plain, 12, 3).settings()
+
+
+def test_the_command_with_optimizer_and_batchnorm(blobs, tmp_path, capsys):
+    from minilinpath.cli import main
+
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    argv = ["study", "--executor", "local", "--optimizer", "sgd", "adam", "--batchnorm", "no", "yes", "--width", "6",
+            "--dataset", blobs, "--epochs", "2", "--alphas", "5", "--seeds", "2", "--runs-dir", str(runs),
+            "--out", str(out)]
+    assert main(argv) == 0
+    header = (out / "study.csv").read_text().splitlines()[0].split(",")
+    assert {"optimizer", "batchnorm", "gauss_length"} <= set(header)
+    saved = json.loads((out / "study.json").read_text())["summary"]
+    assert len(saved["rows"]) == 8 and all(r["gauss_length"] > 0 for r in saved["rows"])
+    assert [(c["optimizer"], c["batchnorm"], c["n"]) for c in saved["cells"]] == \
+        [("adam", False, 2), ("adam", True, 2), ("sgd", False, 2), ("sgd", True, 2)]
+    assert saved["cells"] == cells(saved["rows"])
+    bn_runs = [r["run"] for r in saved["rows"] if r["batchnorm"]]
+    assert all("-bn-" in name for name in bn_runs)
+    assert (out / "study.png").stat().st_size > 10_000
+    assert "sgd + BN" in capsys.readouterr().out
