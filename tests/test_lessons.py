@@ -40,8 +40,8 @@ def stub(lesson, name):
     return namespace[name]
 
 
-def test_there_are_eight_lessons_each_with_exercises():
-    assert [name[:8] for name in LESSONS] == [f"lesson0{i}" for i in range(1, 9)]
+def test_there_are_nine_lessons_each_with_exercises():
+    assert [name[:8] for name in LESSONS] == [f"lesson0{i}" for i in range(1, 10)]
     assert all(exercises(lesson) for lesson in LESSONS)
     used = {name for lesson in LESSONS for name in exercises(lesson)}
     assert used == set(CHECKS), "every exercise has a check, every check an exercise"
@@ -208,6 +208,8 @@ def after_run(ns):
                              and ns["on_plane"].residual.max() > 0.1 and ns["lies"].max() > 1e-3
                              and min(ns["errors_dl"]) < 1e-9 and min(ns["kink_errors"]["ReLU at theta_i"]) < 1e-6
                              and max(ns["kink_errors"]["ReLU at theta_i"]) > 1),
+        "lesson09": lambda: (abs(ns["mine"] - ns["library_gauss_length"](ns["alphas"], ns["outputs"])) < 1e-12
+                             and ns["result"].history[-1]["valid_error"] < 0.5 and ns["mine"] > 0),
     }
 
 
