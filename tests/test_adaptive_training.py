@@ -118,3 +118,29 @@ def test_new_settings_change_the_fingerprint_old_ones_do_not():
     assert plain == fingerprint(describe_run(model, replace(RECIPE, optimizer=None), 0, train_set, valid_set))
     assert plain != fingerprint(describe_run(model, replace(RECIPE, optimizer=Adam()), 0, train_set, valid_set))
     assert plain != fingerprint(describe_run(setup(True)[0], RECIPE, 0, train_set, valid_set))
+
+
+@pytest.mark.gpu
+def test_batchnorm_and_adam_on_the_device_follow_the_cpu(cupy, tmp_path):
+    """A BN network trained with Adam on the device (float64): the same run as on the CPU, its statistics on
+    the device, and the line through it with both statistics choices."""
+    from minilinpath.path import linear_path
+
+    model, train_set, valid_set = setup(True)
+    train_set = tuple(a.astype(np.float64) if a.dtype == np.float32 else a for a in train_set)
+    valid_set = tuple(a.astype(np.float64) if a.dtype == np.float32 else a for a in valid_set)
+    recipe = replace(RECIPE, optimizer=Adam(), max_epochs=2)
+    cpu = train(model, train_set, valid_set, recipe, tmp_path / "cpu", seed=2, dtype=np.float64, progress=False,
+                log=None)
+    device_sets = [tuple(cupy.asarray(a) for a in s) for s in (train_set, valid_set)]
+    gpu = train(model, *device_sets, recipe, tmp_path / "gpu", seed=2, dtype=np.float64, progress=False, log=None)
+    np.testing.assert_allclose(gpu.theta_last.get(), cpu.theta_last, rtol=1e-9, atol=1e-12)
+    for k, v in cpu.statistics.items():
+        np.testing.assert_allclose(gpu.statistics[k].get(), v, rtol=1e-9, atol=1e-12)
+    for choice in ("recompute", "interpolate"):
+        on_cpu = linear_path(model, cpu.theta_init, cpu.theta_last, train_set, [0, 0.5, 1], valid_set,
+                             statistics=choice, progress=False)
+        on_gpu = linear_path(model, gpu.theta_init, gpu.theta_last, device_sets[0], [0, 0.5, 1], device_sets[1],
+                             statistics=choice, progress=False)
+        np.testing.assert_allclose(on_gpu.J_train, on_cpu.J_train, rtol=1e-9)
+        np.testing.assert_allclose(on_gpu.J_valid, on_cpu.J_valid, rtol=1e-9)
