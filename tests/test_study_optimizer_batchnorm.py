@@ -58,3 +58,20 @@ def test_the_command_with_optimizer_and_batchnorm(blobs, tmp_path, capsys):
     assert all("-bn-" in name for name in bn_runs)
     assert (out / "study.png").stat().st_size > 10_000
     assert "sgd + BN" in capsys.readouterr().out
+    # the statistics-choice experiment sweeps the BN runs of this study from its cache, three ways
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "experiments" / "bn_statistics_choice.py"
+    spec = importlib.util.spec_from_file_location("bn_statistics_choice", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main([str(out), "--runs-dir", str(runs)])
+    lines = capsys.readouterr().out.splitlines()
+    assert sum("seed" in line for line in lines) == 4 and sum("/2 monotone" in line for line in lines) == 6
+    row = next(r for r in saved["rows"] if r["batchnorm"])
+    result = module.sweep(row, runs, None, "quick")
+    assert result["recompute"]["J"][-1] != result["interpolate (running)"]["J"][-1]  # other statistics at alpha=1
+    record = json.loads(next(runs.rglob(f"{row['run']}/line-*.json")).read_text())
+    assert record["curve"]["alphas"] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert result["recompute"]["J"][[0, 10, 20, 30, 40]].tolist() == record["curve"]["J_train"]   # the study's line
