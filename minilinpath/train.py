@@ -6,7 +6,10 @@ One call, :func:`train`, runs a recipe and keeps everything in a run folder
     run.json        what was trained: model settings, layout, recipe, seed, data content hashes, ...
     init.npz        theta at initialisation (the start of every linear path)
     best.npz        theta with the lowest validation error so far (pylearn2's *_best.pkl)
-    state.npz       the state at the end of the last finished epoch (theta, velocity, counters)
+    state.npz       the state at the end of the last finished epoch (theta, velocity, counters; with Adam or
+                    RMSProp their moments ``adam_m``, ``adam_v`` / ``rmsprop_v``; for a batch-normalized model its
+                    running means and variances as ``statistics:h0.mean``, ...: state beside theta, not in it)
+    best_statistics.npz  (batch-normalized models) the running statistics of the best epoch, beside best.npz
     history.json    per epoch: train objective, validation error, ``valid_nll`` (model.loss on the validation
                     set: the NLL for classifiers, the multi-prediction objective for the MP-DBM), lr,
                     momentum, seconds, and the digest of the epoch's trajectory row
@@ -25,10 +28,11 @@ momentum velocity and the epoch and update counters, so the schedules continue w
 
 How :func:`train` reads: it checks every argument once (:class:`TrainingSettings`), opens the run folder, and
 runs the recipe (:func:`_train_in`): pick the run up where it stands (:func:`_begin` or :func:`_resume`), then
-per epoch :func:`_train_one_epoch` (one momentum-SGD update per minibatch), :func:`_evaluate` on the
-validation set, the early-stopping bookkeeping (:meth:`Standing.record_validation`), the checkpoint
-(``folder.end_epoch``) and :func:`_stop_reason`. What a model may offer beyond the contract's three names (a
-constraint, learning-rate scales, a one-pass evaluation) is asked through :mod:`minilinpath.contract`.
+per epoch :func:`_train_one_epoch` (one update per minibatch: momentum SGD, or the recipe's Adam or RMSProp),
+:func:`_evaluate` on the validation set, the early-stopping bookkeeping (:meth:`Standing.record_validation`), the
+checkpoint (``folder.end_epoch``) and :func:`_stop_reason`. What a model may offer beyond the contract's three
+names (a constraint, learning-rate scales, a one-pass evaluation, running statistics) is asked through
+:mod:`minilinpath.contract`.
 """
 from __future__ import annotations
 
