@@ -75,3 +75,10 @@ def test_the_command_with_optimizer_and_batchnorm(blobs, tmp_path, capsys):
     record = json.loads(next(runs.rglob(f"{row['run']}/line-*.json")).read_text())
     assert record["curve"]["alphas"] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert result["recompute"]["J"][[0, 10, 20, 30, 40]].tolist() == record["curve"]["J_train"]   # the study's line
+    # in function space: the study's Gauss length is the softmax one here (on the study's grid of 5 alphas it is
+    # a coarser polygon: never longer), and a length is never shorter than its chord
+    fs = module.function_space(row, runs, None, "quick")
+    assert fs["softmax"][0] >= row["gauss_length"] - 1e-12 and fs["softmax"][0] >= fs["softmax"][1] - 1e-12
+    assert fs["logits"][0] >= fs["logits"][1] - 1e-9
+    module.main([str(out), "--runs-dir", str(runs), "--function-space"])
+    assert "G/C" in capsys.readouterr().out
