@@ -82,3 +82,16 @@ def test_the_command_with_optimizer_and_batchnorm(blobs, tmp_path, capsys):
     assert fs["logits"][0] >= fs["logits"][1] - 1e-9
     module.main([str(out), "--runs-dir", str(runs), "--function-space"])
     assert "G/C" in capsys.readouterr().out
+
+
+def test_the_axes_from_a_toml_spec(tmp_path):
+    from minilinpath.study import read_spec
+
+    path = tmp_path / "study.toml"
+    path.write_text('optimizer = ["sgd", "adam"]\nbatchnorm = [false, true]\nseeds = 2\n')
+    runs = expand(read_spec(path))
+    assert len(runs) == 8 and {(r.optimizer, r.batchnorm) for r in runs} == {
+        ("sgd", False), ("sgd", True), ("adam", False), ("adam", True)}
+    path.write_text('batchnorm = "yes"\n')
+    with pytest.raises(SpecError, match="batchnorm: 'yes' is not true or false"):
+        read_spec(path)

@@ -231,7 +231,7 @@ def _plot_cells(ax, cell_list):
     ax.set_ylim(0, 1.2)
     ax.set_ylabel("fraction of runs whose line is monotone")
     ax.set_title("per optimizer x batch normalization", fontsize=10)
-    ax.legend(fontsize=8, title="data set", title_fontsize=8)
+    ax.legend(fontsize=8, title="data set", title_fontsize=8, loc="lower right")
 
 
 def report(summary):
