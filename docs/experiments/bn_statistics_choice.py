@@ -18,7 +18,7 @@ Usage::
 
 It prints one line per run and the fraction monotone per choice and optimizer (tolerance: the study's).
 
-With ``--function-space`` it also measures, for every run of the study (BN or not), how far the network's
+With ``--function-space`` it measures instead, for every run of the study (BN or not), how far the network's
 outputs travel along the line against how far apart they end: on the study's first 1,000 validation inputs,
 the Gauss length G (the study's column: softmax outputs) and the chord C = mean_n ||f(x_n; theta_T) -
 f(x_n; theta_0)||, for the softmax outputs and for the logits; G / C = 1 when every output moves along a
@@ -98,6 +98,7 @@ def main(argv=None):
             logit_g = np.mean([r["logits"][0] for r in runs])
             print(f"{key[0]} {key[1]}{' + BN' if key[2] else ''}: mean G/C softmax {means['softmax']:.4f}, "
                   f"logits {means['logits']:.4f}; mean logit Gauss length {logit_g:.4g}")
+        return
     rows = [r for r in saved["rows"] if r["batchnorm"]]
     tally = {}
     for row in rows:
