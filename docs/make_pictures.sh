@@ -137,6 +137,8 @@ picture fig13 "$(need "$mnist")" "$no_mnist" fig13 "${mnist_data[@]}"
 picture curve "$(need "$mnist")" "$no_mnist" curve "${mnist_data[@]}"
 picture instability "$(need "$mnist")" "$no_mnist" instability "${mnist_data[@]}"
 picture study "$(need "$mnist")" "$no_mnist" study "${mnist_data[@]}"
+picture study_optimizer_bn "$(need "$mnist")" "$no_mnist" study --optimizer sgd adam --batchnorm no yes --seeds 4 \
+    --epochs 10 --alphas 41 --executor local "${mnist_data[@]}"
 
 echo
 echo "made: ${made[*]:-none}"

@@ -512,4 +512,62 @@ def check_hvp_central(fn):
     return chk.verdict()
 
 
+# ------------------------------------------------------------------------------------------------ lesson 9
+def check_batchnorm_backward(fn):
+    from minilinpath.layers import batchnorm as bn
+
+    chk, rng = Checker("batchnorm_backward"), np.random.default_rng(9)
+    x = 2 * rng.standard_normal((6, 4)) + 1
+    gamma, beta, dout = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal((6, 4))
+    dx, dgamma, dbeta = _tuple(fn(dout, x, gamma, 1e-5), 3, "batchnorm_backward")
+    library = bn.batchnorm_backward(dout, bn.batchnorm_forward(x, gamma, beta, 1e-5)[1])
+    args = [x, gamma, beta]
+    hints = {"dx": "x_n reaches every output of its column through the mean and the variance: three terms",
+             "dgamma": "sum over the batch of dout * x_hat", "dbeta": "sum dout over the batch axis 0"}
+    for label, mine, k, lib in (("dx", dx, 0, library[0]), ("dgamma", dgamma, 1, library[1]),
+                                ("dbeta", dbeta, 2, library[2])):
+        def f(a, k=k):
+            return bn.batchnorm_forward(*(args[:k] + [a] + args[k + 1:]), 1e-5)[0]
+        _against(chk, label, mine, numerical_vjp(f, args[k].copy(), dout), lib, hint=hints[label])
+    return chk.verdict()
+
+
+def check_adam_step(fn):
+    from minilinpath.optim import Adam
+
+    chk, rng = Checker("adam_step"), np.random.default_rng(10)
+    theta, m, v = rng.standard_normal(7), np.zeros(7), np.zeros(7)
+    lib_theta, state = theta.copy(), {"adam_m": np.zeros(7), "adam_v": np.zeros(7)}
+    for t in range(1, 4):
+        g = rng.standard_normal(7)
+        theta, m, v = _tuple(fn(theta, m, v, g.copy(), t, 0.01, 0.9, 0.999, 1e-8), 3, "adam_step")
+        Adam(0.9, 0.999, 1e-8).step(lib_theta, state, g.copy(), 0.01, t)
+        hint = "m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t); theta -= lr m_hat / (sqrt(v_hat) + eps)"
+        if not chk.close(f"theta after update {t}", theta, lib_theta, EXACT, hint=hint):
+            break
+        chk.close(f"m after update {t}", m, state["adam_m"], EXACT, hint="m = beta1 m + (1 - beta1) g")
+        chk.close(f"v after update {t}", v, state["adam_v"], EXACT, hint="v = beta2 v + (1 - beta2) g^2")
+    return chk.verdict()
+
+
+def check_gauss_length(fn):
+    from minilinpath.path import gauss_length
+
+    chk, rng = Checker("gauss_length"), np.random.default_rng(11)
+    alphas = np.linspace(0, 1, 9)
+    a, b = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    straight = a[None] + alphas[:, None, None] * b[None]       # a segment: its length is ||b|| per input
+    def length(outputs):   # a Python float or a 0-d array: the checker compares arrays
+        return np.asarray(fn(outputs), dtype=np.float64)
+
+    chk.close("a straight path", length(straight), np.asarray(np.linalg.norm(b, axis=1).mean()), EXACT,
+              hint="sum the norms of the steps between consecutive alphas, then average over the inputs")
+    circle = np.stack([np.cos(2 * np.pi * alphas), np.sin(2 * np.pi * alphas)], axis=1)[:, None, :]
+    chk.close("once round a circle (an octagon)", length(circle), np.asarray(16 * np.sin(np.pi / 8)), EXACT,
+              hint="the norm of each step, not of the whole displacement (the circle ends where it starts)")
+    curved = rng.standard_normal((9, 4, 3))
+    chk.close("a random path", length(curved), np.asarray(gauss_length(alphas, curved)), EXACT)
+    return chk.verdict()
+
+
 CHECKS = {name[len("check_"):]: f for name, f in dict(globals()).items() if name.startswith("check_")}

@@ -53,7 +53,12 @@ decides how to compute, never ``hasattr`` at each use:
   out of the memory budget before building those;
 - :class:`Constrained` (``constrain``) and :class:`ScaledLearningRates`
   (``lr_scales``): the trainer and the curves' training;
-- :class:`ExactHessian` (``hessian_vector_product``): the curvature tools.
+- :class:`ExactHessian` (``hessian_vector_product``): the curvature tools;
+- :class:`RunningStatistics` (``statistics``, ``fresh_statistics``,
+  ``update_statistics``, ``loss_grad_and_statistics``, ``statistics_of``,
+  ``with_statistics``, ``interpolate_statistics``): evaluation depends on state
+  beside theta (batch normalization's running means and variances); the
+  trainer keeps and saves that state, the line chooses it at every alpha.
 
 A model without an ability gets the general route (e.g. ``model.loss`` at
 every point instead of the first-layer trick): the same numbers to rounding,
@@ -142,6 +147,43 @@ class ExactHessian(Protocol):
 
     def hessian_vector_product(self, theta, batch, v):
         """H(theta) v, a flat array like theta, for the deterministic objective on ``batch``."""
+        ...
+
+
+@runtime_checkable
+class RunningStatistics(Protocol):
+    """Evaluation needs state that is not in theta: batch normalization's means and variances per layer.
+
+    The statistics are a dict of arrays (``{"h0.mean": ..., "h0.var": ...}``). The trainer starts from
+    :meth:`fresh_statistics`, folds each minibatch's statistics in (:meth:`update_statistics`) and saves them
+    beside theta in the run folder; the linear path evaluates theta(alpha) with statistics it chooses
+    (recomputed at alpha with :meth:`statistics_of`, or the ends' interpolated).
+    """
+
+    statistics: object   # what evaluation uses now: a dict, or None for each evaluated set's own
+
+    def fresh_statistics(self, xp, dtype) -> dict:
+        """The statistics before training."""
+        ...
+
+    def update_statistics(self, running: dict, batch: dict) -> None:
+        """Fold one minibatch's statistics into the running ones, in place."""
+        ...
+
+    def loss_grad_and_statistics(self, theta, batch, rng=None, out=None) -> tuple:
+        """``(loss, grad, statistics of this batch)``: one training step's objective, gradient and statistics."""
+        ...
+
+    def statistics_of(self, theta, X) -> dict:
+        """The statistics of the whole of X as one batch at theta."""
+        ...
+
+    def with_statistics(self, statistics):
+        """A copy of the model that evaluates with ``statistics``."""
+        ...
+
+    def interpolate_statistics(self, s0: dict, s1: dict, alpha: float) -> dict:
+        """(1 - alpha) s0 + alpha s1, entry by entry."""
         ...
 
 

@@ -1,9 +1,19 @@
-"""SGD with momentum on the flat parameter vector, and pylearn2's schedules.
+"""SGD with momentum on the flat parameter vector, pylearn2's schedules, and Adam and RMSProp by hand.
 
 Update (pylearn2 ``Momentum`` learning rule, Hinton's form)::
 
     v     <- mu * v - lr * g
     theta <- theta + v
+
+Adaptive rules (a :class:`Recipe`'s ``optimizer``; None is the momentum rule above), per parameter, t = 1, 2, ...
+the update's number, g the gradient, lr_t the scheduled learning rate:
+
+- :class:`Adam` (Kingma & Ba 2015): m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
+  theta <- theta - lr_t m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t);
+- :class:`RMSProp` (Tieleman & Hinton 2012): v <- rho v + (1 - rho) g^2; theta <- theta - lr_t g / (sqrt(v) + eps).
+
+Their moment arrays are the optimiser's state: saved with theta in the run folder, so a resumed run goes on
+bit for bit.
 
 Schedules are plain functions of a counter so that a resumed run recomputes
 exactly the values an uninterrupted run would have used:
@@ -105,6 +115,64 @@ def _check_epochs(schedule) -> None:
         raise ValueError(f"{kind} saturate must be >= start, got start={start}, saturate={saturate}.")
     object.__setattr__(schedule, "start", start)  # the schedules are frozen dataclasses
     object.__setattr__(schedule, "saturate", saturate)
+
+
+@dataclass(frozen=True)
+class Adam:
+    """Adam's update (module docstring); state: the first and second moments ``adam_m``, ``adam_v``."""
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    state_names = ("adam_m", "adam_v")
+
+    def __post_init__(self):
+        for name in ("beta1", "beta2"):
+            real_number(getattr(self, name), f"Adam {name}", lambda v: 0 <= v < 1, "in [0, 1)")
+        real_number(self.eps, "Adam eps", lambda v: 0 < v < math.inf, "a finite number > 0")
+
+    def step(self, theta, state: dict, grad, lr: float, t: int) -> None:
+        """In place, the t-th update (t >= 1); ``grad`` is used as scratch space."""
+        xp, m, v = backend.get_xp(theta), state["adam_m"], state["adam_v"]
+        m *= self.beta1
+        m += (1 - self.beta1) * grad
+        v *= self.beta2
+        grad *= grad
+        v += (1 - self.beta2) * grad
+        m_hat_scale, v_hat_scale = 1 / (1 - self.beta1 ** t), 1 / (1 - self.beta2 ** t)
+        theta -= lr * m_hat_scale * m / (xp.sqrt(v * v_hat_scale) + self.eps)
+
+
+@dataclass(frozen=True)
+class RMSProp:
+    """RMSProp's update (module docstring); state: the mean square ``rmsprop_v``."""
+    decay: float = 0.9
+    eps: float = 1e-8
+
+    state_names = ("rmsprop_v",)
+
+    def __post_init__(self):
+        real_number(self.decay, "RMSProp decay", lambda v: 0 <= v < 1, "in [0, 1)")
+        real_number(self.eps, "RMSProp eps", lambda v: 0 < v < math.inf, "a finite number > 0")
+
+    def step(self, theta, state: dict, grad, lr: float, t: int) -> None:
+        """In place, the t-th update (t is not used: RMSProp has no bias correction)."""
+        xp, v = backend.get_xp(theta), state["rmsprop_v"]
+        v *= self.decay
+        v += (1 - self.decay) * grad * grad
+        theta -= lr * grad / (xp.sqrt(v) + self.eps)
+
+
+OPTIMIZERS = {"adam": Adam, "rmsprop": RMSProp}
+
+
+def optimizer_to_dict(optimizer) -> dict:
+    return {"kind": type(optimizer).__name__, **asdict(optimizer)}
+
+
+def optimizer_from_dict(d):
+    d = dict(d)
+    return {c.__name__: c for c in OPTIMIZERS.values()}[d.pop("kind")](**d)
 
 
 def schedule_to_dict(schedule) -> dict | None:

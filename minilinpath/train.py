@@ -6,7 +6,10 @@ One call, :func:`train`, runs a recipe and keeps everything in a run folder
     run.json        what was trained: model settings, layout, recipe, seed, data content hashes, ...
     init.npz        theta at initialisation (the start of every linear path)
     best.npz        theta with the lowest validation error so far (pylearn2's *_best.pkl)
-    state.npz       the state at the end of the last finished epoch (theta, velocity, counters)
+    state.npz       the state at the end of the last finished epoch (theta, velocity, counters; with Adam or
+                    RMSProp their moments ``adam_m``, ``adam_v`` / ``rmsprop_v``; for a batch-normalized model its
+                    running means and variances as ``statistics:h0.mean``, ...: state beside theta, not in it)
+    best_statistics.npz  (batch-normalized models) the running statistics of the best epoch, beside best.npz
     history.json    per epoch: train objective, validation error, ``valid_nll`` (model.loss on the validation
                     set: the NLL for classifiers, the multi-prediction objective for the MP-DBM), lr,
                     momentum, seconds, and the digest of the epoch's trajectory row
@@ -25,10 +28,11 @@ momentum velocity and the epoch and update counters, so the schedules continue w
 
 How :func:`train` reads: it checks every argument once (:class:`TrainingSettings`), opens the run folder, and
 runs the recipe (:func:`_train_in`): pick the run up where it stands (:func:`_begin` or :func:`_resume`), then
-per epoch :func:`_train_one_epoch` (one momentum-SGD update per minibatch), :func:`_evaluate` on the
-validation set, the early-stopping bookkeeping (:meth:`Standing.record_validation`), the checkpoint
-(``folder.end_epoch``) and :func:`_stop_reason`. What a model may offer beyond the contract's three names (a
-constraint, learning-rate scales, a one-pass evaluation) is asked through :mod:`minilinpath.contract`.
+per epoch :func:`_train_one_epoch` (one update per minibatch: momentum SGD, or the recipe's Adam or RMSProp),
+:func:`_evaluate` on the validation set, the early-stopping bookkeeping (:meth:`Standing.record_validation`), the
+checkpoint (``folder.end_epoch``) and :func:`_stop_reason`. What a model may offer beyond the contract's three
+names (a constraint, learning-rate scales, a one-pass evaluation, running statistics) is asked through
+:mod:`minilinpath.contract`.
 """
 from __future__ import annotations
 
@@ -42,9 +46,10 @@ import numpy as np
 
 from . import backend
 from .checks import real_number, whole_number
-from .contract import Constrained, EvaluatesInOnePass, ScaledLearningRates
-from .optim import (ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, momentum_step, schedule_from_dict,
-                    schedule_to_dict)
+from . import io
+from .contract import Constrained, EvaluatesInOnePass, RunningStatistics, ScaledLearningRates
+from .optim import (OPTIMIZERS, ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, momentum_step,
+                    optimizer_from_dict, optimizer_to_dict, schedule_from_dict, schedule_to_dict)
 from .data import DataError
 from .progress import progress_bar
 from .runs import RUN_FORMAT, DamagedRunError, RunFolder, RunMismatchError, array_digest, data_description
@@ -74,6 +79,7 @@ class Recipe:
     max_epochs: int = 1000
     patience: int | None = 100
     drop_last: bool = False  # skip the last, smaller minibatch of an epoch (pylearn2's "even" iteration modes)
+    optimizer: object = None  # None: SGD with momentum; else an optim.Adam or optim.RMSProp
 
     def __post_init__(self):
         """Refuse a recipe that cannot train (ValueError, one line); NumPy scalars and whole floats (3.0) become
@@ -91,6 +97,9 @@ class Recipe:
                              f"got {self.lr_schedule!r}.")
         if self.momentum_schedule is not None and not isinstance(self.momentum_schedule, MomentumAdjustor):
             raise ValueError(f"momentum_schedule must be None or a MomentumAdjustor, got {self.momentum_schedule!r}.")
+        if self.optimizer is not None and not isinstance(self.optimizer, tuple(OPTIMIZERS.values())):
+            raise ValueError(f"optimizer must be None (SGD with momentum), an optim.Adam or an optim.RMSProp, "
+                             f"got {self.optimizer!r}.")
         for name, value in settings.items():  # a NumPy scalar or 3.0 -> the same Python number (else unchanged)
             object.__setattr__(self, name, value)
 
@@ -110,6 +119,10 @@ class Recipe:
         d = asdict(self)
         d["lr_schedule"] = schedule_to_dict(self.lr_schedule)
         d["momentum_schedule"] = schedule_to_dict(self.momentum_schedule)
+        if self.optimizer is None:   # the recipes of SGD with momentum describe themselves as before
+            del d["optimizer"]
+        else:
+            d["optimizer"] = optimizer_to_dict(self.optimizer)
         return d
 
     @classmethod
@@ -117,6 +130,8 @@ class Recipe:
         d = dict(d)
         d["lr_schedule"] = schedule_from_dict(d["lr_schedule"])
         d["momentum_schedule"] = schedule_from_dict(d["momentum_schedule"])
+        if d.get("optimizer") is not None:
+            d["optimizer"] = optimizer_from_dict(d["optimizer"])
         return cls(**d)
 
 
@@ -235,6 +250,7 @@ class TrainResult:
     stopped: str = ""
     rows: object = None  # the trajectory, (epochs + 1, n_params), memory-mapped while the run was locked
     state: TrainState | None = None
+    statistics: dict | None = None  # a RunningStatistics model's running statistics after the last epoch
 
     def trajectory(self) -> TrajectoryFile:
         return TrajectoryFile(self.run_dir / "trajectory")
@@ -378,6 +394,12 @@ class TrainingSettings:
         if self.data_seed is not None:
             object.__setattr__(self, "data_seed", whole_number(self.data_seed, "data_seed", least=0))
         object.__setattr__(self, "start", check_start_point(self.model, self.recipe, self.theta_start, self.start))
+        if self.objective is not None and isinstance(self.model, RunningStatistics):
+            raise ValueError("a model with running statistics (batch normalization) trains on its own objective "
+                             "only; leave objective out, or use a model without batchnorm.")
+        if self.start is not None and (self.recipe.optimizer is not None or isinstance(self.model, RunningStatistics)):
+            raise ValueError("branching (start=) carries the momentum velocity only; train SGD runs of models "
+                             "without batchnorm, or start a fresh run.")
         check_training_data(self.train_set, self.valid_set, self.recipe, self.dtype)
         object.__setattr__(self, "log", self.log or _silent)
 
@@ -453,7 +475,7 @@ def _train_in(settings: TrainingSettings, folder: RunFolder) -> TrainResult:
     """The recipe, in the open run folder: pick the run up where it stands, then epoch after epoch (train,
     validate, checkpoint) until there is a reason to stop."""
     run = _resume(settings, folder) if folder.started else _begin(settings, folder)
-    update = _update_rule(settings, run.theta)
+    update = _update_rule(settings, run.theta, run)
     recipe = settings.recipe
     while not run.stopped:
         run.epoch += 1
@@ -461,19 +483,21 @@ def _train_in(settings: TrainingSettings, folder: RunFolder) -> TrainResult:
         started = time.perf_counter()
         lr, mu = recipe.lr(run.updates, epoch), recipe.mu(epoch)  # recorded: the rates at the epoch's start
         train_objective = _train_one_epoch(settings, folder, run, update, epoch)
-        error, nll = _evaluate(settings.model, run.theta, settings.valid_set)
+        error, nll = _evaluate(_evaluated(settings.model, run), run.theta, settings.valid_set)
         run.history.append({"epoch": run.epoch, "train_objective": train_objective, "valid_error": error,
                             "valid_nll": nll, "lr": lr, "momentum": mu,
                             "seconds": round(time.perf_counter() - started, 3)})
         new_best = run.record_validation(error)
         run.stopped = _stop_reason(settings, run, epoch)
-        folder.end_epoch(run.theta, run.history, run.meta(), new_best=new_best, velocity=run.velocity)
+        _save_best_statistics(folder, run, new_best)
+        folder.end_epoch(run.theta, run.history, run.meta(), new_best=new_best, **run.arrays())
         settings.log(f"epoch {epoch:4d}  train objective {train_objective:.4f}  valid error {error:.4f}  "
                      f"valid nll {nll:.4f}  ({run.history[-1]['seconds']:.1f}s)")
     theta_best = folder.load_best(settings.xp).astype(settings.dtype)
     return TrainResult(folder.path, run.theta_init, theta_best, run.theta, run.best_epoch, run.best_error,
                        run.history[run.best_epoch]["valid_nll"], run.history, run.stopped, folder.trajectory.rows(),
-                       TrainState(run.theta, run.velocity, settings.epoch_offset + run.epoch, run.updates))
+                       TrainState(run.theta, run.velocity, settings.epoch_offset + run.epoch, run.updates),
+                       run.statistics)
 
 
 # ====================================================================== the steps
@@ -492,6 +516,14 @@ class Standing:
     best_epoch: int
     since_best: int
     stopped: str = ""
+    optimizer_state: dict = field(default_factory=dict)   # Adam's or RMSProp's moments, by name
+    statistics: dict | None = None                        # a RunningStatistics model's running statistics
+
+    def arrays(self) -> dict:
+        """The arrays saved beside theta in ``state.npz``: the velocity, the optimiser's moments and the
+        running statistics (``statistics:<name>``; never in theta)."""
+        return {"velocity": self.velocity, **self.optimizer_state,
+                **{STATISTICS_PREFIX + k: v for k, v in (self.statistics or {}).items()}}
 
     def record_validation(self, error: float) -> bool:
         """After an epoch: a lower validation error is the new best (True), else one more epoch without one."""
@@ -519,12 +551,17 @@ def _begin(settings: TrainingSettings, folder: RunFolder) -> Standing:
         theta = (model.init(settings.seed, xp=xp, dtype=dtype) if settings.theta_start is None
                  else xp.array(settings.theta_start, dtype=dtype, copy=True))
         velocity, updates = xp.zeros_like(theta), 0
-    error, nll = _evaluate(model, theta, settings.valid_set)
+    optimizer = settings.recipe.optimizer
     run = Standing(theta=theta, velocity=velocity, theta_init=theta.copy(), history=[], epoch=0, updates=updates,
-                   best_error=error, best_epoch=0, since_best=0)
+                   best_error=math.inf, best_epoch=0, since_best=0,
+                   optimizer_state={} if optimizer is None else {k: xp.zeros_like(theta) for k in optimizer.state_names},
+                   statistics=model.fresh_statistics(xp, dtype) if isinstance(model, RunningStatistics) else None)
+    error, nll = _evaluate(_evaluated(model, run), theta, settings.valid_set)
+    run.best_error = error
+    _save_best_statistics(folder, run, True)
     run.history = folder.begin(run.theta_init, {"epoch": 0, "train_objective": None, "valid_error": error,
                                                 "valid_nll": nll, "lr": None, "momentum": None, "seconds": 0.0},
-                               run.meta(), velocity=velocity)
+                               run.meta(), **run.arrays())
     return run
 
 
@@ -536,6 +573,11 @@ def _resume(settings: TrainingSettings, folder: RunFolder) -> Standing:
                    theta_init=point.theta_init.astype(dtype), history=point.history, epoch=meta["epoch"],
                    updates=meta["updates"], best_error=meta["best_error"], best_epoch=meta["best_epoch"],
                    since_best=meta["since_best"], stopped=meta.get("stopped", ""))
+    optimizer = settings.recipe.optimizer
+    run.optimizer_state = {} if optimizer is None else {k: point.arrays[k].astype(dtype) for k in optimizer.state_names}
+    if isinstance(settings.model, RunningStatistics):
+        run.statistics = {k[len(STATISTICS_PREFIX):]: v.astype(dtype) for k, v in point.arrays.items()
+                          if k.startswith(STATISTICS_PREFIX)}
     settings.log(f"{folder.path}: already trained ({run.stopped}); reusing it." if run.stopped
                  else f"{folder.path}: resuming after epoch {run.epoch}.")
     return run
@@ -550,7 +592,30 @@ class UpdateRule:
     constrain: Callable | None = None
 
 
-def _update_rule(settings: TrainingSettings, theta) -> UpdateRule:
+STATISTICS_PREFIX = "statistics:"   # the running statistics' arrays in state.npz
+
+
+def _evaluated(model, run: Standing):
+    """The model as validation sees it: with the run's running statistics when it has some."""
+    return model if run.statistics is None else model.with_statistics(run.statistics)
+
+
+def _save_best_statistics(folder: RunFolder, run: Standing, new_best: bool) -> None:
+    """Beside ``best.npz``: ``best_statistics.npz``, the running statistics of the best epoch (written first)."""
+    if new_best and run.statistics is not None:
+        io.write_npz(folder.file("best_statistics.npz"), **{k: backend.to_numpy(v) for k, v in run.statistics.items()})
+
+
+def load_statistics(run_dir, which: str = "best") -> dict:
+    """A run's running statistics: ``"best"`` (of the best epoch, beside best.npz) or ``"last"`` (state.npz)."""
+    path = Path(run_dir) / ("best_statistics.npz" if which == "best" else "state.npz")
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+        if which == "best":
+            return {k: f[k] for k in f.files}
+        return {k[len(STATISTICS_PREFIX):]: f[k] for k in f.files if k.startswith(STATISTICS_PREFIX)}
+
+
+def _update_rule(settings: TrainingSettings, theta, run: Standing | None = None) -> UpdateRule:
     """The run's :class:`UpdateRule`: the given objective or ``model.loss_and_grad``, and what the model declares
     in the contract (:class:`~minilinpath.contract.ScaledLearningRates`, :class:`~minilinpath.contract.Constrained`)."""
     model, gradient = settings.model, settings.objective
@@ -559,6 +624,12 @@ def _update_rule(settings: TrainingSettings, theta) -> UpdateRule:
 
         def gradient(theta, batch, rng):
             return model.loss_and_grad(theta, batch, rng=rng, out=grad_buffer)
+
+        if run is not None and run.statistics is not None:   # batch normalization: fold the batch's statistics in
+            def gradient(theta, batch, rng):
+                loss, grad, batch_statistics = model.loss_grad_and_statistics(theta, batch, rng=rng, out=grad_buffer)
+                model.update_statistics(run.statistics, batch_statistics)
+                return loss, grad
     # per-parameter learning-rate multipliers (pylearn2's W_lr_scale / b_lr_scale), if the model has any
     lr_scales = model.lr_scales(settings.xp, theta.dtype) if isinstance(model, ScaledLearningRates) else None
     return UpdateRule(gradient, lr_scales, model.constrain if isinstance(model, Constrained) else None)
@@ -599,7 +670,10 @@ def _train_one_epoch(settings: TrainingSettings, folder: RunFolder, run: Standin
                 "for NaN/inf.")
         if update.lr_scales is not None:
             grad *= update.lr_scales
-        momentum_step(run.theta, run.velocity, grad, recipe.lr(run.updates, epoch), mu)
+        if recipe.optimizer is None:
+            momentum_step(run.theta, run.velocity, grad, recipe.lr(run.updates, epoch), mu)
+        else:   # Adam or RMSProp: the (run.updates + 1)-th update
+            recipe.optimizer.step(run.theta, run.optimizer_state, grad, recipe.lr(run.updates, epoch), run.updates + 1)
         if update.constrain is not None:
             update.constrain(run.theta)
         run.updates += 1

@@ -290,6 +290,9 @@ RESULTS = {
     "lesson08": ("saddle and on_plane.residual[[0, -1]].max() < 1e-9 and on_plane.residual.max() > 0.1 "
                  "and lies.max() > 1e-3 and min(errors_dl) < 1e-9 and min(kink_errors['ReLU at theta_i']) < 1e-6 "
                  "and max(kink_errors['ReLU at theta_i']) > 1"),
+    # the student's Gauss length is the library's, and the BN network trained with Adam has learned
+    "lesson09": ("abs(mine - library_gauss_length(alphas, outputs)) < 1e-12 and mine > 0 "
+                 "and result.history[-1]['valid_error'] < 0.5"),
 }
 SAYS = {"lesson04": "the context helps."}  # what the lesson prints when it made its point
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from minilinpath import threads
-from minilinpath.layers import activations, affine, conv, dropout, embedding, losses, maxout, pool, recurrent
+from minilinpath.layers import activations, affine, batchnorm, conv, dropout, embedding, losses, maxout, pool, recurrent
 from minilinpath.layers import reference as ref
 from minilinpath.models.mpdbm import MPDBM
 
@@ -189,6 +189,17 @@ def run_multi_prediction(rng, shape):
     return {"J": J, **model.unflatten(grad)}, {"J": J_r, **grads_r}
 
 
+def run_batchnorm(rng, shape):
+    N, D = shape
+    x, gamma, beta = 3 * rng.standard_normal((N, D)) + 1, rng.standard_normal(D), rng.standard_normal(D)
+    dout = rng.standard_normal((N, D))
+    out, cache, mean, var = batchnorm.batchnorm_forward(x, gamma, beta)
+    out_r, cache_r, mean_r, var_r = ref.batchnorm_forward(x, gamma, beta)
+    names = ("out", "mean", "var", "dx", "dgamma", "dbeta")
+    fast = dict(zip(names, (out, mean, var, *batchnorm.batchnorm_backward(dout, cache))))
+    return fast, dict(zip(names, (out_r, mean_r, var_r, *ref.batchnorm_backward(dout, cache_r))))
+
+
 PAIRS = [
     # x @ W + b, then the same three products and sum as the reference: equal
     Pair("affine", run_affine, ((7, 5, 3), (300, 6, 4))),
@@ -215,6 +226,8 @@ PAIRS = [
     # the reference's sigmoid is the plain formula: a few rounding errors, carried through the products
     Pair("lstm_step", run_lstm_step, ((3, 4, 5), (200, 3, 6)), rtol=1e-12, atol=1e-13, threaded=False),
     Pair("lstm_sequence", run_lstm_sequence, ((3, 6, 4, 5), (60, 5, 3, 8)), rtol=1e-12, atol=1e-13),
+    # the fast backward is the collected formula, the reference walks the graph node by node: other rounding
+    Pair("batchnorm", run_batchnorm, ((2, 3), (7, 5), (200, 6)), rtol=1e-12, atol=1e-12, threaded=False),
     # add_at adds the positions in order, as the loop does: equal
     Pair("embedding", run_embedding, ((3, 4, 5, 2), (8, 9, 6, 3)), threaded=False),
     # the library's interpreter of updates against the written-out iterations; sigmoid and softmax forms differ

@@ -38,7 +38,7 @@ def record_with(J_train, distance=2.5):
     n = len(J_train)
     return {"curve": {"alphas": list(np.linspace(0, 1, n)), "J_train": list(J_train), "J_valid": list(J_train),
                       "error_train": [0.9] * (n - 1) + [0.25], "error_valid": [0.9] * (n - 1) + [0.5]},
-            "distance": distance, "path_length": 3.0, "epochs": 4}
+            "distance": distance, "path_length": 3.0, "gauss_length": 0.7, "epochs": 4}
 
 
 SETTINGS = RunSettings("mnist", "relu", 8, 2, 0.1, 0.5, 1.0, 0.0, False, 0)

@@ -25,8 +25,8 @@ import numpy as np
 
 from ..study import ExecutorError, SpecError, StudyFailed, StudySpec, read_spec, run_study
 from ..study.executors import max_local_workers, worker_limit_message
-from ..study.spec import ACTIVATIONS, MAX_RUNS, UPPER
-from ..study.table import COLUMNS, SETTINGS, fraction_monotone, to_csv, varied_axes
+from ..study.spec import ACTIVATIONS, MAX_RUNS, OPTIMIZERS, UPPER
+from ..study.table import COLUMNS, SETTINGS, cells, fraction_monotone, to_csv, varied_axes
 from .common import UsageError, int_between, positive_int, run_figure, table
 
 DESCRIPTION = ("Many runs over a grid of settings x seeds on Dask (a LocalCluster by default): each run's "
@@ -50,6 +50,10 @@ def add_arguments(parser):
                       help="probability of dropping a hidden unit in training (default: 0)")
     axes.add_argument("--adversarial", nargs="+", choices=("no", "yes"), default=SUPPRESS,
                       help="train on the FGSM objective (default: no)")
+    axes.add_argument("--optimizer", nargs="+", choices=OPTIMIZERS, default=SUPPRESS,
+                      help="sgd (momentum SGD, default), adam or rmsprop (learning rate default 0.001)")
+    axes.add_argument("--batchnorm", nargs="+", choices=("no", "yes"), default=SUPPRESS,
+                      help="batch normalization before each nonlinearity (default: no)")
     axes.add_argument("--dataset", nargs="+", default=SUPPRESS,
                       help="mnist, fashion-mnist, cifar10, mnist-test or npz:PATH (default: mnist)")
     runs = parser.add_argument_group("the runs")
@@ -78,7 +82,7 @@ def add_arguments(parser):
 
 
 # options whose argparse name is their StudySpec key (--seed is ``first_seed``, --adversarial no/yes a bool)
-SPEC_OPTIONS = ("activation", "width", "depth", "learning_rate", "momentum", "init_scale", "dropout", "dataset",
+SPEC_OPTIONS = ("activation", "width", "depth", "learning_rate", "momentum", "init_scale", "dropout", "dataset", "optimizer",
                 "seeds", "epochs", "alphas", "data_dir", "profile")
 
 
@@ -89,8 +93,9 @@ def spec_from_args(args) -> StudySpec:
     values.update({key: given[key] for key in SPEC_OPTIONS if given.get(key) is not None})
     if given.get("seed") is not None:
         values["first_seed"] = given["seed"]
-    if "adversarial" in given:
-        values["adversarial"] = [v == "yes" for v in given["adversarial"]]
+    for flag in ("adversarial", "batchnorm"):
+        if flag in given:
+            values[flag] = [v == "yes" for v in given[flag]]
     return StudySpec.from_dict(values, where="the study")
 
 
@@ -129,7 +134,8 @@ def compute(args):
                "varied": axes, "columns": list(COLUMNS), "rows": rows,
                "fraction_monotone": {axis: [[value, fraction, n] for value, (fraction, n)
                                             in fraction_monotone(rows, axis).items()] for axis in axes},
-               "monotone_overall": sum(bool(r["monotone"]) for r in rows) / max(len(rows), 1)}
+               "monotone_overall": sum(bool(r["monotone"]) for r in rows) / max(len(rows), 1),
+               "cells": cells(rows)}
     warnings = [f"{label} failed: {error}" for label, error in result.failures[:5]]
     if len(result.failures) > 5:
         warnings.append(f"... and {len(result.failures) - 5} more runs failed.")
@@ -153,7 +159,7 @@ def plot(arrays, summary):
     rows = summary["rows"]
     if not rows:
         raise ValueError("the table has no rows")
-    fig, (bars, by_scale, by_distance) = plt.subplots(1, 3, figsize=(16, 4.8), layout="constrained")
+    fig, (bars, by_scale, by_distance, by_cell) = plt.subplots(1, 4, figsize=(21, 4.8), layout="constrained")
     # 1. fraction of monotone lines, per value of every setting that varies
     labels, fractions, counts, colors = [], [], [], []
     for k, axis in enumerate(summary["varied"] or ["activation"]):
@@ -202,6 +208,7 @@ def plot(arrays, summary):
         by_distance.xaxis.set_minor_formatter(NullFormatter())
     by_distance.set_xlabel(r"distance travelled $\|\theta_T - \theta_0\|$")
     by_distance.set_title("bump height against the distance travelled", fontsize=10)
+    _plot_cells(by_cell, summary.get("cells") or cells(rows))
     spec = summary["spec"]
     fig.suptitle(f"study of {len(rows)} runs on {', '.join(spec['dataset'])} ({spec['epochs']} epochs each, "
                  f"{spec['profile']} profile): {summary['monotone_overall']:.0%} of the lines are monotone",
@@ -209,13 +216,40 @@ def plot(arrays, summary):
     return fig
 
 
+def _plot_cells(ax, cell_list):
+    """4. the fraction of monotone lines per optimizer x batch normalization (one bar group per data set)."""
+    datasets = sorted({c["dataset"] for c in cell_list})
+    combos = sorted({(c["optimizer"], c["batchnorm"]) for c in cell_list},
+                    key=lambda k: (OPTIMIZERS.index(k[0]), k[1]))
+    width = 0.8 / max(len(datasets), 1)
+    for j, dataset in enumerate(datasets):
+        found = {(c["optimizer"], c["batchnorm"]): c for c in cell_list if c["dataset"] == dataset}
+        for i, combo in enumerate(combos):
+            if combo in found:
+                c, x = found[combo], i + (j - (len(datasets) - 1) / 2) * width
+                ax.bar(x, c["fraction_monotone"], width=width, color=f"C{j}", label=dataset if i == 0 else None)
+                ax.annotate(f"{c['fraction_monotone']:.0%}\nn={c['n']}", (x, c["fraction_monotone"]), ha="center",
+                            va="bottom", fontsize=7)
+    ax.set_xticks(range(len(combos)), [f"{o}{' + BN' if bn else ''}" for o, bn in combos], fontsize=8)
+    ax.set_ylim(0, 1.2)
+    ax.set_ylabel("fraction of runs whose line is monotone")
+    ax.set_title("per optimizer x batch normalization", fontsize=10)
+    ax.legend(fontsize=8, title="data set", title_fontsize=8, loc="lower right")
+
+
 def report(summary):
     rows, varied = summary["rows"], summary["varied"]
     shown = [c for c in SETTINGS if c in varied or c == "seed"]
-    header = shown + ["monotone", "bump", "distance", "train err", "valid err"]
+    header = shown + ["monotone", "bump", "distance", "gauss", "train err", "valid err"]
     lines = ["  " + line for line in table(
         [[r[c] for c in shown] + ["yes" if r["monotone"] else "no", f"{r['largest_bump']:.3g}", f"{r['distance']:.3g}",
-                                  f"{r['train_error']:.2%}", f"{r['valid_error']:.2%}"] for r in rows], header)]
+                                  f"{r['gauss_length']:.3g}", f"{r['train_error']:.2%}", f"{r['valid_error']:.2%}"]
+         for r in rows], header)]
+    for c in summary.get("cells", []):
+        lines.append(f"{c['dataset']} {c['optimizer']}{' + BN' if c['batchnorm'] else ''}: "
+                     f"{c['fraction_monotone']:.0%} of {c['n']} monotone; mean bump {c['largest_bump']['mean']:.3g}, "
+                     f"distance {c['distance']['mean']:.3g}, Gauss length {c['gauss_length']['mean']:.3g}, "
+                     f"valid error {c['valid_error']['mean']:.2%}")
     for axis, values in summary["fraction_monotone"].items():
         lines.append(f"monotone by {axis}: " + ", ".join(f"{v}: {f:.0%} of {n}" for v, f, n in values))
     lines.append(f"monotone overall: {summary['monotone_overall']:.0%} of {len(rows)} runs; this call trained "

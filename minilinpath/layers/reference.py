@@ -34,6 +34,7 @@ lstm_step_forward / _backward   layers.recurrent.lstm_step_forward / lstm_step_b
 lstm_forward / _backward        layers.recurrent.lstm_forward / lstm_backward
 embedding_forward / _backward   layers.embedding.embedding_forward / embedding_backward
 mean_field_inference            models.mpdbm.MPDBM.infer (its final state)
+batchnorm_forward / _backward   layers.batchnorm.batchnorm_forward / batchnorm_backward
 multi_prediction_loss_and_grad  models.mpdbm.MPDBM.loss_and_grad (with given masks)
 ==============================  =====================================================
 """
@@ -58,6 +59,42 @@ def affine_backward(dout, cache):
     dW = x.T @ dout                                          # (D, M)
     db = dout.sum(axis=0)                                    # (M,)
     return dx, dW, db
+
+
+# ----------------------------------------------------------------------------- batch normalization
+def batchnorm_forward(x, gamma, beta, eps=1e-5):
+    """out = gamma (x - mu) / sqrt(var + eps) + beta with the batch's mean mu and (biased) variance var, per column.
+
+    x (N, D), gamma and beta (D,) -> out (N, D); returns (out, cache, mu, var). Every intermediate of the graph
+    is kept, so the backward below can walk it node by node.
+    """
+    n = x.shape[0]
+    mu = x.sum(axis=0) / n                                   # (D,)
+    xc = x - mu                                              # (N, D)
+    var = (xc ** 2).sum(axis=0) / n                          # (D,)
+    std = np.sqrt(var + eps)                                 # (D,)
+    x_hat = xc / std                                         # (N, D)
+    return gamma * x_hat + beta, (xc, std, x_hat, gamma), mu, var
+
+
+def batchnorm_backward(dout, cache):
+    """The forward graph read backwards, one node at a time (no collected formula).
+
+    out = gamma x_hat + beta; x_hat = xc / std; std = sqrt(var + eps); var = mean(xc^2); xc = x - mu;
+    mu = mean(x). dout (N, D) -> (dx (N, D), dgamma (D,), dbeta (D,)).
+    """
+    xc, std, x_hat, gamma = cache
+    n = dout.shape[0]
+    dbeta = dout.sum(axis=0)                                 # (D,)
+    dgamma = (dout * x_hat).sum(axis=0)                      # (D,)
+    dx_hat = dout * gamma                                    # (N, D)
+    dxc = dx_hat / std                                       # x_hat = xc / std, through xc
+    dstd = -(dx_hat * xc).sum(axis=0) / std ** 2             # ... and through std
+    dvar = dstd / (2 * std)                                  # std = sqrt(var + eps)
+    dxc = dxc + dvar * 2 * xc / n                            # var = sum(xc^2) / n
+    dmu = -dxc.sum(axis=0)                                   # xc = x - mu
+    dx = dxc + dmu / n                                       # mu = sum(x) / n
+    return dx, dgamma, dbeta
 
 
 # ----------------------------------------------------------------------------- sigmoid

@@ -110,7 +110,7 @@ def get(name: str, **overrides):
         settings = dict(PRESETS[base], name=name)
         if name.endswith("_quick"):
             settings["hidden"] = QUICK_SIZES[base]
-        unknown = set(overrides) - set(settings) - {"name"}
+        unknown = set(overrides) - set(settings) - {"name", "batchnorm"}  # batchnorm=True: models.mlp_batchnorm
         if unknown:
             raise TypeError(f"unknown settings for {name}: {sorted(unknown)}; known: {sorted(settings)}.")
         settings.update(overrides)

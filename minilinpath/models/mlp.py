@@ -57,6 +57,7 @@ class MLP(SoftmaxClassifier):
     input_include, input_scale : dropout on the input (include probability, scale).
     hidden_include, hidden_scale : dropout on the inputs of every later layer.
     name : a label stored in checkpoints and figure settings.
+    batchnorm : True builds the batch-normalized network instead (:mod:`.mlp_batchnorm`).
 
     ``loss``, ``loss_and_grad``, ``predict`` and ``error_rate`` come from
     :class:`~minilinpath.models.classifier.SoftmaxClassifier`; this class
@@ -67,9 +68,16 @@ class MLP(SoftmaxClassifier):
     # which made the linear path's sweep 18% faster than passes of 10,000 here (mnist_pi, 20 alphas).
     eval_chunk = 2_000
 
+    def __new__(cls, *args, batchnorm=False, **kwargs):
+        """``MLP(..., batchnorm=True)`` builds a :class:`~minilinpath.models.mlp_batchnorm.BatchNormMLP`."""
+        if batchnorm and cls is MLP:
+            from .mlp_batchnorm import BatchNormMLP
+            cls = BatchNormMLP
+        return super().__new__(cls)
+
     def __init__(self, n_in=784, hidden=(240, 240), activation="maxout", pieces=1, n_classes=10,
                  init_ranges=None, max_col_norms=None, input_include=1.0, input_scale=1.0,
-                 hidden_include=1.0, hidden_scale=1.0, name="mlp"):
+                 hidden_include=1.0, hidden_scale=1.0, name="mlp", batchnorm=False):
         if activation != "maxout" and activation not in ACTIVATIONS:
             raise ValueError(f"activation must be 'maxout' or one of {sorted(ACTIVATIONS)}, got {activation!r}.")
         if activation != "maxout" and pieces != 1:

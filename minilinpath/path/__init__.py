@@ -3,7 +3,8 @@ planes through parameter space (:mod:`.plane`) and curvature along the line (:mo
 from .curves import Curve, CurveFit, curve_path, line_curve, train_curve
 from .curvature import HessianOperator, hessian_eigenvalues, hutchinson_trace, hvp, line_curvature
 from .linear import PathResult, alpha_grid, linear_path, random_point
-from .metrics import barrier_height, distance_travelled, is_monotone, largest_bump, local_minima, summarize
+from .metrics import barrier_height, distance_travelled, gauss_length, is_monotone, largest_bump, local_minima, summarize
+from .statistics import STATISTICS_CHOICES, output_path
 from .plane import (Plane, PlaneResult, evaluate_plane, grid_around, normalize_direction, paper_plane, pca_directions,
                     pca_plane, plane_along, plane_through, random_direction, random_plane, trajectory_on_plane)
 from .trajectory import Projection, project_trajectory, random_walk
@@ -18,6 +19,6 @@ def interpolate(theta0, theta1, alpha):
 __all__ = ["HessianOperator", "PathResult", "Plane", "PlaneResult", "Projection", "evaluate_plane", "grid_around",
            "hessian_eigenvalues", "hutchinson_trace", "hvp", "line_curvature", "normalize_direction", "paper_plane",
            "pca_directions", "pca_plane", "plane_along", "plane_through", "random_direction", "random_plane",
-           "trajectory_on_plane", "alpha_grid", "barrier_height", "distance_travelled", "interpolate",
+           "trajectory_on_plane", "alpha_grid", "barrier_height", "gauss_length", "output_path", "STATISTICS_CHOICES", "distance_travelled", "interpolate",
            "is_monotone", "largest_bump", "linear_path", "local_minima", "project_trajectory", "random_point",
            "random_walk", "summarize", "Curve", "CurveFit", "curve_path", "line_curve", "train_curve"]

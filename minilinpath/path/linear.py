@@ -40,13 +40,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
-from ..contract import (EvaluatesInOnePass, LineChunkSweep, LineParameters, PairedFirstLinear, checked_loss,
-                        fixed_evaluation_bytes, model_name)
+from ..contract import (EvaluatesInOnePass, LineChunkSweep, LineParameters, PairedFirstLinear, RunningStatistics,
+                        checked_loss, fixed_evaluation_bytes, model_name)
 from ..io import write_npz
 from ..memory import eval_memory_budget
 from ..params import point_on_line
 from ..progress import progress_bar
 from .checks import LineSettings, check_line, check_sweep_batch  # noqa: F401 (check_sweep_batch: its older home)
+from .statistics import StatisticsOnLine, check_statistics_choice, sweep_with_statistics
 from .first_layer import DEFAULT_CHUNK, FirstLayer, evaluate_from_first_output  # noqa: F401 (DEFAULT_CHUNK: older home)
 
 
@@ -100,7 +101,8 @@ class PathResult:
 
 
 def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: int | None = None,
-                mc_samples: int = 0, seed: int = 0, fast: bool = True, progress: bool = True) -> PathResult:
+                mc_samples: int = 0, seed: int = 0, fast: bool = True, progress: bool = True,
+                statistics: str = "recompute", statistics_data=None, end_statistics=None) -> PathResult:
     """Evaluate the model along theta(alpha) = (1 - alpha) theta0 + alpha theta1.
 
     Parameters
@@ -123,8 +125,16 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
         plain sweep up to rounding). The fast sweep never calls ``model.loss``, so it
         first checks each set with :func:`check_sweep_batch` (the model's own batch
         check): a malformed batch is refused, with the model's message, before any computing.
+    statistics, statistics_data, end_statistics : for a model with running statistics (batch
+        normalization) only: which means and variances theta(alpha) is evaluated with, ``"recompute"``
+        (default; on ``statistics_data``, default the training inputs) or ``"interpolate"`` (between
+        ``end_statistics``): see :mod:`minilinpath.path.statistics`.
     """
     settings = check_line(model, theta0, theta1, train, alphas, valid, chunk_size, mc_samples, seed, fast)
+    check_statistics_choice(model, statistics, statistics_data, end_statistics)
+    if isinstance(model, RunningStatistics):
+        return _line_with_statistics(model, theta0, theta1, train, valid, settings, progress, statistics,
+                                     statistics_data, end_statistics)
     curves = {}
     for split, batch in settings.sets:
         desc = f"linear path ({split})"
@@ -136,6 +146,18 @@ def linear_path(model, theta0, theta1, train, alphas, valid=None, chunk_size: in
         curves[f"J_{split}"], curves[f"error_{split}"] = J, err
     return PathResult(settings.alphas, curves["J_train"], curves.get("J_valid"), curves.get("error_train"),
                       curves.get("error_valid"), _recorded(model, train, valid, settings))
+
+
+def _line_with_statistics(model, theta0, theta1, train, valid, settings: LineSettings, progress, statistics,
+                          statistics_data, end_statistics) -> PathResult:
+    """The line of a model with running statistics: the plain sweep, each alpha evaluated with the statistics
+    ``statistics`` chooses (:mod:`minilinpath.path.statistics`)."""
+    data = train[0] if statistics_data is None else statistics_data
+    on_line = StatisticsOnLine(model, theta0, theta1, data, statistics, end_statistics)
+    curves = sweep_with_statistics(model, theta0, theta1, settings.sets, settings.alphas, on_line, progress)
+    recorded = {**_recorded(model, train, valid, settings), "statistics": statistics, "n_statistics": int(data.shape[0])}
+    return PathResult(settings.alphas, curves["J_train"], curves.get("J_valid"), curves["error_train"],
+                      curves.get("error_valid"), recorded)
 
 
 def _recorded(model, train, valid, settings: LineSettings) -> dict:

@@ -21,6 +21,11 @@ order, as :func:`~minilinpath.path.linear.linear_path` accepts), while
   ``"mean"``: max J - (J(0) + J(1)) / 2 (Frankle et al. 2020's "sup minus mean
   of the endpoints"), or ``"chord"``: max [J(alpha) - ((1 - alpha) J(0) + alpha J(1))],
   the height above the straight line joining the ends (never below 0).
+- :func:`gauss_length`: the length of the curve a network's outputs trace along the line, averaged
+  over inputs: for outputs f(x_n; theta(alpha)) (softmax probabilities or logits) sampled at
+  alpha_0 < ... < alpha_K, (1/N) sum_n sum_k ||f(x_n; theta(alpha_{k+1})) - f(x_n; theta(alpha_k))||_2,
+  the polygon approximation of (1/N) sum_n integral_0^1 ||d f(x_n; theta(alpha)) / d alpha|| d alpha
+  (Lucas et al. 2021 relate this length in function space to monotonicity).
 - :func:`distance_travelled`: the length of a trajectory, sum_t ||theta_{t+1} - theta_t||,
   and its ratio to the straight distance ||theta_T - theta_0|| (1 for a straight path;
   inf for one that moved and came back to its start; NaN, the undefined 0/0, for one
@@ -114,6 +119,24 @@ def barrier_height(alphas, J, variant: str = "mean") -> tuple:
         raise ValueError(f"variant must be 'mean' or 'chord', got {variant!r}.")
     i = int(np.argmax(excess))
     return float(excess[i]), float(a[i])
+
+
+def gauss_length(alphas, outputs) -> float:
+    """The Gauss length of sampled outputs (K, N, C): the mean over the N inputs of the length of the polygon
+    through each input's K output vectors, taken in increasing alpha (definition: module docstring).
+
+    Exact for outputs linear in alpha (the polygon is the segment); for a curved path it is a lower bound
+    that grows to the curve's length as the grid is refined.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if outputs.ndim != 3 or outputs.shape[0] < 2 or not np.all(np.isfinite(outputs)):
+        raise ValueError("outputs must be a finite (K, N, C) array: K >= 2 alphas, N inputs, C outputs each; "
+                         f"got shape {outputs.shape}.")
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.shape != (outputs.shape[0],) or not np.all(np.isfinite(alphas)):
+        raise ValueError(f"alphas must be {outputs.shape[0]} finite numbers, one per row of outputs.")
+    steps = np.diff(outputs[np.argsort(alphas, kind="stable")], axis=0)        # (K - 1, N, C)
+    return float(np.linalg.norm(steps, axis=2).sum(axis=0).mean())
 
 
 def distance_travelled(trajectory) -> tuple:

@@ -16,6 +16,10 @@ Every *axis* is a list of values; the study runs every combination (the Cartesia
     init_scale     multiplies every layer's init range: weights U(-s r, s r) (default 1, the paper's r)
     dropout        probability of dropping a hidden unit's output in training (default 0; inputs are kept)
     adversarial    train on the FGSM objective (Goodfellow, Shlens & Szegedy 2015) instead of the NLL
+    optimizer      "sgd" (momentum SGD, the default), "adam" or "rmsprop" (by hand, :mod:`minilinpath.optim`);
+                   the adaptive ones default to learning rate 0.001 (Kingma & Ba's) and ignore the momentum
+    batchnorm      batch normalization before each nonlinearity (default false; not with dropout or
+                   adversarial training); its line is evaluated with statistics recomputed at every alpha
     dataset        mnist, mnist-test, fashion-mnist, cifar10 or npz:PATH
 
 Besides the axes: ``seeds`` (how many, counting up from ``first_seed``), ``epochs`` (every run trains
@@ -44,7 +48,9 @@ UPPER = {"width": 8_192, "depth": 16, "epochs": 10_000, "alphas": 10_001}  # (se
 PROFILES = ("quick", "paper-capped", "paper")  # paper-capped is paper here: every run trains exactly `epochs`
 # the axes, in the order a table sorts and prints them
 AXES = ("dataset", "activation", "width", "depth", "learning_rate", "momentum", "init_scale", "dropout",
-        "adversarial")
+        "adversarial", "optimizer", "batchnorm")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+DEFAULT_ADAPTIVE_LEARNING_RATE = 0.001  # Adam's and RMSProp's default (Kingma & Ba 2015)
 
 
 class SpecError(ValueError):
@@ -64,6 +70,8 @@ class RunSettings:
     dropout: float
     adversarial: bool
     seed: int
+    optimizer: str = "sgd"
+    batchnorm: bool = False
 
     def sort_key(self) -> tuple:
         return tuple(getattr(self, name) for name in AXES) + (self.seed,)
@@ -75,6 +83,10 @@ class RunSettings:
                  f"init{self.init_scale:g}"]
         if self.dropout:
             parts.append(f"drop{self.dropout:g}")
+        if self.optimizer != "sgd":
+            parts.append(self.optimizer)
+        if self.batchnorm:
+            parts.append("bn")
         return " ".join(parts + [f"seed{self.seed}"])
 
 
@@ -90,6 +102,8 @@ class StudySpec:
     dropout: list = field(default_factory=lambda: [0.0])
     adversarial: list = field(default_factory=lambda: [False])
     dataset: list = field(default_factory=lambda: ["mnist"])
+    optimizer: list = field(default_factory=lambda: ["sgd"])
+    batchnorm: list = field(default_factory=lambda: [False])
     seeds: int = 1
     first_seed: int = 0
     epochs: int = 10
@@ -133,6 +147,11 @@ class StudySpec:
         _each(self.dropout, "dropout", lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)")
         _each(self.adversarial, "adversarial", lambda v: isinstance(v, bool), "true or false")
         _each(self.dataset, "dataset", lambda v: isinstance(v, str) and v != "", "a data set name")
+        _each(self.optimizer, "optimizer", lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
+        _each(self.batchnorm, "batchnorm", lambda v: isinstance(v, bool), "true or false")
+        if True in self.batchnorm and (any(self.dropout) or True in self.adversarial):
+            raise SpecError("batchnorm = true runs without dropout and adversarial training; give dropout [0] and "
+                            "adversarial [false] with it, or run those in another study.")
         for name, lowest in (("seeds", 1), ("first_seed", 0), ("epochs", 1), ("alphas", 3)):
             if not _whole(getattr(self, name), lowest):
                 raise SpecError(f"{name} must be a whole number >= {lowest}, got {getattr(self, name)!r}.")
@@ -226,8 +245,8 @@ def expand(spec: StudySpec) -> list:
         if values["width"] is None:
             sizes = models.QUICK_SIZES[preset] if spec.profile == "quick" else models.PRESETS[preset]["hidden"]
             values["width"] = int(sizes[0])
-        values["learning_rate"] = float(DEFAULT_LEARNING_RATE if values["learning_rate"] is None
-                                        else values["learning_rate"])
+        default_lr = DEFAULT_LEARNING_RATE if values["optimizer"] == "sgd" else DEFAULT_ADAPTIVE_LEARNING_RATE
+        values["learning_rate"] = float(default_lr if values["learning_rate"] is None else values["learning_rate"])
         values["momentum"] = float(DEFAULT_MOMENTUM if values["momentum"] is None else values["momentum"])
         values["init_scale"], values["dropout"] = float(values["init_scale"]), float(values["dropout"])
         for seed in range(spec.first_seed, spec.first_seed + spec.seeds):

@@ -3,11 +3,13 @@
 Columns (the settings of :class:`~minilinpath.study.spec.RunSettings`, then the results of
 :func:`~minilinpath.study.tasks.table_row`)::
 
-    dataset activation width depth learning_rate momentum init_scale dropout adversarial seed
-    monotone largest_bump bump_alpha J_init J_final distance path_length train_error valid_error epochs run
+    dataset activation width depth learning_rate momentum init_scale dropout adversarial optimizer batchnorm seed
+    monotone largest_bump bump_alpha J_init J_final distance path_length gauss_length train_error valid_error
+    epochs run
 
 ``J_init``, ``J_final``: training J at alpha = 0 and 1; ``distance``: ||theta_T - theta_0||;
-``path_length``: the sum of the distances between consecutive epochs; ``train_error``, ``valid_error``:
+``path_length``: the sum of the distances between consecutive epochs; ``gauss_length``: the length of the
+path the softmax outputs trace along the line (:func:`~minilinpath.path.metrics.gauss_length`); ``train_error``, ``valid_error``:
 error rates of the solution; ``run``: the run folder's name (its fingerprint ends it).
 """
 from __future__ import annotations
@@ -19,8 +21,8 @@ from .. import io
 from .spec import AXES
 
 SETTINGS = AXES + ("seed",)
-RESULTS = ("monotone", "largest_bump", "bump_alpha", "J_init", "J_final", "distance", "path_length", "train_error",
-           "valid_error", "epochs", "run")
+RESULTS = ("monotone", "largest_bump", "bump_alpha", "J_init", "J_final", "distance", "path_length", "gauss_length",
+           "train_error", "valid_error", "epochs", "run")
 COLUMNS = SETTINGS + RESULTS
 
 
@@ -54,3 +56,24 @@ def fraction_monotone(rows, axis: str) -> dict:
     for row in rows:
         groups.setdefault(row[axis], []).append(bool(row["monotone"]))
     return {value: (sum(flags) / len(flags), len(flags)) for value, flags in sorted(groups.items())}
+
+
+CELL_AXES = ("dataset", "optimizer", "batchnorm")
+
+
+def cells(rows, axes=CELL_AXES) -> list:
+    """One summary per combination of ``axes`` (default: data set x optimizer x batch norm), as Lucas et al.
+    (2021) compare them: ``n`` runs, ``fraction_monotone``, and the mean over the cell's runs of
+    ``largest_bump``, ``distance`` and ``gauss_length`` (with their smallest and largest values)."""
+    groups = {}
+    for row in rows:
+        groups.setdefault(tuple(row[a] for a in axes), []).append(row)
+    out = []
+    for key, group in sorted(groups.items()):
+        cell = dict(zip(axes, key), n=len(group),
+                    fraction_monotone=sum(bool(r["monotone"]) for r in group) / len(group))
+        for column in ("largest_bump", "distance", "gauss_length", "valid_error"):
+            values = [float(r[column]) for r in group]
+            cell[column] = {"mean": sum(values) / len(values), "min": min(values), "max": max(values)}
+        out.append(cell)
+    return out

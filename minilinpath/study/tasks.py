@@ -35,7 +35,8 @@ import numpy as np
 from .. import backend, io, models
 from ..adversarial import fgsm_objective
 from ..experiments import dataset_key, load_splits, run_folder_name
-from ..path import distance_travelled, linear_path, summarize
+from ..optim import Adam, RMSProp
+from ..path import distance_travelled, gauss_length, linear_path, output_path, summarize
 from ..runs import RunFolder, fingerprint
 from ..train import Recipe, describe_run, train
 from .spec import RunSettings, preset_for
@@ -44,6 +45,7 @@ LINE_FORMAT = 1  # bump when a line record's content changes meaning
 BATCH_SIZE = 100  # the paper's minibatch size (mnist_pi.yaml, mnist_valid.yaml)
 MONOTONE_TOL = 1e-4  # a rise smaller than this share of J's range along the line does not count (see summarize)
 ADVERSARIAL_NAME = "fgsm(epsilon=0.25, mix=0.5)"  # the objective's name in the run description
+GAUSS_INPUTS = 1_000  # the Gauss length is the mean over the first this many validation inputs
 
 
 @dataclass(frozen=True)
@@ -88,17 +90,21 @@ def build_model(settings: RunSettings, n_in: int, n_classes: int):
     preset = preset_for(settings.activation)
     base = models.PRESETS[preset]
     p, depth = settings.dropout, settings.depth
+    extra = {"batchnorm": True} if settings.batchnorm else {}   # a network without BN: the settings of before
     return models.get(preset, n_in=n_in, n_classes=n_classes, activation=settings.activation,
                       hidden=(settings.width,) * depth,
                       init_ranges=tuple(settings.init_scale * r for r in _per_layer(base["init_ranges"], depth)),
                       max_col_norms=_per_layer(base["max_col_norms"], depth),
-                      input_include=1.0, input_scale=1.0, hidden_include=1.0 - p, hidden_scale=1.0 / (1.0 - p))
+                      input_include=1.0, input_scale=1.0, hidden_include=1.0 - p, hidden_scale=1.0 / (1.0 - p), **extra)
 
 
 def recipe_of(settings: RunSettings, epochs: int) -> Recipe:
-    """Plain SGD with constant learning rate and momentum, minibatches of 100, exactly ``epochs`` epochs."""
+    """Plain SGD with constant learning rate and momentum (or Adam or RMSProp with their defaults at the run's
+    constant learning rate), minibatches of 100, exactly ``epochs`` epochs."""
+    optimizer = {"sgd": None, "adam": Adam(), "rmsprop": RMSProp()}[settings.optimizer]
     return Recipe(batch_size=BATCH_SIZE, learning_rate=settings.learning_rate, lr_schedule=None,
-                  momentum=settings.momentum, momentum_schedule=None, max_epochs=epochs, patience=None)
+                  momentum=settings.momentum, momentum_schedule=None, max_epochs=epochs, patience=None,
+                  optimizer=optimizer)
 
 
 def n_classes_of(train_set, valid_set) -> int:
@@ -117,9 +123,13 @@ def n_classes_of(train_set, valid_set) -> int:
 # ------------------------------------------------------------------------------- the line record
 def line_settings(task: Task) -> dict:
     """What a line's numbers depend on, besides the run itself."""
-    return {"format": LINE_FORMAT, "alphas": task.alphas, "grid": "linspace(0, 1, alphas)",
+    line = {"format": LINE_FORMAT, "alphas": task.alphas, "grid": "linspace(0, 1, alphas)",
             "solution": "theta after the last epoch", "network": "deterministic (no dropout masks)",
-            "sets": "the whole training and validation sets"}
+            "sets": "the whole training and validation sets",
+            "gauss_length": f"softmax outputs, mean over the first {GAUSS_INPUTS} validation inputs"}
+    if task.settings.batchnorm:
+        line["statistics"] = "recomputed at every alpha on the whole training set"
+    return line
 
 
 def line_key(run_fingerprint: str, settings: dict) -> str:
@@ -153,6 +163,8 @@ def read_line_record(path: Path, key: str, n_alphas: int):
         lengths = {len(curve[name]) for name in ("alphas", "J_train", "J_valid", "error_train", "error_valid")}
         if lengths != {n_alphas}:
             return None, f"its curves do not have {n_alphas} points"
+        if not np.isfinite(record["gauss_length"]):
+            return None, "its Gauss length is not finite"
         if not all(np.isfinite(curve[name]).all() for name in ("alphas", "J_train", "J_valid")):
             return None, "it holds NaN or infinite values"
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
@@ -167,10 +179,13 @@ def compute_line(task: Task, model, run, train_set, valid_set, key: str, run_fin
     start = np.asarray(backend.to_numpy(run.theta_init), dtype=np.float64)
     end = np.asarray(backend.to_numpy(run.theta_last), dtype=np.float64)
     length, _ = distance_travelled(run.trajectory_rows())
+    outputs = output_path(model, run.theta_init, run.theta_last, valid_set[0][:GAUSS_INPUTS], alphas,
+                          statistics_data=train_set[0] if task.settings.batchnorm else None)
     record = {"format": LINE_FORMAT, "key": key, "run_fingerprint": run_fingerprint, "line": line_settings(task),
               "curve": {name: [float(v) for v in getattr(result, name)]
                         for name in ("alphas", "J_train", "J_valid", "error_train", "error_valid")},
               "distance": float(np.linalg.norm(end - start)), "path_length": float(length),
+              "gauss_length": gauss_length(alphas, outputs),
               "epochs": int(run.history[-1]["epoch"]), "stopped": run.stopped}
     record["digest"] = content_digest(record)
     return record
@@ -189,6 +204,7 @@ def table_row(settings: RunSettings, record: dict, run_name: str) -> dict:
     return {**asdict(settings), "monotone": metrics["monotone"], "largest_bump": metrics["largest_bump"],
             "bump_alpha": metrics["bump_alpha"], "J_init": float(J[0]), "J_final": float(J[-1]),
             "distance": record["distance"], "path_length": record["path_length"],
+            "gauss_length": record["gauss_length"],
             "train_error": curve["error_train"][-1], "valid_error": curve["error_valid"][-1],
             "epochs": record["epochs"], "run": run_name}
 
@@ -226,7 +242,9 @@ def _run_task(task: Task) -> dict:
     description = describe_run(model, recipe, settings.seed, train_set, valid_set,
                                objective_name=_objective_name(settings), labels=labels)
     run_fingerprint = fingerprint(json.loads(json.dumps(description)))  # as RunFolder stores it
-    stem = f"study-{settings.activation}{'-adv' if settings.adversarial else ''}-seed{settings.seed}"
+    stem = (f"study-{settings.activation}{'-adv' if settings.adversarial else ''}"
+            f"{'' if settings.optimizer == 'sgd' else '-' + settings.optimizer}{'-bn' if settings.batchnorm else ''}"
+            f"-seed{settings.seed}")
     run_dir = Path(task.runs_dir) / labels["dataset"] / run_folder_name(stem, description)
     key = line_key(run_fingerprint, line_settings(task))
     path = record_path(run_dir, key)
