@@ -11,8 +11,21 @@
 # at θ(α) use?
 #
 # **How to work.** As in the other lessons: write each exercise's body, run the check cell after it (central
-# differences in float64 and minilinpath's own code), read `PASS` or what is wrong. As a script:
-# `python lessons/lesson09_batchnorm_and_adam.py [DATA_DIR] [--solutions]`.
+# differences in float64 and minilinpath's own code), read `PASS` or what is wrong.
+#
+# **Settings** (the first code cell, yours to edit): `DATA_DIR` names the folder that holds
+# `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz`, MNIST's test set (`None`: synthetic digits, said so;
+# the lesson reads nothing outside the checkout but this folder); `USE_SOLUTIONS = True` runs the whole lesson with
+# the reference answers from `lessons/solutions/`; `SMALL = True` picks the quickest settings. Until an exercise
+# passes, Run All stops at its check with one message. As a script: `python lessons/lesson09_batchnorm_and_adam.py
+# [DATA_DIR] [--solutions] [--small]`; a folder given there wins over `DATA_DIR`, which wins over the variable
+# `MINILINPATH_DATA_DIR`. The solutions (small settings) are on when the cell, `--solutions` (`--small`) or
+# `MINILINPATH_SOLUTIONS=1` (`MINILINPATH_LESSON_SMALL=1`) says so.
+
+# %%
+DATA_DIR = None        # e.g. "~/data/mnist": the folder with the two t10k-...-ubyte.gz files; None: synthetic
+USE_SOLUTIONS = False  # True: every exercise uses its reference answer (lessons/solutions/)
+SMALL = False          # True: the quickest settings (the ones the tests run)
 
 # %%
 import numpy as np
@@ -25,7 +38,7 @@ from minilinpath.path import gauss_length as library_gauss_length
 from minilinpath.path import linear_path, output_path, summarize
 from minilinpath.train import Recipe, train
 
-course = Course("lesson09_batchnorm_and_adam")
+course = Course("lesson09_batchnorm_and_adam", data_dir=DATA_DIR, solutions=USE_SOLUTIONS, small=SMALL)
 
 # %% [markdown]
 # ## 1. Batch normalization's backward pass
@@ -148,6 +161,7 @@ ax.plot(path.alphas, path.J_train, label="statistics recomputed at α")
 ax.plot(carried.alphas, carried.J_train, "--", label="ends' statistics interpolated")
 ax.set_xlabel("α")
 ax.set_ylabel("training J")
+ax.set_title("A BN network trained with Adam: J along the line")
 ax.legend(fontsize=8)
 course.show(fig, "lesson09_line.png");
 
