@@ -49,6 +49,8 @@ from .checks import whole_number
 from . import io
 from .contract import Constrained, EvaluatesInOnePass, RunningStatistics, ScaledLearningRates
 from .optim import momentum_step
+from .optim import (ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, schedule_from_dict,  # noqa: F401
+                    schedule_to_dict)  # (the recipes' parts, importable from here as before recipes.py)
 from .data import DataError
 from .progress import progress_bar
 from .runs import RUN_FORMAT, DamagedRunError, RunFolder, RunMismatchError, array_digest, data_description
