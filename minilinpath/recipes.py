@@ -7,7 +7,7 @@ section of ``docs/CONFIGS.md`` that gives its numbers and their source.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from .checks import real_number, whole_number
 from .optim import (OPTIMIZERS, ExponentialDecay, LinearDecayOverEpoch, MomentumAdjustor, optimizer_from_dict,
@@ -139,15 +139,3 @@ QUICK_RECIPES = {
     "sigmoid": dict(learning_rate=0.25, lr_schedule=LinearDecayOverEpoch(1, 100, 0.022292),
                     momentum_schedule=MomentumAdjustor(1, 100, 0.699217), max_epochs=200, patience=20),
 }
-QUICK = {}  # settings put on top of every quick recipe (none here; tests shrink runs with it)
-
-
-def recipe_for(model_name: str) -> Recipe:
-    """The training recipe of a model preset; ``*_quick`` presets get their quick version (see above)."""
-    quick = model_name.endswith("_quick")
-    base = model_name[:-len("_quick")] if quick else model_name
-    if base not in RECIPES:
-        raise KeyError(f"no training recipe for {model_name!r}; known: {sorted(RECIPES)} (+ _quick).")
-    if not quick:
-        return RECIPES[base]
-    return replace(RECIPES[base], **{**QUICK_RECIPES.get(base, QUICK_DEFAULT), **QUICK})

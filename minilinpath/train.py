@@ -56,8 +56,8 @@ from .progress import progress_bar
 from .runs import RUN_FORMAT, DamagedRunError, RunFolder, RunMismatchError, array_digest, data_description
 from .trajfile import TrajectoryFile
 # the recipes live in their own module; their names stay importable from here, where users have always found them
-from .recipes import (CIFAR10_RECIPE, MNIST_PI_RECIPE, MNIST_VALID_RECIPE, MPDBM_RECIPE, QUICK, QUICK_DEFAULT,  # noqa: F401
-                      QUICK_RECIPES, RECIPES, Recipe, recipe_for)
+from .recipes import (CIFAR10_RECIPE, MNIST_PI_RECIPE, MNIST_VALID_RECIPE, MPDBM_RECIPE, QUICK_DEFAULT,  # noqa: F401
+                      QUICK_RECIPES, RECIPES, Recipe)
 
 __all__ = ["DamagedRunError", "Recipe", "RunMismatchError", "TrainResult", "TrainState", "TrainingDiverged",
            "TrainingSettings", "describe_run", "recipe_for", "train"]
@@ -65,6 +65,20 @@ __all__ = ["DamagedRunError", "Recipe", "RunMismatchError", "TrainResult", "Trai
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite; the last good state is kept on disk."""
+
+
+QUICK = {}  # settings put on top of every quick recipe (none here; tests shrink runs with it)
+
+
+def recipe_for(model_name: str) -> Recipe:
+    """The training recipe of a model preset; ``*_quick`` presets get their quick version (the quick recipes: :mod:`minilinpath.recipes`)."""
+    quick = model_name.endswith("_quick")
+    base = model_name[:-len("_quick")] if quick else model_name
+    if base not in RECIPES:
+        raise KeyError(f"no training recipe for {model_name!r}; known: {sorted(RECIPES)} (+ _quick).")
+    if not quick:
+        return RECIPES[base]
+    return replace(RECIPES[base], **{**QUICK_RECIPES.get(base, QUICK_DEFAULT), **QUICK})
 
 
 @dataclass(frozen=True)
