@@ -46,7 +46,9 @@ class BatchNormMLP(MLP):
     Extra parameters: ``bn_momentum`` (weight of the old running average, in [0, 1)) and ``bn_eps``.
     """
 
-    # the MLP's fast evaluation routes: not for this network (see the module docstring)
+    # the MLP's fast evaluation routes: not for this network (see the module docstring). A method set to None
+    # does not count for a runtime-checkable Protocol (typing's rule, as for ``__hash__ = None``), so
+    # minilinpath.contract reports these abilities absent and the analysis takes its general route
     first_linear = first_bias = evaluate_from_first_output = evaluate_from_first_linear = None
     evaluate_from_first_preactivation = evaluate_line_chunk = line_parameters = line_parameter_bytes = None
     dropout_logits_from_first_preactivation = hessian_vector_product = None
