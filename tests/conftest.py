@@ -70,3 +70,18 @@ def write_blobs_npz(path, dim: int, seed: int, n_train: int, n_valid: int, scale
     (X, y), (Xv, yv) = draw(n_train), draw(n_valid)
     np.savez(path, X_train=X, y_train=y, X_valid=Xv, y_valid=yv)
     return path
+
+
+class ModelWithout:
+    """``model`` seen through a wrapper that lacks the attributes named in ``HIDDEN`` (a subclass sets it): how the
+    analysis treats a model without an ability. Everything else is the wrapped model's own."""
+
+    HIDDEN: tuple = ()
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        if name in self.HIDDEN:
+            raise AttributeError(name)
+        return getattr(self._model, name)

@@ -16,6 +16,8 @@ from minilinpath.models import MLP, get as get_model
 from minilinpath.optim import momentum_step
 from minilinpath.path.linear import linear_path
 
+from .conftest import ModelWithout
+
 CURVES = ("J_train", "J_valid", "error_train", "error_valid")
 
 MLPS = {
@@ -110,19 +112,13 @@ def test_monte_carlo_sweep_never_builds_line_parameters(monkeypatch):
         linear_path(model, theta0, theta1, (X, y), [0.0, 0.5, 1.0], chunk_size=30, progress=False)
 
 
-class _WithoutLineParameters:
+class _WithoutLineParameters(ModelWithout):
     """An MLP seen through a wrapper that lacks line_parameters (and whose evaluate_line_chunk takes no on_line)."""
 
-    def __init__(self, mlp):
-        self._mlp = mlp
-
-    def __getattr__(self, name):
-        if name in ("line_parameters", "line_parameter_bytes"):
-            raise AttributeError(name)
-        return getattr(self._mlp, name)
+    HIDDEN = ("line_parameters", "line_parameter_bytes")
 
     def evaluate_line_chunk(self, theta0, theta1, Z0, Z1, alphas, y):
-        return self._mlp.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, y)
+        return self._model.evaluate_line_chunk(theta0, theta1, Z0, Z1, alphas, y)
 
 
 def test_model_without_line_parameters_gets_the_same_curves():

@@ -14,7 +14,7 @@ from minilinpath.path import first_layer
 from minilinpath.path import linear as linear_module
 from minilinpath.path import plane as plane_module
 
-from .conftest import ROOT
+from .conftest import ROOT, ModelWithout
 
 PATH_DIR = ROOT / "minilinpath" / "path"
 
@@ -202,16 +202,10 @@ def test_the_line_and_the_plane_take_their_products_from_the_one_fast_path(monke
     assert len(points) == 3 * 3   # the generic loop: every chunk at every alpha
 
 
-class _WithoutOwnLoop:
+class _WithoutOwnLoop(ModelWithout):
     """A model seen without evaluate_line_chunk (nor line_parameters): the line's generic loop serves it."""
 
-    def __init__(self, model):
-        self._model = model
-
-    def __getattr__(self, name):
-        if name in ("evaluate_line_chunk", "line_parameters"):
-            raise AttributeError(name)
-        return getattr(self._model, name)
+    HIDDEN = ("evaluate_line_chunk", "line_parameters")
 
 
 def own_model_module():
