@@ -316,7 +316,7 @@ def checked_loss(value, model, method: str = "loss"):
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
         return value
     dtype, ndim = getattr(value, "dtype", None), getattr(value, "ndim", None)
-    if ndim == 0 and getattr(dtype, "kind", "") in "iuf" and getattr(dtype, "kind", "") != "":
+    if ndim == 0 and getattr(dtype, "kind", None) in ("i", "u", "f"):
         return value
     shown = f"{type(value).__name__}" + (f" of shape {value.shape} and dtype {dtype}" if ndim is not None else "")
     raise ContractError(f"{type(model).__name__}.{method} returned a {shown} ({_short(value)}); it must return one "
